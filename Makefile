@@ -1,0 +1,110 @@
+# ray-tools: one Makefile for build, check, demo, bench, install and deps.
+.DELETE_ON_ERROR:
+.PHONY: all deps check unit bats demo bench chaos install clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGDIR ?= $(LIBDIR)/pkgconfig
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS = libuv libcjson libsodium libcurl
+DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev bats bats-support bats-assert pkg-config
+WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
+       -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+override CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Ilib \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifeq ($(SANITIZE),1)
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+override LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:.c=.o)
+NODE_SRC = $(wildcard cmd/ray-node/*.c)
+NODE_OBJ = $(NODE_SRC:.c=.o)
+TOOLS = ray-put ray-get ray-wait ray-store ray-submit ray-cancel ray-status \
+        $(patsubst cmd/%.c,%,$(filter-out $(addprefix cmd/,$(addsuffix .c,ray-put ray-get ray-wait ray-store ray-submit ray-cancel ray-status)),$(wildcard cmd/ray-*.c)))
+BINS = bin/ray-node $(addprefix bin/,$(TOOLS))
+UNIT_SRC = $(wildcard t/unit/*.c)
+UNIT_BIN = $(UNIT_SRC:.c=)
+
+all: $(BINS) lib/libray.so lib/libray.a lib/ray.pc
+
+deps:
+	@missing=""; for p in $(DEPS_DEB); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	fi
+
+lib/%.o: lib/%.c include/ray.h lib/rayint.h
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+cmd/ray-node/%.o: cmd/ray-node/%.c cmd/ray-node/node.h cmd/ray-node/map.h include/ray.h lib/rayint.h
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+lib/libray.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+lib/libray.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libray.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+lib/ray.pc: Makefile
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: ray\nDescription: ray-tools client library\nVersion: 0.1.0\nRequires.private: libuv libcjson libsodium libcurl\nLibs: -L$${libdir} -lray\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' > $@
+
+bin/ray-node: $(NODE_OBJ) lib/libray.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $(NODE_OBJ) lib/libray.a $(LDLIBS)
+
+bin/%: cmd/%.c lib/libray.a include/ray.h lib/rayint.h
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
+
+t/unit/%: t/unit/%.c lib/libray.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -Icmd/ray-node -o $@ $< lib/libray.a $(LDLIBS)
+
+unit: all $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do echo "== $$t"; ./$$t || exit 1; done
+
+bats: all
+	PATH="$(CURDIR)/bin:$$PATH" bats --timing t/
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) bats
+
+demo: deps
+	$(MAKE) all
+	PATH="$(CURDIR)/bin:$$PATH" sh share/examples/demo.sh
+
+bench: deps
+	$(MAKE) all
+	PATH="$(CURDIR)/bin:$$PATH" bash bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 0644 lib/libray.a $(DESTDIR)$(LIBDIR)
+	install -m 0755 lib/libray.so $(DESTDIR)$(LIBDIR)/libray.so.0
+	ln -sf libray.so.0 $(DESTDIR)$(LIBDIR)/libray.so
+	install -m 0644 include/ray.h $(DESTDIR)$(INCDIR)
+	install -m 0644 lib/ray.pc $(DESTDIR)$(PKGDIR)
+	-install -m 0644 share/man/man1/*.1 $(DESTDIR)$(MANDIR)/man1
+	-install -m 0644 share/man/man3/*.3 $(DESTDIR)$(MANDIR)/man3
+	-install -m 0644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7
+
+clean:
+	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o $(UNIT_BIN)

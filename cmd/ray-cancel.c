@@ -1,0 +1,41 @@
+/* ray-cancel: stop the tasks that make these refs: a pending one never
+ * runs, a running one gets SIGTERM (SIGKILL with --force); their refs then
+ * give exit 7. */
+#include <getopt.h>
+
+#include "tool.h"
+
+static const char USAGE[] = "usage: ray-cancel [--force] REF...\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "force", no_argument, 0, 'f' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	const char *prog = "ray-cancel";
+	int force = 0, c, rc;
+	char **refs;
+	size_t n;
+	ray_client *cl;
+	ray_err err = { 0, "" };
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': force = 1; break;
+		case 'h': fputs(USAGE, stdout); return 0;
+		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
+		default: fputs(USAGE, stderr); return 2;
+		}
+	}
+	if ((rc = ray_read_refs(argc - optind, argv + optind, &refs, &n, &err)))
+		return tool_fail(prog, rc, &err);
+	if ((rc = ray_connect(&cl, NULL, NULL, &err))) {
+		ray_refs_free(refs, n);
+		return tool_fail(prog, rc, &err);
+	}
+	rc = ray_cancel(cl, n, (const char *const *)refs, force, &err);
+	ray_client_free(cl);
+	ray_refs_free(refs, n);
+	return rc ? tool_fail(prog, rc, &err) : 0;
+}

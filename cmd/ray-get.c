@@ -1,0 +1,88 @@
+/* ray-get: wait for objects and write their bytes, in argument order, to
+ * stdout, to one file (-o) or to DIR/REF each (--dir).  An error object
+ * prints its task's error and exits with its code. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static const char USAGE[] = "usage: ray-get [--timeout SEC] [-o FILE | --dir DIR] [REF...]\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "timeout", required_argument, 0, 't' }, { "output", required_argument, 0, 'o' },
+		{ "dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	const char *prog = "ray-get", *out = NULL, *dir = NULL;
+	int64_t timeout = -1;
+	char **refs;
+	size_t n, i;
+	int c, rc, fd = 1;
+	ray_client *cl;
+	ray_err err = { 0, "" };
+
+	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (ray_parse_seconds(optarg, &timeout))
+				return tool_usage(prog, USAGE, "bad --timeout '%s': want seconds", optarg);
+			break;
+		case 'o': out = optarg; break;
+		case 'd': dir = optarg; break;
+		case 'h': fputs(USAGE, stdout); return 0;
+		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
+		default: fputs(USAGE, stderr); return 2;
+		}
+	}
+	if (out && dir)
+		return tool_usage(prog, USAGE, "-o and --dir exclude each other%s", "");
+	if ((rc = ray_read_refs(argc - optind, argv + optind, &refs, &n, &err)))
+		return tool_fail(prog, rc, &err);
+	if ((rc = ray_connect(&cl, NULL, NULL, &err))) {
+		ray_refs_free(refs, n);
+		return tool_fail(prog, rc, &err);
+	}
+	if (out) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			fprintf(stderr, "%s: cannot create '%s': %s\n", prog, out, strerror(errno));
+			rc = RAY_EUSAGE;
+		}
+	}
+	if (!rc && !dir) {
+		rc = ray_get_to_fd(cl, n, (const char *const *)refs, timeout, fd, &err);
+	} else if (!rc) {
+		/* One request for all, so the wait is shared; then one file each. */
+		unsigned char *ready = calloc(n ? n : 1, 1);
+		rc = ray_wait(cl, n, (const char *const *)refs, n, timeout, ready, &err);
+		free(ready);
+		for (i = 0; (rc >= 0) && i < n; i++) {
+			char path[PATH_MAX];
+			int f;
+			snprintf(path, sizeof(path), "%s/%s", dir, refs[i]);
+			f = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (f < 0) {
+				rc = ray_seterr(&err, RAY_EUSAGE, "cannot create '%s': %s", path, strerror(errno));
+				break;
+			}
+			rc = ray_get_to_fd(cl, 1, (const char *const *)&refs[i], timeout, f, &err);
+			if (close(f) && !rc)
+				rc = ray_seterr(&err, RAY_EUSAGE, "cannot write '%s'", path);
+		}
+		if (rc > 0)
+			rc = 0;
+	}
+	if (out && fd >= 0 && close(fd) && !rc)
+		rc = ray_seterr(&err, RAY_EUSAGE, "cannot write '%s': %s", out, strerror(errno));
+	ray_client_free(cl);
+	ray_refs_free(refs, n);
+	if (rc)
+		return tool_finish(prog, err.msg[0] ? tool_fail(prog, rc, &err) : ray_exit_code(rc));
+	return tool_finish(prog, 0);
+}

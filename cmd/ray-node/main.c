@@ -1,0 +1,599 @@
+/*
+ * ray-node: one daemon per host.  `start` makes a session directory under
+ * $RAY_TMPDIR and an object store on tmpfs, listens on a Unix socket and a
+ * TCP port, and (unless --foreground) forks into the background; the
+ * parent returns only when the child reports over a pipe that it accepts
+ * requests, then prints the eval-able RAY_* assignments.  `stop` signals
+ * the nodes whose session lock is still held, so a stale pid is never hit,
+ * and waits for them to remove their files.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "node.h"
+
+static const char USAGE[] =
+	"usage: ray-node start --head [--port PORT] [--host ADDR] [NODE OPTIONS]\n"
+	"       ray-node start --address HOST:PORT [NODE OPTIONS]\n"
+	"       ray-node stop [--force]\n"
+	"NODE OPTIONS: --cpus N --gpus N --memory SIZE --object-store-memory SIZE\n"
+	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
+	"              --token-file FILE --foreground\n";
+
+node *N;
+static node the_node;
+static int lock_fd = -1;
+static char token_path[PATH_MAX];
+
+void node_log(const char *fmt, ...)
+{
+	va_list ap;
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(stderr, "%s ray-node[%d]: ", ts, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	remove(p);
+	return 0;
+}
+
+static void rm_rf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void finish_shutdown(void)
+{
+	char link[PATH_MAX + 16], target[PATH_MAX];
+	ssize_t n;
+
+	uv_walk(N->loop, close_walk, NULL);
+	rm_rf(N->store);
+	snprintf(link, sizeof(link), "%s/latest", ray_tmpdir());
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		if (strstr(target, N->id))
+			unlink(link);
+	}
+	rm_rf(N->session);
+}
+
+void node_shutdown(void)
+{
+	if (!N->stopping) {
+		N->stopping = 1;
+		node_log("stopping");
+		server_stop(N);
+		sched_kill_all();
+	}
+	if (N->nprocs == 0)
+		finish_shutdown();
+}
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+	(void)s;
+	(void)sig;
+	node_shutdown();
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+
+	if (strlen(path) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, mode) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int write_text(const char *path, mode_t mode, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	size_t n = strlen(text);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, n) != (ssize_t)n) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+typedef struct opts {
+	int head, foreground;
+	const char *address, *host, *token_file, *spill_dir, *resources, *labels;
+	int port;
+	int64_t cpus, gpus;
+	uint64_t memory, store_mem;
+	int cpus_set, gpus_set, mem_set, store_set;
+} opts;
+
+static uint64_t total_ram(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+
+	return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (4ull << 30);
+}
+
+static int detect_gpus(void)
+{
+	char p[64];
+	int n = 0;
+
+	while (n < 64) {
+		snprintf(p, sizeof(p), "/dev/nvidia%d", n);
+		if (access(p, F_OK))
+			break;
+		n++;
+	}
+	return n;
+}
+
+/* Everything up to accepting requests; errors go to err. */
+static int node_setup(const opts *o, ray_err *err)
+{
+	char path[PATH_MAX + 64], tok[80], env[PATH_MAX * 3];
+	int rc;
+
+	N = &the_node;
+	N->loop = uv_default_loop();
+	N->start_ms = ray_now_ms();
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		N->wall_start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	N->is_head = o->head;
+	ray_random_hex(N->id, RAY_NODEID_LEN / 2);
+	snprintf(N->host, sizeof(N->host), "%s", o->host ? o->host : "127.0.0.1");
+	N->port = o->port;
+	N->total.cpu = o->cpus_set ? o->cpus : (int64_t)sysconf(_SC_NPROCESSORS_ONLN) * QTY_ONE;
+	N->total.gpu = o->gpus_set ? o->gpus : (int64_t)detect_gpus() * QTY_ONE;
+	N->store_cap = o->store_set ? o->store_mem : total_ram() * 3 / 10;
+	N->total.mem = (int64_t)(o->mem_set ? o->memory : total_ram() - total_ram() * 3 / 10);
+	if (o->resources && (rc = res_parse_custom(&N->total, o->resources, err)))
+		return rc;
+	if (o->labels)
+		snprintf(N->labels, sizeof(N->labels), "%s", o->labels);
+	N->avail = N->total;
+	if (mkdir_p(ray_tmpdir(), 0700))
+		return ray_seterr(err, RAY_EUSAGE, "cannot create RAY_TMPDIR '%s': %s", ray_tmpdir(), strerror(errno));
+	snprintf(N->session, sizeof(N->session), "%s/node-%s", ray_tmpdir(), N->id);
+	snprintf(path, sizeof(path), "%s/logs", N->session);
+	if (mkdir_p(path, 0700))
+		return ray_seterr(err, RAY_EUSAGE, "cannot create session '%s': %s", N->session, strerror(errno));
+	if (access("/dev/shm", W_OK) == 0)
+		snprintf(N->store, sizeof(N->store), "/dev/shm/ray-%s", N->id);
+	else
+		snprintf(N->store, sizeof(N->store), "%s/store", N->session);
+	snprintf(path, sizeof(path), "%s/o", N->store);
+	if (mkdir_p(path, 0700))
+		return ray_seterr(err, RAY_EUSAGE, "cannot create object store '%s': %s", N->store, strerror(errno));
+	snprintf(path, sizeof(path), "%s/tmp", N->store);
+	mkdir(path, 0700);
+	/* The token: given, or a fresh one for a new cluster. */
+	if (o->token_file) {
+		if (!realpath(o->token_file, token_path))
+			return ray_seterr(err, RAY_EUSAGE, "cannot read token file '%s': %s", o->token_file, strerror(errno));
+	} else {
+		snprintf(token_path, sizeof(token_path), "%s/token", N->session);
+		ray_random_hex(tok, 32);
+		strcat(tok, "\n");
+		if (write_text(token_path, 0600, tok))
+			return ray_seterr(err, RAY_EUSAGE, "cannot write token: %s", strerror(errno));
+		sodium_memzero(tok, sizeof(tok));
+	}
+	if (o->token_file) {
+		/* Clients find the token in the session: link to the given one. */
+		snprintf(path, sizeof(path), "%s/token", N->session);
+		if (symlink(token_path, path))
+			return ray_seterr(err, RAY_EUSAGE, "cannot link token: %s", strerror(errno));
+	}
+	if ((rc = ray_token_key(token_path, N->key, err)))
+		return rc == RAY_EUNREACH ? ray_seterr(err, RAY_EUSAGE, "%s", err->msg) : rc;
+	if ((rc = server_start(N, err)))
+		return rc;
+	uv_signal_init(N->loop, &N->sigterm);
+	uv_signal_start(&N->sigterm, on_signal, SIGTERM);
+	uv_signal_init(N->loop, &N->sigint);
+	uv_signal_start(&N->sigint, on_signal, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(path, sizeof(path), "%s/node.lock", N->session);
+	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB))
+		return ray_seterr(err, RAY_EUSAGE, "cannot lock session");
+	snprintf(path, sizeof(path), "%s/node.pid", N->session);
+	snprintf(tok, sizeof(tok), "%d\n", (int)getpid());
+	write_text(path, 0600, tok);
+	snprintf(env, sizeof(env),
+	         "RAY_ADDRESS=%s%s%s:%d; export RAY_ADDRESS;\n"
+	         "RAY_TOKEN_FILE=%s; export RAY_TOKEN_FILE;\n"
+	         "RAY_NODE_ID=%s; export RAY_NODE_ID;\n",
+	         strchr(N->host, ':') ? "[" : "", N->host, strchr(N->host, ':') ? "]" : "", N->port,
+	         token_path, N->id);
+	snprintf(path, sizeof(path), "%s/node.env", N->session);
+	write_text(path, 0600, env);
+	snprintf(path, sizeof(path), "%s/latest.tmp.%s", ray_tmpdir(), N->id);
+	snprintf(tok, sizeof(tok), "node-%s", N->id);
+	unlink(path);
+	if (symlink(tok, path) == 0) {
+		char latest[PATH_MAX + 16];
+		snprintf(latest, sizeof(latest), "%s/latest", ray_tmpdir());
+		rename(path, latest);
+	}
+	return 0;
+}
+
+static void log_listening(void)
+{
+	node_log("node %s listening on %s:%d and %s/node.sock", N->id, N->host, N->port, N->session);
+}
+
+static void node_teardown(void)
+{
+	uv_run(N->loop, UV_RUN_DEFAULT);
+	uv_walk(N->loop, close_walk, NULL);
+	uv_run(N->loop, UV_RUN_DEFAULT);
+	uv_loop_close(N->loop);
+	uv_library_shutdown();
+	tasks_free_all();
+	store_drop_all();
+	sodium_memzero(N->key, sizeof(N->key));
+	if (lock_fd >= 0)
+		close(lock_fd);
+}
+
+static int env_text(char *buf, size_t len)
+{
+	char path[PATH_MAX + 16];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/node.env", N->session);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+static int cmd_start(const opts *o)
+{
+	ray_err err = { 0, "" };
+	int pfd[2], rc;
+	pid_t pid;
+	char msg[2048];
+	ssize_t n;
+
+	if (!o->head && !o->address) {
+		fprintf(stderr, "ray-node: start needs --head or --address HOST:PORT\n");
+		return 2;
+	}
+	if (o->head && o->address) {
+		fprintf(stderr, "ray-node: --head and --address exclude each other\n");
+		return 2;
+	}
+	if (o->address) {
+		fprintf(stderr, "ray-node: joining a cluster (--address) is not available in this build; start a --head node\n");
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "ray-node: cannot initialise libsodium\n");
+		return 1;
+	}
+	if (o->foreground) {
+		if ((rc = node_setup(o, &err))) {
+			fprintf(stderr, "ray-node: %s\n", err.msg);
+			return ray_exit_code(rc);
+		}
+		log_listening();
+		if (env_text(msg, sizeof(msg)) == 0) {
+			fputs(msg, stdout);
+			fflush(stdout);
+		}
+		node_teardown();
+		return 0;
+	}
+	if (pipe2(pfd, O_CLOEXEC)) {
+		perror("ray-node: pipe");
+		return 1;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("ray-node: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		int fd;
+		close(pfd[0]);
+		setsid();
+		if (fork() > 0)
+			_exit(0);
+		rc = node_setup(o, &err);
+		if (rc) {
+			snprintf(msg, sizeof(msg), "%d %s", ray_exit_code(rc), err.msg);
+			if (write(pfd[1], msg, strlen(msg)) < 0)
+				_exit(1);
+			_exit(1);
+		}
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		snprintf(msg, sizeof(msg), "%s/logs/node.log", N->session);
+		fd = open(msg, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		log_listening();
+		if (write(pfd[1], "0 ok", 4) < 0)
+			_exit(1);
+		close(pfd[1]);
+		node_teardown();
+		_exit(0);
+	}
+	close(pfd[1]);
+	waitpid(pid, NULL, 0);
+	n = read(pfd[0], msg, sizeof(msg) - 1);
+	close(pfd[0]);
+	if (n <= 0) {
+		fprintf(stderr, "ray-node: the node died while starting\n");
+		return 1;
+	}
+	msg[n] = '\0';
+	rc = atoi(msg);
+	if (rc) {
+		fprintf(stderr, "ray-node: %s\n", strchr(msg, ' ') ? strchr(msg, ' ') + 1 : msg);
+		return rc;
+	}
+	{
+		/* The child wrote node.env; find it through latest. */
+		char session[PATH_MAX], path[PATH_MAX + 16], buf[PATH_MAX * 3];
+		int fd;
+		if (ray_latest_session(session, sizeof(session), NULL))
+			return 1;
+		snprintf(path, sizeof(path), "%s/node.env", session);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return 1;
+		buf[n] = '\0';
+		fputs(buf, stdout);
+	}
+	return fflush(stdout) ? 1 : 0;
+}
+
+/* Waits for the node holding the lock at path to exit; 0 when it did. */
+static int wait_unlocked(const char *lockpath, int ms)
+{
+	int64_t end = ray_now_ms() + ms;
+
+	while (ray_now_ms() < end) {
+		int fd = open(lockpath, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return 0;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+		usleep(20000);
+	}
+	return -1;
+}
+
+static int cmd_stop(int force)
+{
+	DIR *d = opendir(ray_tmpdir());
+	struct dirent *e;
+	int stopped = 0, failed = 0;
+
+	if (!d) {
+		fprintf(stderr, "ray-node: no node running under '%s'\n", ray_tmpdir());
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		char sess[PATH_MAX], lockp[PATH_MAX + 16], pidp[PATH_MAX + 16], buf[32], store[PATH_MAX];
+		int fd, pid = 0;
+		ssize_t n;
+
+		if (strncmp(e->d_name, "node-", 5))
+			continue;
+		snprintf(sess, sizeof(sess), "%s/%s", ray_tmpdir(), e->d_name);
+		snprintf(lockp, sizeof(lockp), "%s/node.lock", sess);
+		snprintf(pidp, sizeof(pidp), "%s/node.pid", sess);
+		snprintf(store, sizeof(store), "/dev/shm/ray-%s", e->d_name + 5);
+		fd = open(lockp, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			/* Nobody holds it: a stale session. */
+			close(fd);
+			rm_rf(sess);
+			rm_rf(store);
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		fd = open(pidp, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, buf, sizeof(buf) - 1);
+			if (n > 0) {
+				buf[n] = '\0';
+				pid = atoi(buf);
+			}
+			close(fd);
+		}
+		if (pid <= 1)
+			continue;
+		kill(pid, SIGTERM);
+		if (wait_unlocked(lockp, force ? 2000 : 15000)) {
+			kill(pid, SIGKILL);
+			if (wait_unlocked(lockp, 5000)) {
+				fprintf(stderr, "ray-node: node %s (pid %d) did not stop\n", e->d_name + 5, pid);
+				failed++;
+				continue;
+			}
+			rm_rf(sess);
+			rm_rf(store);
+		}
+		stopped++;
+	}
+	closedir(d);
+	if (!stopped && !failed)
+		fprintf(stderr, "ray-node: no node running under '%s'\n", ray_tmpdir());
+	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "head", no_argument, 0, 'H' }, { "address", required_argument, 0, 'a' },
+		{ "port", required_argument, 0, 'p' }, { "host", required_argument, 0, 'h' },
+		{ "cpus", required_argument, 0, 'c' }, { "gpus", required_argument, 0, 'g' },
+		{ "memory", required_argument, 0, 'm' }, { "object-store-memory", required_argument, 0, 'o' },
+		{ "resources", required_argument, 0, 'r' }, { "labels", required_argument, 0, 'l' },
+		{ "spill-dir", required_argument, 0, 's' }, { "token-file", required_argument, 0, 't' },
+		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
+		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	opts o = { 0 };
+	int force = 0, c;
+	uint64_t v;
+	const char *cmd;
+
+	o.port = RAY_DEFAULT_PORT;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'H': o.head = 1; break;
+		case 'a': o.address = optarg; break;
+		case 'p':
+			if (ray_parse_uint(optarg, &v) || v > 65535) {
+				fprintf(stderr, "ray-node: bad --port '%s': want 0..65535\n", optarg);
+				return 2;
+			}
+			o.port = (int)v;
+			break;
+		case 'h': o.host = optarg; break;
+		case 'c':
+			if (ray_parse_qty(optarg, &o.cpus)) {
+				fprintf(stderr, "ray-node: bad --cpus '%s': want a number\n", optarg);
+				return 2;
+			}
+			o.cpus_set = 1;
+			break;
+		case 'g':
+			if (ray_parse_qty(optarg, &o.gpus)) {
+				fprintf(stderr, "ray-node: bad --gpus '%s': want a number\n", optarg);
+				return 2;
+			}
+			o.gpus_set = 1;
+			break;
+		case 'm':
+			if (ray_parse_size(optarg, &o.memory)) {
+				fprintf(stderr, "ray-node: bad --memory '%s': want a size such as 4G\n", optarg);
+				return 2;
+			}
+			o.mem_set = 1;
+			break;
+		case 'o':
+			if (ray_parse_size(optarg, &o.store_mem)) {
+				fprintf(stderr, "ray-node: bad --object-store-memory '%s': want a size such as 2G\n", optarg);
+				return 2;
+			}
+			o.store_set = 1;
+			break;
+		case 'r': o.resources = optarg; break;
+		case 'l': o.labels = optarg; break;
+		case 's': o.spill_dir = optarg; break;
+		case 't': o.token_file = optarg; break;
+		case 'f': o.foreground = 1; break;
+		case 'F': force = 1; break;
+		case 'u': fputs(USAGE, stdout); return 0;
+		case 'V': printf("ray-node %s\n", RAY_VERSION); return 0;
+		default: fputs(USAGE, stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(USAGE, stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (optind + 1 < argc) {
+		fprintf(stderr, "ray-node: unexpected argument '%s'\n", argv[optind + 1]);
+		return 2;
+	}
+	if (o.resources) {
+		res tmp = { 0 };
+		ray_err err;
+		if (res_parse_custom(&tmp, o.resources, &err)) {
+			fprintf(stderr, "ray-node: %s\n", err.msg);
+			return 2;
+		}
+	}
+	if (o.labels) {
+		const char *p = o.labels;
+		if (!strchr(p, '=')) {
+			fprintf(stderr, "ray-node: bad --labels '%s': want KEY=VAL[,KEY=VAL...]\n", p);
+			return 2;
+		}
+	}
+	if (!strcmp(cmd, "start"))
+		return cmd_start(&o);
+	if (!strcmp(cmd, "stop"))
+		return cmd_stop(force);
+	fprintf(stderr, "ray-node: unknown command '%s': want start or stop\n", cmd);
+	return 2;
+}

@@ -1,0 +1,203 @@
+/*
+ * node.h: the state of one ray-node daemon, shared by its parts: the
+ * server (connections, handshake, frames), the object store, the task
+ * scheduler and worker pool, and the status queries.
+ */
+#ifndef NODE_H
+#define NODE_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "rayint.h"
+#include "map.h"
+
+#define MAX_CUSTOM 16
+#define QTY_ONE 10000
+
+typedef struct res {
+	int64_t cpu, gpu;       /* ten-thousandths */
+	int64_t mem;            /* bytes */
+	int ncustom;
+	struct { char name[64]; int64_t q; } custom[MAX_CUSTOM];
+} res;
+
+enum obj_state { OBJ_PENDING, OBJ_READY, OBJ_ERROR };
+
+typedef struct waiter waiter;
+typedef struct task task;
+typedef struct conn conn;
+
+typedef struct obj {
+	char ref[RAY_REF_MAX + 1];
+	int state;
+	int err_code;           /* RAY_E... when state is OBJ_ERROR */
+	char *err_msg;          /* owned */
+	char *data;             /* owned; inline bytes, or NULL when in a file */
+	uint64_t size;
+	int in_file;            /* sealed file at store/o/REF exists */
+	int64_t created_ms, last_ms;
+	task *producer;         /* not owned; NULL for puts */
+	waiter **waiters; int nwait, capwait;   /* array owned, waiters not */
+	task **deps; int ndeps, capdeps;        /* tasks waiting on us */
+	int pins;
+	struct obj *prev, *next; /* list in creation order */
+} obj;
+
+enum task_state {
+	T_PENDING_ARGS, T_PENDING_NODE, T_SUBMITTED, T_RUNNING,
+	T_FINISHED, T_FAILED, T_CANCELLED
+};
+
+struct task {
+	char id[RAY_ID_MAX + 1];
+	char *name;               /* owned, may be NULL */
+	char job[RAY_ID_MAX + 1];
+	int state;
+	char **argv;              /* owned, NULL-terminated; @REF unresolved */
+	int shell;                /* argv is {"sh","-c",line} with @REF words */
+	char **env;               /* owned "K=V" list */
+	res req;
+	int num_returns;
+	obj **rets;               /* owned array; objs owned by the store */
+	int max_retries, attempt, retry_exceptions;
+	int *retry_codes; int nretry_codes;
+	obj *stdin_obj;
+	obj **deps; int ndeps;    /* owned array */
+	int deps_missing;
+	uv_process_t proc;
+	int proc_live;            /* proc handle open */
+	int pid;
+	int exit_code, term_signal;
+	int cancel;               /* 1 requested, 2 forced */
+	int lent;                 /* CPUs lent back while blocked in get */
+	int queued;
+	int blocked;              /* a hard constraint this node can't meet */
+	int64_t submit_ms, start_ms, end_ms;
+	task *qprev, *qnext;      /* run queue */
+	task *prev, *next;        /* all tasks, submission order */
+	char *actor;              /* reserved for actors */
+};
+
+/* A get or wait that blocks until objects are ready. */
+struct waiter {
+	conn *c;                  /* NULL once the client left */
+	uint32_t req_id;
+	int is_wait;              /* ray-wait (count k) vs get (all) */
+	int want_inline;
+	size_t n, k, ready;
+	obj **objs;               /* owned array */
+	unsigned char *done;      /* owned; per object */
+	uv_timer_t timer;
+	int has_timer;
+	char lender[RAY_ID_MAX + 1]; /* task whose CPUs were lent, or "" */
+	waiter *cprev, *cnext;    /* per-connection list */
+};
+
+struct conn {
+	union { uv_tcp_t tcp; uv_pipe_t pipe; uv_stream_t s; uv_handle_t h; } u;
+	int authed, closing, busy;
+	unsigned char ns[RAY_NONCE_LEN];
+	rbuf in;
+	uv_timer_t auth_timer;
+	waiter *waiters;
+	conn *prev, *next;
+	int resume_queued;
+	conn *rprev, *rnext;      /* queue of connections to resume */
+	char *put_path;           /* owned; a put_part in progress */
+	int put_fd;
+	char put_ref[RAY_REF_MAX + 1];
+};
+
+typedef struct node {
+	uv_loop_t *loop;
+	char id[RAY_NODEID_LEN + 1];
+	char session[PATH_MAX], store[PATH_MAX];
+	char host[256];
+	int port;
+	unsigned char key[RAY_KEY_LEN];
+	uv_pipe_t usrv;
+	uv_tcp_t tsrv;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t tick;
+	int stopping;
+	int64_t start_ms, wall_start_ms;
+	res total, avail;
+	uint64_t store_cap, store_used;
+	map objs, tasks;
+	obj *ohead, *otail;
+	task *thead, *ttail;
+	size_t ntasks;
+	task *qhead, *qtail;
+	size_t nqueued;
+	int nrunning, nprocs;
+	conn *conns;
+	conn *rhead;              /* connections to resume on the next idle */
+	uv_idle_t resume_idle;
+	uint64_t ntask_total, nfinished, nfailed;
+	char labels[1024];        /* "k=v,k=v" */
+	int is_head;
+} node;
+
+extern node *N;
+
+/* server.c */
+int server_start(node *n, ray_err *err);
+void server_stop(node *n);
+void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t dlen);
+void conn_reply_err(conn *c, uint32_t req_id, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void conn_resume(conn *c);
+void dispatch(conn *c, uint32_t req_id, cJSON *req, const char *data, size_t dlen);
+
+/* store.c */
+obj *store_new(const char *ref);
+obj *store_find(const char *ref);
+int store_put_inline(const char *data, size_t len, char ref[RAY_REF_MAX + 1]);
+int store_seal_file(const char *tmpname, obj *o, ray_err *err);
+void store_ready(obj *o);
+void store_fail(obj *o, int code, const char *msg);
+int store_path(obj *o, char *buf, size_t len);
+void store_free(obj *o);
+void store_drop_all(void);
+void store_touch(obj *o);
+int obj_add_dep(obj *o, task *t);
+cJSON *obj_json(obj *o);
+void waiter_complete(waiter *w, int timed_out);
+void op_get(conn *c, uint32_t id, cJSON *req);
+void op_wait(conn *c, uint32_t id, cJSON *req);
+void op_put(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen);
+void op_put_part(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen);
+void op_seal(conn *c, uint32_t id, cJSON *req);
+void op_get_part(conn *c, uint32_t id, cJSON *req);
+void op_free(conn *c, uint32_t id, cJSON *req);
+void op_store_ls(conn *c, uint32_t id, cJSON *req);
+void op_store_stats(conn *c, uint32_t id, cJSON *req);
+
+/* sched.c */
+int res_fits(const res *need, const res *have);
+void res_sub(res *a, const res *b);
+void res_add(res *a, const res *b);
+int res_parse_custom(res *r, const char *spec, ray_err *err);
+void op_submit(conn *c, uint32_t id, cJSON *req);
+void op_cancel(conn *c, uint32_t id, cJSON *req);
+void sched_dep_ready(task *t, obj *o);
+void sched_run(void);
+void sched_kill_all(void);
+void task_lend(task *t);
+void task_unlend(const char *task_id);
+task *task_find(const char *id);
+void tasks_free_all(void);
+const char *task_state_name(int s);
+
+/* status.c */
+void op_status(conn *c, uint32_t id, cJSON *req);
+void op_logs(conn *c, uint32_t id, cJSON *req);
+cJSON *res_json(const res *r);
+
+/* main.c */
+void node_shutdown(void);
+void node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

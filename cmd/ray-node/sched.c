@@ -1,0 +1,1101 @@
+/*
+ * sched.c: tasks from submission to sealed result.  A task waits for its
+ * @REF and --stdin objects (PENDING_ARGS_AVAIL), then for resources in a
+ * FIFO run queue (PENDING_NODE_ASSIGNMENT), then runs as a child process in
+ * its own process group: stdout opened straight on the return object's
+ * file, stderr appended to logs/TASK.err.  On exit the result is sealed, or
+ * the task is retried (death by signal; listed exit codes), or its refs
+ * become error objects.  A task blocked in ray-get lends its CPUs back.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node.h"
+
+#define MAX_RETURNS 1024
+#define MAX_HISTORY 200000
+#define SCAN_LIMIT 512
+
+extern char **environ;
+
+const char *task_state_name(int s)
+{
+	static const char *names[] = {
+		"PENDING_ARGS_AVAIL", "PENDING_NODE_ASSIGNMENT", "SUBMITTED_TO_WORKER",
+		"RUNNING", "FINISHED", "FAILED", "CANCELLED"
+	};
+	return s >= 0 && s <= T_CANCELLED ? names[s] : "UNKNOWN";
+}
+
+/* ---- resources ---- */
+
+static int64_t custom_get(const res *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->ncustom; i++)
+		if (!strcmp(r->custom[i].name, name))
+			return r->custom[i].q;
+	return 0;
+}
+
+static int64_t *custom_slot(res *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->ncustom; i++)
+		if (!strcmp(r->custom[i].name, name))
+			return &r->custom[i].q;
+	if (r->ncustom == MAX_CUSTOM)
+		return NULL;
+	snprintf(r->custom[r->ncustom].name, sizeof(r->custom[0].name), "%s", name);
+	r->custom[r->ncustom].q = 0;
+	return &r->custom[r->ncustom++].q;
+}
+
+int res_fits(const res *need, const res *have)
+{
+	int i;
+
+	if (need->cpu > have->cpu || need->gpu > have->gpu || need->mem > have->mem)
+		return 0;
+	for (i = 0; i < need->ncustom; i++)
+		if (need->custom[i].q > custom_get(have, need->custom[i].name))
+			return 0;
+	return 1;
+}
+
+void res_sub(res *a, const res *b)
+{
+	int i;
+
+	a->cpu -= b->cpu;
+	a->gpu -= b->gpu;
+	a->mem -= b->mem;
+	for (i = 0; i < b->ncustom; i++) {
+		int64_t *q = custom_slot(a, b->custom[i].name);
+		if (q)
+			*q -= b->custom[i].q;
+	}
+}
+
+void res_add(res *a, const res *b)
+{
+	int i;
+
+	a->cpu += b->cpu;
+	a->gpu += b->gpu;
+	a->mem += b->mem;
+	for (i = 0; i < b->ncustom; i++) {
+		int64_t *q = custom_slot(a, b->custom[i].name);
+		if (q)
+			*q += b->custom[i].q;
+	}
+}
+
+static int res_add_one(res *r, const char *item, ray_err *err)
+{
+	char name[64];
+	const char *eq = strchr(item, '=');
+	int64_t q;
+	size_t nl;
+	int64_t *slot;
+
+	if (!eq || eq == item || (nl = (size_t)(eq - item)) >= sizeof(name))
+		return ray_seterr(err, RAY_EUSAGE, "bad resource '%.80s': want NAME=QTY", item);
+	memcpy(name, item, nl);
+	name[nl] = '\0';
+	if (ray_parse_qty(eq + 1, &q))
+		return ray_seterr(err, RAY_EUSAGE, "bad quantity in resource '%.80s'", item);
+	if (!strcmp(name, "CPU")) {
+		r->cpu = q;
+		return 0;
+	}
+	if (!strcmp(name, "GPU")) {
+		r->gpu = q;
+		return 0;
+	}
+	slot = custom_slot(r, name);
+	if (!slot)
+		return ray_seterr(err, RAY_EUSAGE, "too many custom resources (at most %d)", MAX_CUSTOM);
+	*slot = q;
+	return 0;
+}
+
+int res_parse_custom(res *r, const char *spec, ray_err *err)
+{
+	char buf[1024], *p, *save = NULL, *tok;
+	int rc;
+
+	if (strlen(spec) >= sizeof(buf))
+		return ray_seterr(err, RAY_EUSAGE, "resource list too long");
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (p = buf; (tok = strtok_r(p, ",", &save)); p = NULL)
+		if ((rc = res_add_one(r, tok, err)))
+			return rc;
+	return 0;
+}
+
+/* Names the first resource of need that total can never give, or NULL. */
+static const char *res_missing(const res *need, const res *total, char *buf, size_t len)
+{
+	int i;
+
+	if (need->cpu > total->cpu) {
+		snprintf(buf, len, "%g CPU (the node has %g)", need->cpu / 1e4, total->cpu / 1e4);
+		return buf;
+	}
+	if (need->gpu > total->gpu) {
+		snprintf(buf, len, "%g GPU (the node has %g)", need->gpu / 1e4, total->gpu / 1e4);
+		return buf;
+	}
+	if (need->mem > total->mem) {
+		snprintf(buf, len, "%lld bytes of memory", (long long)need->mem);
+		return buf;
+	}
+	for (i = 0; i < need->ncustom; i++)
+		if (need->custom[i].q > custom_get(total, need->custom[i].name)) {
+			snprintf(buf, len, "%g %s", need->custom[i].q / 1e4, need->custom[i].name);
+			return buf;
+		}
+	return NULL;
+}
+
+/* ---- task bookkeeping ---- */
+
+task *task_find(const char *id)
+{
+	return id ? map_get(&N->tasks, id) : NULL;
+}
+
+static void strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void task_release(task *t)
+{
+	strv_free(t->argv);
+	strv_free(t->env);
+	free(t->name);
+	free(t->rets);
+	free(t->deps);
+	free(t->retry_codes);
+	free(t->actor);
+	free(t);
+}
+
+static void queue_push(task *t)
+{
+	t->state = T_PENDING_NODE;
+	t->queued = 1;
+	t->qnext = NULL;
+	t->qprev = N->qtail;
+	if (N->qtail)
+		N->qtail->qnext = t;
+	else
+		N->qhead = t;
+	N->qtail = t;
+	N->nqueued++;
+}
+
+static void queue_remove(task *t)
+{
+	if (!t->queued)
+		return;
+	if (t->qprev)
+		t->qprev->qnext = t->qnext;
+	else
+		N->qhead = t->qnext;
+	if (t->qnext)
+		t->qnext->qprev = t->qprev;
+	else
+		N->qtail = t->qprev;
+	t->queued = 0;
+	N->nqueued--;
+}
+
+static void unpin_deps(task *t)
+{
+	int i;
+
+	for (i = 0; i < t->ndeps; i++)
+		if (t->deps[i] && t->deps[i]->pins > 0)
+			t->deps[i]->pins--;
+	free(t->deps);
+	t->deps = NULL;
+	t->ndeps = 0;
+}
+
+/* Drops the oldest finished tasks' records once history is long. */
+static void prune_history(void)
+{
+	task *t = N->thead, *next;
+
+	while (N->ntasks > MAX_HISTORY && t) {
+		int i;
+		next = t->next;
+		if (t->state >= T_FINISHED && !t->proc_live) {
+			for (i = 0; i < t->num_returns; i++)
+				if (t->rets[i])
+					t->rets[i]->producer = NULL;
+			if (t->prev)
+				t->prev->next = t->next;
+			else
+				N->thead = t->next;
+			if (t->next)
+				t->next->prev = t->prev;
+			else
+				N->ttail = t->prev;
+			map_del(&N->tasks, t->id);
+			N->ntasks--;
+			task_release(t);
+		}
+		t = next;
+	}
+}
+
+static void task_finish_error(task *t, int state, int code, const char *msg)
+{
+	int i;
+
+	t->state = state;
+	t->end_ms = ray_now_ms();
+	N->nfailed++;
+	unpin_deps(t);
+	for (i = 0; i < t->num_returns; i++)
+		if (t->rets[i])
+			store_fail(t->rets[i], code, msg);
+}
+
+/* ---- arguments ---- */
+
+static int is_ref_arg(const char *a)
+{
+	return a[0] == '@' && a[1] != '@';
+}
+
+/* Substitutes "@REF" words of a shell line with object paths. */
+static char *subst_line(const char *line)
+{
+	rbuf b = { 0 };
+	const char *p = line;
+
+	while (*p) {
+		if (*p == '@' && (p == line || isspace((unsigned char)p[-1]))) {
+			const char *q = p + 1;
+			char ref[RAY_REF_MAX + 1], path[PATH_MAX + 64];
+			size_t n;
+			obj *o;
+			while ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'))
+				q++;
+			n = (size_t)(q - p - 1);
+			if (n && n <= RAY_REF_MAX && (!*q || isspace((unsigned char)*q))) {
+				memcpy(ref, p + 1, n);
+				ref[n] = '\0';
+				o = store_find(ref);
+				if (o && !store_path(o, path, sizeof(path))) {
+					rbuf_append(&b, path, strlen(path));
+					p = q;
+					continue;
+				}
+			}
+		}
+		rbuf_append(&b, p, 1);
+		p++;
+	}
+	rbuf_append(&b, "", 1);
+	return b.p;
+}
+
+/* Collects the refs a shell line names as "@REF" words. */
+static int line_refs(const char *line, char refs[][RAY_REF_MAX + 1], int max)
+{
+	const char *p = line;
+	int n = 0;
+
+	for (; *p; p++) {
+		const char *q;
+		size_t len;
+		if (*p != '@' || (p != line && !isspace((unsigned char)p[-1])))
+			continue;
+		for (q = p + 1; (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'); q++)
+			;
+		len = (size_t)(q - p - 1);
+		if (len && len <= RAY_REF_MAX && (!*q || isspace((unsigned char)*q)) && n < max) {
+			memcpy(refs[n], p + 1, len);
+			refs[n++][len] = '\0';
+		}
+	}
+	return n;
+}
+
+/* ---- spawning ---- */
+
+static void on_proc_closed(uv_handle_t *h)
+{
+	task *t = h->data;
+
+	t->proc_live = 0;
+	N->nprocs--;
+	if (N->stopping && N->nprocs == 0)
+		node_shutdown();
+}
+
+static void close_rets_tmp(task *t)
+{
+	char path[PATH_MAX + 64];
+	int i;
+
+	for (i = 0; i < t->num_returns; i++)
+		if (t->rets[i]) {
+			snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[i]->ref);
+			unlink(path);
+		}
+}
+
+static void log_path(const task *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/logs/%s.err", N->session, t->id);
+}
+
+/* The last few lines of the task's stderr, on one line. */
+static void stderr_tail(const task *t, char *out, size_t len)
+{
+	char path[PATH_MAX + 64], buf[1024];
+	int fd, lines = 0;
+	off_t end;
+	ssize_t n;
+	size_t i, o = 0;
+	char *p;
+
+	out[0] = '\0';
+	log_path(t, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	if (end > (off_t)(sizeof(buf) - 1))
+		lseek(fd, end - (off_t)(sizeof(buf) - 1), SEEK_SET);
+	else
+		lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	p = buf + n;
+	while (p > buf && lines < 3) {
+		p--;
+		if (*p == '\n')
+			lines++;
+	}
+	if (*p == '\n')
+		p++;
+	for (i = 0; p[i] && o + 4 < len; i++) {
+		if (p[i] == '\n') {
+			out[o++] = ' ';
+			out[o++] = '|';
+			out[o++] = ' ';
+		} else if ((unsigned char)p[i] >= 32) {
+			out[o++] = p[i];
+		}
+	}
+	out[o] = '\0';
+}
+
+static void task_desc(const task *t, char *buf, size_t len)
+{
+	if (t->name)
+		snprintf(buf, len, "task '%s' (%s)", t->name, t->id);
+	else
+		snprintf(buf, len, "task %s", t->id);
+}
+
+static int should_retry(task *t)
+{
+	int i;
+
+	if (t->cancel || t->attempt >= t->max_retries)
+		return 0;
+	if (t->term_signal)
+		return 1;
+	if (t->retry_exceptions)
+		return 1;
+	for (i = 0; i < t->nretry_codes; i++)
+		if (t->retry_codes[i] == t->exit_code)
+			return 1;
+	return 0;
+}
+
+static void release_resources(task *t)
+{
+	res r = t->req;
+
+	if (t->lent)
+		r.cpu = 0;
+	t->lent = 0;
+	res_add(&N->avail, &r);
+}
+
+static void task_succeeded(task *t)
+{
+	char desc[256], msg[512];
+	ray_err err;
+	int i;
+
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o = t->rets[i];
+		if (!o)
+			continue;
+		if (store_seal_file(o->ref, o, &err)) {
+			task_desc(t, desc, sizeof(desc));
+			snprintf(msg, sizeof(msg), "%s on node %s did not write return %d ($RAY_RETURN_%d)",
+			         desc, N->id, i, i);
+			store_fail(o, RAY_EFAILED, msg);
+			continue;
+		}
+		store_ready(o);
+	}
+	t->state = T_FINISHED;
+	t->end_ms = ray_now_ms();
+	N->nfinished++;
+	unpin_deps(t);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+	task *t = p->data;
+	char desc[256], tail[600], msg[1024];
+
+	t->exit_code = (int)status;
+	t->term_signal = sig;
+	t->pid = 0;
+	uv_close((uv_handle_t *)p, on_proc_closed);
+	N->nrunning--;
+	release_resources(t);
+	if (N->stopping)
+		return;
+	if (!sig && status == 0 && !t->cancel) {
+		task_succeeded(t);
+	} else if (should_retry(t)) {
+		close_rets_tmp(t);
+		t->attempt++;
+		queue_push(t);
+	} else {
+		close_rets_tmp(t);
+		task_desc(t, desc, sizeof(desc));
+		stderr_tail(t, tail, sizeof(tail));
+		if (t->cancel) {
+			snprintf(msg, sizeof(msg), "%s was cancelled", desc);
+			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+		} else if (sig) {
+			snprintf(msg, sizeof(msg), "%s was killed by signal %d (%s) on node %s after %d attempt%s%s%s",
+			         desc, sig, strsignal(sig), N->id, t->attempt + 1, t->attempt ? "s" : "",
+			         tail[0] ? "; stderr: " : "", tail);
+			task_finish_error(t, T_FAILED, RAY_ECRASH, msg);
+		} else {
+			snprintf(msg, sizeof(msg), "%s exited with code %d on node %s%s%s", desc, (int)status,
+			         N->id, tail[0] ? "; stderr: " : "", tail);
+			task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
+		}
+	}
+	sched_run();
+	prune_history();
+}
+
+static char *kv(const char *k, const char *v)
+{
+	size_t n = strlen(k) + strlen(v) + 2;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s=%s", k, v);
+	return s;
+}
+
+/* The child's environment: ours, then RAY_*, then the task's --env. */
+static char **build_env(task *t)
+{
+	size_t ne = 0, nu = 0, i = 0, j;
+	char **env, buf[64], name[32];
+	char path[PATH_MAX + 64];
+	int64_t threads = t->req.cpu / QTY_ONE;
+
+	while (environ[ne])
+		ne++;
+	while (t->env && t->env[nu])
+		nu++;
+	env = calloc(ne + nu + 16 + (size_t)t->num_returns, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (j = 0; j < ne; j++) {
+		if (!strncmp(environ[j], "RAY_", 4) || !strncmp(environ[j], "CUDA_VISIBLE_DEVICES=", 21) ||
+		    !strncmp(environ[j], "OMP_NUM_THREADS=", 16))
+			continue;
+		env[i++] = strdup(environ[j]);
+	}
+	snprintf(path, sizeof(path), "%s/node.sock", N->session);
+	env[i++] = kv("RAY_ADDRESS", path);
+	snprintf(path, sizeof(path), "%s/token", N->session);
+	env[i++] = kv("RAY_TOKEN_FILE", path);
+	env[i++] = kv("RAY_TMPDIR", ray_tmpdir());
+	env[i++] = kv("RAY_TASK_ID", t->id);
+	env[i++] = kv("RAY_NODE_ID", N->id);
+	env[i++] = kv("RAY_JOB_ID", t->job);
+	snprintf(buf, sizeof(buf), "%d", t->attempt);
+	env[i++] = kv("RAY_ATTEMPT", buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)(threads > 0 ? threads : 1));
+	env[i++] = kv("OMP_NUM_THREADS", buf);
+	if (t->req.gpu > 0) {
+		rbuf b = { 0 };
+		int64_t g, ng = (t->req.gpu + QTY_ONE - 1) / QTY_ONE;
+		for (g = 0; g < ng; g++) {
+			snprintf(buf, sizeof(buf), "%s%lld", g ? "," : "", (long long)g);
+			rbuf_append(&b, buf, strlen(buf));
+		}
+		rbuf_append(&b, "", 1);
+		env[i++] = kv("CUDA_VISIBLE_DEVICES", b.p);
+		rbuf_release(&b);
+	}
+	if (t->num_returns > 1)
+		for (j = 0; j < (size_t)t->num_returns; j++) {
+			snprintf(name, sizeof(name), "RAY_RETURN_%zu", j);
+			snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[j]->ref);
+			env[i++] = kv(name, path);
+		}
+	for (j = 0; j < nu; j++)
+		env[i++] = strdup(t->env[j]);
+	env[i] = NULL;
+	return env;
+}
+
+static char **build_argv(task *t)
+{
+	size_t n = 0, i;
+	char **v, path[PATH_MAX + 64];
+
+	while (t->argv[n])
+		n++;
+	v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const char *a = t->argv[i];
+		if (t->shell && i == 2) {
+			v[i] = subst_line(a);
+		} else if (!t->shell && a[0] == '@' && a[1] == '@') {
+			v[i] = strdup(a + 1);
+		} else if (!t->shell && is_ref_arg(a)) {
+			obj *o = store_find(a + 1);
+			v[i] = (o && !store_path(o, path, sizeof(path))) ? strdup(path) : strdup("/dev/null");
+		} else {
+			v[i] = strdup(a);
+		}
+	}
+	return v;
+}
+
+static void task_start(task *t)
+{
+	uv_process_options_t po;
+	uv_stdio_container_t io[3];
+	char path[PATH_MAX + 64], desc[256], msg[1024];
+	char **argv = build_argv(t), **env = build_env(t);
+	int fds[3] = { -1, -1, -1 }, rc, i;
+
+	res_sub(&N->avail, &t->req);
+	t->state = T_SUBMITTED;
+	if (t->stdin_obj && !store_path(t->stdin_obj, path, sizeof(path)))
+		fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+	else
+		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	log_path(t, path, sizeof(path));
+	fds[2] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (t->num_returns == 1) {
+		snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[0]->ref);
+		fds[1] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	} else {
+		fds[1] = dup(fds[2]);
+	}
+	memset(&po, 0, sizeof(po));
+	po.exit_cb = on_exit_cb;
+	po.file = argv ? argv[0] : NULL;
+	po.args = argv;
+	po.env = env;
+	po.flags = UV_PROCESS_DETACHED;
+	po.stdio_count = 3;
+	for (i = 0; i < 3; i++) {
+		io[i].flags = UV_INHERIT_FD;
+		io[i].data.fd = fds[i];
+	}
+	po.stdio = io;
+	t->proc.data = t;
+	rc = (!argv || !env || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) ? UV_ENOMEM
+	     : uv_spawn(N->loop, &t->proc, &po);
+	for (i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	strv_free(argv);
+	strv_free(env);
+	if (rc) {
+		res_add(&N->avail, &t->req);
+		if (t->proc.type == UV_PROCESS && !uv_is_closing((uv_handle_t *)&t->proc) && rc != UV_ENOMEM) {
+			t->proc_live = 1;
+			N->nprocs++;
+			uv_close((uv_handle_t *)&t->proc, on_proc_closed);
+		}
+		close_rets_tmp(t);
+		task_desc(t, desc, sizeof(desc));
+		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,
+		         t->shell ? "sh" : t->argv[0], N->id, uv_strerror(rc));
+		t->exit_code = 127;
+		task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
+		return;
+	}
+	t->proc_live = 1;
+	N->nprocs++;
+	N->nrunning++;
+	t->pid = t->proc.pid;
+	t->state = T_RUNNING;
+	t->start_ms = ray_now_ms();
+	t->exit_code = 0;
+	t->term_signal = 0;
+}
+
+void sched_run(void)
+{
+	task *t = N->qhead, *next;
+	int scanned = 0;
+
+	while (t && scanned < SCAN_LIMIT && !N->stopping) {
+		next = t->qnext;
+		if (!t->blocked && res_fits(&t->req, &N->avail)) {
+			queue_remove(t);
+			task_start(t);
+		} else {
+			scanned++;
+		}
+		t = next;
+	}
+}
+
+void sched_dep_ready(task *t, obj *o)
+{
+	char desc[256], msg[2048];
+
+	if (t->state != T_PENDING_ARGS)
+		return;
+	if (o->state == OBJ_ERROR) {
+		task_desc(t, desc, sizeof(desc));
+		snprintf(msg, sizeof(msg), "%s: argument %s failed: %s", desc, o->ref,
+		         o->err_msg ? o->err_msg : "error");
+		task_finish_error(t, T_FAILED, o->err_code, msg);
+		return;
+	}
+	if (--t->deps_missing == 0) {
+		queue_push(t);
+		sched_run();
+	}
+}
+
+void task_lend(task *t)
+{
+	if (t->state != T_RUNNING)
+		return;
+	if (t->lent++ == 0) {
+		N->avail.cpu += t->req.cpu;
+		sched_run();
+	}
+}
+
+void task_unlend(const char *id)
+{
+	task *t = task_find(id);
+
+	if (!t || t->lent <= 0)
+		return;
+	if (--t->lent == 0 && t->state == T_RUNNING)
+		N->avail.cpu -= t->req.cpu;
+}
+
+/* ---- requests ---- */
+
+typedef struct tmpl {
+	res req;
+	int num_returns, max_retries, retry_exceptions;
+	int blocked;              /* a hard constraint no node meets */
+	int *codes; int ncodes;
+	const char *name, *stdin_ref, *job;
+	char **env;
+	char warning[512];
+} tmpl;
+
+static char **json_strv(const cJSON *a, int check_kv, ray_err *err)
+{
+	const cJSON *it;
+	size_t n = (size_t)cJSON_GetArraySize(a), i = 0;
+	char **v;
+
+	if (a && !cJSON_IsArray(a)) {
+		ray_seterr(err, RAY_EUSAGE, "want a list of strings");
+		return NULL;
+	}
+	v = calloc(n + 1, sizeof(*v));
+	if (!v) {
+		ray_seterr(err, RAY_ERESOURCE, "out of memory");
+		return NULL;
+	}
+	cJSON_ArrayForEach(it, a) {
+		if (!cJSON_IsString(it) || (check_kv && (!strchr(it->valuestring, '=') ||
+		                                         it->valuestring[0] == '='))) {
+			ray_seterr(err, RAY_EUSAGE, "bad entry '%.80s'%s",
+			           cJSON_IsString(it) ? it->valuestring : "?", check_kv ? ": want K=V" : "");
+			strv_free(v);
+			return NULL;
+		}
+		v[i++] = strdup(it->valuestring);
+	}
+	return v;
+}
+
+static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
+{
+	const cJSON *a, *it;
+	char buf[256];
+	const char *pin, *pg;
+	int64_t cpus;
+
+	memset(tp, 0, sizeof(*tp));
+	cpus = rj_int(o, "cpus", QTY_ONE);
+	tp->req.cpu = cpus < 0 ? 0 : cpus;
+	tp->req.gpu = rj_int(o, "gpus", 0);
+	tp->req.mem = rj_int(o, "memory", 0);
+	if (tp->req.gpu < 0 || tp->req.mem < 0)
+		return ray_seterr(err, RAY_EUSAGE, "negative resource request");
+	a = cJSON_GetObjectItemCaseSensitive(o, "resources");
+	cJSON_ArrayForEach(it, a) {
+		int rc;
+		if (!cJSON_IsString(it))
+			return ray_seterr(err, RAY_EUSAGE, "bad resource");
+		if ((rc = res_add_one(&tp->req, it->valuestring, err)))
+			return rc;
+	}
+	tp->num_returns = (int)rj_int(o, "num_returns", 1);
+	if (tp->num_returns < 1 || tp->num_returns > MAX_RETURNS)
+		return ray_seterr(err, RAY_EUSAGE, "--num-returns must be 1..%d", MAX_RETURNS);
+	tp->max_retries = (int)rj_int(o, "max_retries", 3);
+	if (tp->max_retries < 0 || tp->max_retries > 1000000)
+		return ray_seterr(err, RAY_EUSAGE, "bad --max-retries");
+	tp->retry_exceptions = rj_bool(o, "retry_exceptions");
+	a = cJSON_GetObjectItemCaseSensitive(o, "retry_exit_codes");
+	if (cJSON_IsArray(a) && cJSON_GetArraySize(a) > 0) {
+		int n = cJSON_GetArraySize(a), i = 0;
+		if (n > 256)
+			return ray_seterr(err, RAY_EUSAGE, "too many --retry-exit-codes");
+		tp->codes = calloc((size_t)n, sizeof(int));
+		if (!tp->codes)
+			return ray_seterr(err, RAY_ERESOURCE, "out of memory");
+		cJSON_ArrayForEach(it, a)
+			tp->codes[i++] = cJSON_IsNumber(it) ? (int)it->valuedouble : -1;
+		tp->ncodes = n;
+	}
+	tp->name = rj_str(o, "name");
+	tp->stdin_ref = rj_str(o, "stdin");
+	tp->job = rj_str(o, "job_id");
+	if (tp->job && (strlen(tp->job) > RAY_ID_MAX || !*tp->job))
+		return ray_seterr(err, RAY_EUSAGE, "bad job id");
+	a = cJSON_GetObjectItemCaseSensitive(o, "env");
+	if (a) {
+		tp->env = json_strv(a, 1, err);
+		if (!tp->env)
+			return err->code;
+	}
+	pin = rj_str(o, "node");
+	if (pin) {
+		size_t nl = strcspn(pin, ":");
+		int soft = pin[nl] == ':' && !strcmp(pin + nl + 1, "soft");
+		if (pin[nl] && !soft)
+			return ray_seterr(err, RAY_EUSAGE, "bad --node '%.80s': want NODE_ID or NODE_ID:soft", pin);
+		if (!soft && (nl != strlen(N->id) || strncmp(pin, N->id, nl)))
+			return ray_seterr(err, RAY_ENOTFOUND, "unknown node '%.*s'", (int)nl, pin);
+	}
+	pg = rj_str(o, "pg");
+	if (pg)
+		return ray_seterr(err, RAY_ENOTFOUND, "unknown placement group '%.80s'", pg);
+	a = cJSON_GetObjectItemCaseSensitive(o, "labels");
+	cJSON_ArrayForEach(it, a) {
+		char want[300];
+		if (!cJSON_IsString(it) || !strchr(it->valuestring, '='))
+			return ray_seterr(err, RAY_EUSAGE, "bad --label: want KEY=VAL");
+		snprintf(want, sizeof(want), ",%s,", it->valuestring);
+		snprintf(buf, sizeof(buf), ",%s,", N->labels);
+		if (!strstr(buf, want) && ++tp->blocked)
+			snprintf(tp->warning, sizeof(tp->warning),
+			         "no node has label %s; the task stays pending until one joins",
+			         it->valuestring);
+	}
+	if (!tp->warning[0] && res_missing(&tp->req, &N->total, buf, sizeof(buf))) {
+		snprintf(tp->warning, sizeof(tp->warning),
+		         "infeasible: no node has %s; the task stays pending until a node that fits joins", buf);
+	}
+	return 0;
+}
+
+/* Checks that every ref named by a task exists; returns the bad one. */
+static int check_task_refs(const cJSON *t, ray_err *err)
+{
+	char refs[64][RAY_REF_MAX + 1];
+	const cJSON *it;
+	int n, i;
+
+	if (cJSON_IsString(t)) {
+		n = line_refs(t->valuestring, refs, 64);
+		for (i = 0; i < n; i++)
+			if (!store_find(refs[i]))
+				return ray_seterr(err, RAY_ENOTFOUND, "unknown ref '%s'", refs[i]);
+		return 0;
+	}
+	if (!cJSON_IsArray(t) || cJSON_GetArraySize(t) < 1)
+		return ray_seterr(err, RAY_EUSAGE, "empty command");
+	cJSON_ArrayForEach(it, t) {
+		const char *a;
+		if (!cJSON_IsString(it))
+			return ray_seterr(err, RAY_EUSAGE, "command words must be strings");
+		a = it->valuestring;
+		if (is_ref_arg(a)) {
+			if (!ray_ref_valid(a + 1))
+				return ray_seterr(err, RAY_EUSAGE, "malformed ref '%.80s' (write @@ for a literal @)", a);
+			if (!store_find(a + 1))
+				return ray_seterr(err, RAY_ENOTFOUND, "unknown ref '%s'", a + 1);
+		}
+	}
+	return 0;
+}
+
+static void add_dep(task *t, obj *o)
+{
+	obj **nd = realloc(t->deps, (size_t)(t->ndeps + 1) * sizeof(*nd));
+
+	if (!nd)
+		return;
+	t->deps = nd;
+	t->deps[t->ndeps++] = o;
+	o->pins++;
+	if (o->state == OBJ_PENDING) {
+		t->deps_missing++;
+		obj_add_dep(o, t);
+	}
+}
+
+static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
+{
+	task *t = calloc(1, sizeof(*t));
+	char rnd[17], ref[RAY_REF_MAX + 1];
+	int i;
+
+	if (!t)
+		return NULL;
+	ray_random_hex(rnd, 8);
+	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
+	snprintf(t->job, sizeof(t->job), "%s", tp->job ? tp->job : "00000000");
+	t->name = tp->name ? strdup(tp->name) : NULL;
+	t->req = tp->req;
+	t->blocked = tp->blocked;
+	t->num_returns = tp->num_returns;
+	t->max_retries = tp->max_retries;
+	t->retry_exceptions = tp->retry_exceptions;
+	if (tp->ncodes) {
+		t->retry_codes = malloc((size_t)tp->ncodes * sizeof(int));
+		if (t->retry_codes) {
+			memcpy(t->retry_codes, tp->codes, (size_t)tp->ncodes * sizeof(int));
+			t->nretry_codes = tp->ncodes;
+		}
+	}
+	if (tp->env) {
+		size_t n = 0;
+		while (tp->env[n])
+			n++;
+		t->env = calloc(n + 1, sizeof(char *));
+		for (i = 0; t->env && i < (int)n; i++)
+			t->env[i] = strdup(tp->env[i]);
+	}
+	if (cJSON_IsString(spec)) {
+		t->shell = 1;
+		t->argv = calloc(4, sizeof(char *));
+		if (t->argv) {
+			t->argv[0] = strdup("/bin/sh");
+			t->argv[1] = strdup("-c");
+			t->argv[2] = strdup(spec->valuestring);
+		}
+	} else {
+		t->argv = json_strv(spec, 0, NULL);
+	}
+	t->rets = calloc((size_t)t->num_returns, sizeof(obj *));
+	if (!t->argv || !t->rets) {
+		task_release(t);
+		return NULL;
+	}
+	map_put(&N->tasks, t->id, t);
+	t->prev = N->ttail;
+	if (N->ttail)
+		N->ttail->next = t;
+	else
+		N->thead = t;
+	N->ttail = t;
+	N->ntasks++;
+	N->ntask_total++;
+	t->submit_ms = ray_now_ms();
+	for (i = 0; i < t->num_returns; i++) {
+		snprintf(ref, sizeof(ref), "%s%08x", t->id, (unsigned)(i + 1));
+		t->rets[i] = store_new(ref);
+		if (t->rets[i])
+			t->rets[i]->producer = t;
+		cJSON_AddItemToArray(refs_out, cJSON_CreateString(ref));
+	}
+	/* Dependencies: @REF words and --stdin. */
+	if (t->shell) {
+		char refs[64][RAY_REF_MAX + 1];
+		int n = line_refs(t->argv[2], refs, 64);
+		for (i = 0; i < n; i++)
+			add_dep(t, store_find(refs[i]));
+	} else {
+		for (i = 0; t->argv[i]; i++)
+			if (is_ref_arg(t->argv[i]))
+				add_dep(t, store_find(t->argv[i] + 1));
+	}
+	if (tp->stdin_ref) {
+		t->stdin_obj = store_find(tp->stdin_ref);
+		add_dep(t, t->stdin_obj);
+	}
+	if (t->deps_missing) {
+		t->state = T_PENDING_ARGS;
+	} else {
+		for (i = 0; i < t->ndeps; i++)
+			if (t->deps[i]->state == OBJ_ERROR) {
+				t->state = T_PENDING_ARGS;
+				t->deps_missing = 1;
+				sched_dep_ready(t, t->deps[i]);
+				return t;
+			}
+		queue_push(t);
+	}
+	return t;
+}
+
+void op_submit(conn *c, uint32_t id, cJSON *req)
+{
+	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(req, "opts");
+	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(req, "tasks"), *it;
+	cJSON *r, *refs;
+	ray_err err = { 0, "" };
+	tmpl tp;
+	int rc;
+
+	if (!cJSON_IsArray(tasks)) {
+		conn_reply_err(c, id, RAY_EUSAGE, "submit wants tasks");
+		return;
+	}
+	rc = parse_opts(opts, &tp, &err);
+	if (!rc && tp.stdin_ref && !ray_ref_valid(tp.stdin_ref))
+		rc = ray_seterr(&err, RAY_EUSAGE, "malformed ref '%.80s'", tp.stdin_ref);
+	if (!rc && tp.stdin_ref && !store_find(tp.stdin_ref))
+		rc = ray_seterr(&err, RAY_ENOTFOUND, "unknown ref '%s'", tp.stdin_ref);
+	cJSON_ArrayForEach(it, tasks) {
+		if (rc)
+			break;
+		rc = check_task_refs(it, &err);
+	}
+	if (rc) {
+		conn_reply_err(c, id, rc, "%s", err.msg);
+		free(tp.codes);
+		strv_free(tp.env);
+		return;
+	}
+	r = cJSON_CreateObject();
+	refs = cJSON_AddArrayToObject(r, "refs");
+	cJSON_ArrayForEach(it, tasks)
+		if (!task_create(&tp, it, refs)) {
+			cJSON_Delete(r);
+			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+			free(tp.codes);
+			strv_free(tp.env);
+			return;
+		}
+	if (tp.warning[0])
+		cJSON_AddStringToObject(r, "warning", tp.warning);
+	free(tp.codes);
+	strv_free(tp.env);
+	conn_reply(c, id, r, NULL, 0);
+	sched_run();
+}
+
+void op_cancel(conn *c, uint32_t id, cJSON *req)
+{
+	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(req, "refs"), *it;
+	int force = rj_bool(req, "force"), n = 0;
+	char desc[256], msg[512];
+	cJSON *r;
+
+	cJSON_ArrayForEach(it, refs) {
+		obj *o = cJSON_IsString(it) ? store_find(it->valuestring) : NULL;
+		if (!o) {
+			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%.80s'",
+			               cJSON_IsString(it) ? it->valuestring : "?");
+			return;
+		}
+	}
+	cJSON_ArrayForEach(it, refs) {
+		obj *o = store_find(it->valuestring);
+		task *t = o->producer;
+		if (!t)
+			continue;
+		task_desc(t, desc, sizeof(desc));
+		snprintf(msg, sizeof(msg), "%s was cancelled", desc);
+		if (t->state == T_PENDING_ARGS || t->state == T_PENDING_NODE) {
+			queue_remove(t);
+			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+			n++;
+		} else if ((t->state == T_RUNNING || t->state == T_SUBMITTED) && t->pid > 0) {
+			t->cancel = force ? 2 : 1;
+			kill(-t->pid, force ? SIGKILL : SIGTERM);
+			n++;
+		}
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r, "cancelled", n);
+	conn_reply(c, id, r, NULL, 0);
+}
+
+void sched_kill_all(void)
+{
+	task *t;
+
+	for (t = N->thead; t; t = t->next)
+		if (t->pid > 0 && t->proc_live)
+			kill(-t->pid, SIGKILL);
+}
+
+void tasks_free_all(void)
+{
+	while (N->thead) {
+		task *t = N->thead;
+		N->thead = t->next;
+		task_release(t);
+	}
+	N->ttail = NULL;
+	map_release(&N->tasks);
+}

@@ -1,0 +1,257 @@
+/*
+ * status.c: what ray-status asks of a node: the node table, tasks,
+ * objects and a summary, with --state filters applied before --limit
+ * (the newest matching items are kept), and a task's stderr log.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node.h"
+
+#define LOG_MAX (64u << 20)
+
+cJSON *res_json(const res *r)
+{
+	cJSON *j = cJSON_CreateObject();
+	int i;
+
+	cJSON_AddNumberToObject(j, "CPU", r->cpu / 1e4);
+	cJSON_AddNumberToObject(j, "GPU", r->gpu / 1e4);
+	cJSON_AddNumberToObject(j, "memory", (double)r->mem);
+	cJSON_AddNumberToObject(j, "object_store_memory", (double)N->store_cap);
+	for (i = 0; i < r->ncustom; i++)
+		cJSON_AddNumberToObject(j, r->custom[i].name, r->custom[i].q / 1e4);
+	return j;
+}
+
+static cJSON *labels_json(void)
+{
+	cJSON *j = cJSON_CreateObject();
+	char buf[sizeof(N->labels)], *p, *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", N->labels);
+	for (p = buf; (tok = strtok_r(p, ",", &save)); p = NULL) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		cJSON_AddStringToObject(j, tok, eq + 1);
+	}
+	return j;
+}
+
+static cJSON *node_json(void)
+{
+	cJSON *j = cJSON_CreateObject();
+	char addr[300];
+
+	snprintf(addr, sizeof(addr), strchr(N->host, ':') ? "[%s]:%d" : "%s:%d", N->host, N->port);
+	cJSON_AddStringToObject(j, "node_id", N->id);
+	cJSON_AddStringToObject(j, "address", addr);
+	cJSON_AddStringToObject(j, "state", "ALIVE");
+	cJSON_AddBoolToObject(j, "is_head", N->is_head);
+	cJSON_AddNumberToObject(j, "pid", (double)getpid());
+	cJSON_AddItemToObject(j, "labels", labels_json());
+	cJSON_AddItemToObject(j, "resources_total", res_json(&N->total));
+	cJSON_AddItemToObject(j, "resources_available", res_json(&N->avail));
+	cJSON_AddNumberToObject(j, "start_time", (double)N->start_ms);
+	return j;
+}
+
+static cJSON *task_json(const task *t)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(j, "task_id", t->id);
+	if (t->name)
+		cJSON_AddStringToObject(j, "name", t->name);
+	else
+		cJSON_AddStringToObject(j, "name", t->shell ? t->argv[2] : t->argv[0]);
+	cJSON_AddStringToObject(j, "state", task_state_name(t->state));
+	cJSON_AddStringToObject(j, "node_id", N->id);
+	cJSON_AddNumberToObject(j, "attempt", t->attempt);
+	if (t->state == T_FINISHED || t->state == T_FAILED)
+		cJSON_AddNumberToObject(j, "exit_code", t->term_signal ? 128 + t->term_signal : t->exit_code);
+	else
+		cJSON_AddNullToObject(j, "exit_code");
+	if (t->term_signal)
+		cJSON_AddNumberToObject(j, "signal", t->term_signal);
+	cJSON_AddStringToObject(j, "job_id", t->job);
+	if (t->pid > 0)
+		cJSON_AddNumberToObject(j, "pid", t->pid);
+	cJSON_AddNumberToObject(j, "cpus", t->req.cpu / 1e4);
+	if (t->start_ms) {
+		cJSON_AddNumberToObject(j, "start_ms", (double)(t->start_ms - N->start_ms + N->wall_start_ms));
+		if (t->end_ms)
+			cJSON_AddNumberToObject(j, "end_ms", (double)(t->end_ms - N->start_ms + N->wall_start_ms));
+	}
+	if (t->rets && t->rets[0])
+		cJSON_AddStringToObject(j, "ref", t->rets[0]->ref);
+	return j;
+}
+
+/* Appends items newest-last after keeping only the newest `limit` matches. */
+static void add_limited(cJSON *arr, cJSON **items, size_t n, int64_t limit)
+{
+	size_t start = (limit >= 0 && (size_t)limit < n) ? n - (size_t)limit : 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (i >= start)
+			cJSON_AddItemToArray(arr, items[i]);
+		else
+			cJSON_Delete(items[i]);
+	}
+}
+
+static void list_tasks(cJSON *arr, const char *state, int64_t limit)
+{
+	cJSON **items = malloc((N->ntasks + 1) * sizeof(*items));
+	size_t n = 0;
+	task *t;
+
+	if (!items)
+		return;
+	for (t = N->thead; t; t = t->next)
+		if (!state || !strcmp(state, task_state_name(t->state)))
+			items[n++] = task_json(t);
+	add_limited(arr, items, n, limit);
+	free(items);
+}
+
+static void list_objects(cJSON *arr, const char *state, int64_t limit)
+{
+	size_t cap = 1024, n = 0;
+	cJSON **items = malloc(cap * sizeof(*items));
+	obj *o;
+
+	for (o = N->ohead; o && items; o = o->next) {
+		cJSON *j = obj_json(o);
+		if (state && strcmp(state, rj_str(j, "state"))) {
+			cJSON_Delete(j);
+			continue;
+		}
+		if (n == cap) {
+			cJSON **ni = realloc(items, cap * 2 * sizeof(*ni));
+			if (!ni) {
+				cJSON_Delete(j);
+				break;
+			}
+			items = ni;
+			cap *= 2;
+		}
+		items[n++] = j;
+	}
+	if (items)
+		add_limited(arr, items, n, limit);
+	free(items);
+}
+
+static void summary(cJSON *r)
+{
+	cJSON *d, *shapes;
+	task *t;
+	obj *o;
+	uint64_t nobj = 0, bytes = 0;
+	int counts[T_CANCELLED + 1] = { 0 }, i;
+
+	cJSON_AddItemToObject(r, "node", node_json());
+	cJSON_AddNumberToObject(r, "nodes_alive", 1);
+	cJSON_AddNumberToObject(r, "nodes_dead", 0);
+	cJSON_AddItemToObject(r, "resources_total", res_json(&N->total));
+	cJSON_AddItemToObject(r, "resources_available", res_json(&N->avail));
+	for (t = N->thead; t; t = t->next)
+		counts[t->state]++;
+	d = cJSON_AddObjectToObject(r, "tasks");
+	for (i = 0; i <= T_CANCELLED; i++)
+		cJSON_AddNumberToObject(d, task_state_name(i), counts[i]);
+	shapes = cJSON_AddArrayToObject(r, "demands");
+	for (t = N->qhead, i = 0; t && i < 20; t = t->qnext, i++) {
+		cJSON *s = cJSON_CreateObject();
+		cJSON_AddItemToObject(s, "resources", res_json(&t->req));
+		cJSON_AddBoolToObject(s, "infeasible", t->blocked || !res_fits(&t->req, &N->total));
+		cJSON_AddStringToObject(s, "task_id", t->id);
+		cJSON_AddItemToArray(shapes, s);
+	}
+	cJSON_AddNumberToObject(r, "pending_tasks", (double)N->nqueued);
+	for (o = N->ohead; o; o = o->next)
+		if (o->state == OBJ_READY) {
+			nobj++;
+			bytes += o->size;
+		}
+	d = cJSON_AddObjectToObject(r, "store");
+	cJSON_AddNumberToObject(d, "objects", (double)nobj);
+	cJSON_AddNumberToObject(d, "used_bytes", (double)bytes);
+	cJSON_AddNumberToObject(d, "capacity_bytes", (double)N->store_cap);
+	cJSON_AddNumberToObject(d, "spilled_bytes", 0);
+}
+
+void op_status(conn *c, uint32_t id, cJSON *req)
+{
+	const char *what = rj_str(req, "what");
+	const char *state = rj_str(req, "state");
+	int64_t limit = rj_int(req, "limit", -1);
+	cJSON *r = cJSON_CreateObject(), *items;
+
+	if (!what || !strcmp(what, "summary")) {
+		summary(r);
+		conn_reply(c, id, r, NULL, 0);
+		return;
+	}
+	items = cJSON_AddArrayToObject(r, "items");
+	if (!strcmp(what, "nodes")) {
+		if (!state || !strcmp(state, "ALIVE"))
+			cJSON_AddItemToArray(items, node_json());
+	} else if (!strcmp(what, "tasks")) {
+		list_tasks(items, state, limit);
+	} else if (!strcmp(what, "objects")) {
+		list_objects(items, state, limit);
+	} else if (!strcmp(what, "actors") || !strcmp(what, "pgs") || !strcmp(what, "jobs")) {
+		/* none yet on this node */
+	} else {
+		cJSON_Delete(r);
+		conn_reply_err(c, id, RAY_EUSAGE, "unknown status '%.40s'", what);
+		return;
+	}
+	conn_reply(c, id, r, NULL, 0);
+}
+
+void op_logs(conn *c, uint32_t id, cJSON *req)
+{
+	const char *want = rj_str(req, "id");
+	char tid[RAY_ID_MAX + 1], path[PATH_MAX + 64];
+	struct stat st;
+	char *buf;
+	off_t off = 0;
+	ssize_t n;
+	int fd;
+
+	if (!want || !ray_ref_valid(want)) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad id '%.80s': want a task id or ref", want ? want : "");
+		return;
+	}
+	snprintf(tid, sizeof(tid), "%s", want);
+	if (!task_find(tid) && strlen(tid) > 2 * RAY_NODEID_LEN) {
+		tid[2 * RAY_NODEID_LEN] = '\0';  /* a ref: its task id prefix */
+	}
+	if (!task_find(tid)) {
+		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task '%s'", want);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/logs/%s.err", N->session, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+		return;
+	}
+	if (fstat(fd, &st) == 0 && st.st_size > (off_t)LOG_MAX)
+		off = st.st_size - (off_t)LOG_MAX;
+	buf = malloc(LOG_MAX);
+	n = buf ? pread(fd, buf, LOG_MAX, off) : -1;
+	close(fd);
+	conn_reply(c, id, cJSON_CreateObject(), buf, n > 0 ? (size_t)n : 0);
+	free(buf);
+}

@@ -1,0 +1,69 @@
+/* ray-put: store files, stdin or fetched URLs as objects; print one ref per
+ * input, in order.  Every file is opened before anything is stored, so a
+ * bad path stores nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static const char USAGE[] = "usage: ray-put [--url URL]... [FILE|-]...\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "url", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	const char *prog = "ray-put";
+	char ref[RAY_REF_MAX + 1];
+	const char **urls = calloc((size_t)argc + 1, sizeof(char *));
+	int nurl = 0, c, i, rc = 0, nfiles, *fds;
+	ray_client *cl;
+	ray_err err = { 0, "" };
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'u': urls[nurl++] = optarg; break;
+		case 'h': fputs(USAGE, stdout); return 0;
+		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
+		default: fputs(USAGE, stderr); return 2;
+		}
+	}
+	nfiles = argc - optind;
+	if (!nfiles && !nurl)
+		nfiles = -1; /* stdin */
+	fds = calloc((size_t)(nfiles > 0 ? nfiles : 1), sizeof(int));
+	if (!fds || !urls)
+		return 1;
+	if (nfiles < 0)
+		fds[0] = 0;
+	for (i = 0; i < nfiles; i++) {
+		const char *f = argv[optind + i];
+		fds[i] = strcmp(f, "-") ? open(f, O_RDONLY | O_CLOEXEC) : 0;
+		if (fds[i] < 0) {
+			fprintf(stderr, "%s: cannot open '%s': %s\n", prog, f, strerror(errno));
+			return 2;
+		}
+	}
+	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
+		return tool_fail(prog, rc, &err);
+	for (i = 0; i < (nfiles < 0 ? 1 : nfiles) && !rc; i++) {
+		rc = ray_put_fd(cl, fds[i], ref, &err);
+		if (!rc)
+			puts(ref);
+	}
+	for (i = 0; i < nurl && !rc; i++) {
+		rc = ray_put_url(cl, urls[i], ref, &err);
+		if (!rc)
+			puts(ref);
+	}
+	ray_client_free(cl);
+	free(fds);
+	free(urls);
+	if (rc)
+		return tool_finish(prog, tool_fail(prog, rc, &err));
+	return tool_finish(prog, 0);
+}

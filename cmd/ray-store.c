@@ -1,0 +1,99 @@
+/* ray-store: list this node's objects, show store statistics, or free
+ * objects. */
+#include <getopt.h>
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "tool.h"
+
+static const char USAGE[] = "usage: ray-store ls|stats [--json]\n       ray-store free REF...\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	const char *prog = "ray-store", *cmd;
+	int json = 0, c, rc;
+	ray_client *cl;
+	ray_err err = { 0, "" };
+	char *reply = NULL;
+	cJSON *r, *it;
+
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'h': fputs(USAGE, stdout); return 0;
+		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
+		default: fputs(USAGE, stderr); return 2;
+		}
+	}
+	if (optind >= argc)
+		return tool_usage(prog, USAGE, "missing command%s", "");
+	cmd = argv[optind++];
+	if (strcmp(cmd, "ls") && strcmp(cmd, "stats") && strcmp(cmd, "free"))
+		return tool_usage(prog, USAGE, "unknown command '%s'", cmd);
+	/* Options may also follow the command: ray-store ls --json. */
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return tool_usage(prog, USAGE, "bad option%s", "");
+	}
+	if (!strcmp(cmd, "free")) {
+		char **refs;
+		size_t n;
+		if ((rc = ray_read_refs(argc - optind, argv + optind, &refs, &n, &err)))
+			return tool_fail(prog, rc, &err);
+		if ((rc = ray_connect(&cl, NULL, NULL, &err))) {
+			ray_refs_free(refs, n);
+			return tool_fail(prog, rc, &err);
+		}
+		rc = ray_free(cl, n, (const char *const *)refs, &err);
+		ray_refs_free(refs, n);
+		ray_client_free(cl);
+		return rc ? tool_fail(prog, rc, &err) : 0;
+	}
+	if (optind < argc)
+		return tool_usage(prog, USAGE, "unexpected argument '%s'", argv[optind]);
+	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
+		return tool_fail(prog, rc, &err);
+	rc = ray_request_json(cl, !strcmp(cmd, "ls") ? "{\"op\":\"store_ls\"}" : "{\"op\":\"store_stats\"}",
+	                      30000, &reply, &err);
+	ray_client_free(cl);
+	if (rc)
+		return tool_fail(prog, rc, &err);
+	r = cJSON_Parse(reply);
+	free(reply);
+	if (!strcmp(cmd, "ls")) {
+		cJSON *objs = cJSON_GetObjectItemCaseSensitive(r, "objects");
+		if (json) {
+			char *s = cJSON_Print(objs);
+			puts(s);
+			free(s);
+		} else {
+			cJSON_ArrayForEach(it, objs)
+				printf("%s\t%.0f\t%s\n", cJSON_GetObjectItem(it, "ref")->valuestring,
+				       cJSON_GetObjectItem(it, "size")->valuedouble,
+				       cJSON_GetObjectItem(it, "where")->valuestring);
+		}
+	} else {
+		cJSON_DeleteItemFromObject(r, "ok");
+		if (json) {
+			char *s = cJSON_Print(r);
+			puts(s);
+			free(s);
+		} else {
+			cJSON_ArrayForEach(it, r) {
+				if (cJSON_IsNumber(it))
+					printf("%s\t%.0f\n", it->string, it->valuedouble);
+				else if (cJSON_IsString(it))
+					printf("%s\t%s\n", it->string, it->valuestring);
+			}
+		}
+	}
+	cJSON_Delete(r);
+	return tool_finish(prog, 0);
+}

@@ -1,0 +1,222 @@
+/* ray-submit: run a command (or, with --batch, each line of stdin under
+ * sh -c) as a task somewhere in the cluster; print its return ref(s), or
+ * with --get wait and print the result.  A batch is one round trip. */
+#include <getopt.h>
+#include <stdlib.h>
+
+#include "tool.h"
+
+static const char USAGE[] =
+	"usage: ray-submit [OPTIONS] -- COMMAND [ARG...]\n"
+	"       ray-submit [OPTIONS] --batch < COMMANDS\n"
+	"OPTIONS: --cpus N --gpus N --memory SIZE --resource NAME=QTY --num-returns N\n"
+	"         --max-retries N --retry-exceptions --retry-exit-codes C[,C...] --name NAME\n"
+	"         --env K=V --stdin REF --get --strategy default|spread --node NODE_ID[:soft]\n"
+	"         --label KEY=VAL --prefer-label KEY=VAL --pg PG [--bundle I]\n";
+
+#define BATCH_CHUNK 20000
+
+static int read_lines(char ***out, size_t *n)
+{
+	size_t cap = 256, len = 0;
+	char **v = malloc(cap * sizeof(*v)), *line = NULL;
+	size_t lcap = 0;
+	ssize_t r;
+
+	if (!v)
+		return -1;
+	while ((r = getline(&line, &lcap, stdin)) >= 0) {
+		while (r > 0 && (line[r - 1] == '\n' || line[r - 1] == '\r'))
+			line[--r] = '\0';
+		if (!r)
+			continue;
+		if (len == cap) {
+			char **nv = realloc(v, cap * 2 * sizeof(*nv));
+			if (!nv)
+				return -1;
+			v = nv;
+			cap *= 2;
+		}
+		v[len++] = strdup(line);
+	}
+	free(line);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "cpus", required_argument, 0, 'c' }, { "gpus", required_argument, 0, 'g' },
+		{ "memory", required_argument, 0, 'm' }, { "resource", required_argument, 0, 'r' },
+		{ "num-returns", required_argument, 0, 'n' }, { "max-retries", required_argument, 0, 'R' },
+		{ "retry-exceptions", no_argument, 0, 'x' }, { "retry-exit-codes", required_argument, 0, 'X' },
+		{ "name", required_argument, 0, 'N' }, { "env", required_argument, 0, 'e' },
+		{ "stdin", required_argument, 0, 'i' }, { "get", no_argument, 0, 'G' },
+		{ "strategy", required_argument, 0, 's' }, { "node", required_argument, 0, 'o' },
+		{ "label", required_argument, 0, 'l' }, { "prefer-label", required_argument, 0, 'L' },
+		{ "pg", required_argument, 0, 'p' }, { "bundle", required_argument, 0, 'b' },
+		{ "batch", no_argument, 0, 'B' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	const char *prog = "ray-submit";
+	ray_task_opts o;
+	const char **res = calloc((size_t)argc + 1, sizeof(char *));
+	const char **env = calloc((size_t)argc + 1, sizeof(char *));
+	const char **labels = calloc((size_t)argc + 1, sizeof(char *));
+	int codes[256], ncodes = 0, nres = 0, nenv = 0, nlab = 0, batch = 0, get = 0, c, rc;
+	uint64_t v;
+	char **lines = NULL, warning[600];
+	size_t nlines = 0, i, nr, done;
+	char (*refs)[RAY_REF_MAX + 1];
+	ray_client *cl;
+	ray_err err = { 0, "" };
+
+	if (!res || !env || !labels)
+		return 1;
+	ray_task_opts_init(&o);
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (ray_parse_qty(optarg, &o.cpus))
+				return tool_usage(prog, USAGE, "bad --cpus '%s': want a number", optarg);
+			o.cpus_set = 1;
+			break;
+		case 'g':
+			if (ray_parse_qty(optarg, &o.gpus))
+				return tool_usage(prog, USAGE, "bad --gpus '%s': want a number", optarg);
+			break;
+		case 'm':
+			if (ray_parse_size(optarg, &o.memory))
+				return tool_usage(prog, USAGE, "bad --memory '%s': want a size such as 512M", optarg);
+			break;
+		case 'r': {
+			const char *eq = strchr(optarg, '=');
+			int64_t q;
+			if (!eq || eq == optarg || ray_parse_qty(eq + 1, &q))
+				return tool_usage(prog, USAGE, "bad --resource '%s': want NAME=QTY", optarg);
+			res[nres++] = optarg;
+			break;
+		}
+		case 'n':
+			if (ray_parse_uint(optarg, &v) || v < 1 || v > 1024)
+				return tool_usage(prog, USAGE, "bad --num-returns '%s': want 1..1024", optarg);
+			o.num_returns = (int)v;
+			break;
+		case 'R':
+			if (ray_parse_uint(optarg, &v) || v > 1000000)
+				return tool_usage(prog, USAGE, "bad --max-retries '%s': want a count", optarg);
+			o.max_retries = (int)v;
+			break;
+		case 'x': o.retry_exceptions = 1; break;
+		case 'X': {
+			char *p = optarg;
+			while (*p) {
+				char *end;
+				long code = strtol(p, &end, 10);
+				if (end == p || (*end && *end != ',') || code < 0 || code > 255 || ncodes == 256)
+					return tool_usage(prog, USAGE, "bad --retry-exit-codes '%s': want C[,C...]", optarg);
+				codes[ncodes++] = (int)code;
+				p = *end ? end + 1 : end;
+			}
+			break;
+		}
+		case 'N': o.name = optarg; break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return tool_usage(prog, USAGE, "bad --env '%s': want K=V", optarg);
+			env[nenv++] = optarg;
+			break;
+		case 'i':
+			if (!ray_ref_valid(optarg))
+				return tool_usage(prog, USAGE, "malformed ref '%s' for --stdin", optarg);
+			o.stdin_ref = optarg;
+			break;
+		case 'G': get = 1; break;
+		case 's':
+			if (strcmp(optarg, "default") && strcmp(optarg, "spread"))
+				return tool_usage(prog, USAGE, "bad --strategy '%s': want default or spread", optarg);
+			o.strategy = optarg;
+			break;
+		case 'o': o.node = optarg; break;
+		case 'l':
+			if (!strchr(optarg, '='))
+				return tool_usage(prog, USAGE, "bad --label '%s': want KEY=VAL", optarg);
+			labels[nlab++] = optarg;
+			break;
+		case 'L':
+			if (!strchr(optarg, '='))
+				return tool_usage(prog, USAGE, "bad --prefer-label '%s': want KEY=VAL", optarg);
+			o.prefer_label = optarg;
+			break;
+		case 'p': o.pg = optarg; break;
+		case 'b':
+			if (ray_parse_uint(optarg, &v) || v > 100000)
+				return tool_usage(prog, USAGE, "bad --bundle '%s': want an index", optarg);
+			o.bundle = (int)v;
+			break;
+		case 'B': batch = 1; break;
+		case 'h': fputs(USAGE, stdout); return 0;
+		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
+		default: fputs(USAGE, stderr); return 2;
+		}
+	}
+	o.resources = res;
+	o.env = env;
+	o.labels = labels;
+	o.retry_exit_codes = codes;
+	o.n_retry_exit_codes = ncodes;
+	if (o.bundle >= 0 && !o.pg)
+		return tool_usage(prog, USAGE, "--bundle needs --pg%s", "");
+	if (batch && optind < argc)
+		return tool_usage(prog, USAGE, "--batch takes commands on stdin, not '%s'", argv[optind]);
+	if (!batch && optind >= argc)
+		return tool_usage(prog, USAGE, "no command given%s", "");
+	if (batch && read_lines(&lines, &nlines))
+		return tool_fail(prog, RAY_EUSAGE, NULL);
+	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
+		return tool_fail(prog, rc, &err);
+	nr = (size_t)(o.num_returns > 0 ? o.num_returns : 1);
+	if (!batch) {
+		const char *const *av = (const char *const *)(argv + optind);
+		refs = calloc(nr, sizeof(*refs));
+		rc = ray_submit(cl, &o, 1, &av, NULL, refs, warning, sizeof(warning), &err);
+		done = 1;
+	} else {
+		refs = calloc((nlines ? nlines : 1) * nr, sizeof(*refs));
+		rc = 0;
+		warning[0] = '\0';
+		for (done = 0; done < nlines && !rc;) {
+			size_t k = nlines - done < BATCH_CHUNK ? nlines - done : BATCH_CHUNK;
+			rc = ray_submit(cl, &o, k, NULL, (const char *const *)(lines + done),
+			                refs + done * nr, warning, sizeof(warning), &err);
+			if (!rc)
+				done += k;
+		}
+	}
+	if (!rc && warning[0])
+		fprintf(stderr, "%s: warning: %s\n", prog, warning);
+	if (!rc && !get) {
+		for (i = 0; i < done * nr; i++)
+			puts(refs[i]);
+	} else if (!rc) {
+		const char **rv = malloc(done * nr * sizeof(*rv) + 1);
+		for (i = 0; i < done * nr; i++)
+			rv[i] = refs[i];
+		fflush(stdout);
+		rc = ray_get_to_fd(cl, done * nr, rv, -1, 1, &err);
+		free(rv);
+	}
+	ray_client_free(cl);
+	for (i = 0; i < nlines; i++)
+		free(lines[i]);
+	free(lines);
+	free(refs);
+	free(res);
+	free(env);
+	free(labels);
+	if (rc)
+		return tool_finish(prog, tool_fail(prog, rc, &err));
+	return tool_finish(prog, 0);
+}

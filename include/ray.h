@@ -1,0 +1,220 @@
+/*
+ * ray.h: the one public API of libray, the C library behind every ray-tools
+ * command.  A program connects to any ray-node (Unix socket or TCP, always
+ * authenticated with the cluster token), then stores and fetches objects,
+ * submits command tasks, calls actors and asks what the cluster is doing.
+ *
+ * Conventions:
+ *  - Every call returns 0 (or a count) on success and a negative RAY_E...
+ *    code on failure.  -code is the exit status SPEC.md gives for it, so a
+ *    tool's main() can `return ray_exit_code(rc)`.
+ *  - A `ray_err *` argument may be NULL.  On failure it is filled with a
+ *    one-line message (no program prefix, no newline); on success it is
+ *    left untouched, so calls can share one.
+ *  - Timeouts are in milliseconds; a negative timeout waits forever.
+ *  - Refs are lowercase hex strings of at most RAY_REF_MAX characters.
+ */
+#ifndef RAY_H
+#define RAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RAY_VERSION "0.1.0"
+#define RAY_REF_MAX 64
+#define RAY_ID_MAX 64
+
+/* Error codes: the negated exit status of SPEC.md's table. */
+enum {
+	RAY_OK = 0,
+	RAY_EFAILED = -1,   /* the task or method failed (non-zero exit) */
+	RAY_EUSAGE = -2,    /* bad option, bad ref, bad size, bad input */
+	RAY_ETIMEOUT = -3,  /* a --timeout ran out */
+	RAY_ELOST = -4,     /* object lost and not reconstructable */
+	RAY_EACTOR = -5,    /* actor died for good */
+	RAY_ECRASH = -6,    /* worker killed by a signal, retries exhausted */
+	RAY_ECANCEL = -7,   /* task cancelled */
+	RAY_EUNREACH = -8,  /* cluster unreachable, auth refused, broken peer */
+	RAY_ERESOURCE = -9, /* store full, or a request that can never run */
+	RAY_ENOTFOUND = -10 /* unknown ref, actor, group, job or node */
+};
+
+typedef struct ray_err {
+	int code;
+	char msg[1024];
+} ray_err;
+
+/* Maps a return value of this API to SPEC.md's exit status (0..10). */
+int ray_exit_code(int rc);
+/* Fills err (if not NULL) with code and a printf-style message; returns code. */
+int ray_seterr(ray_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- parsing helpers shared by every tool ---- */
+
+/* "512", "64K", "2G" (powers of 1024) into bytes. */
+int ray_parse_size(const char *s, uint64_t *out);
+/* Non-negative decimal, strictly: "3x" is an error. */
+int ray_parse_uint(const char *s, uint64_t *out);
+/* A decimal quantity with up to four fractional digits ("0.5", "2"),
+ * returned in ten-thousandths: "0.5" -> 5000. */
+int ray_parse_qty(const char *s, int64_t *out);
+/* Seconds, fractions allowed ("1.5"), into milliseconds. */
+int ray_parse_seconds(const char *s, int64_t *ms_out);
+/* 1 when s is a well-formed ref (1..RAY_REF_MAX lowercase hex). */
+int ray_ref_valid(const char *s);
+
+/*
+ * Operands: the refs named on the command line, or, when there are none or
+ * one is "-", the white-space separated words of stdin.  *refs is a
+ * malloc'd array of malloc'd strings; free it with ray_refs_free.  Each is
+ * checked with ray_ref_valid (RAY_EUSAGE names the bad one).
+ */
+int ray_read_refs(int argc, char *const *argv, char ***refs, size_t *n,
+                  ray_err *err);
+void ray_refs_free(char **refs, size_t n);
+
+/* ---- connecting ---- */
+
+typedef struct ray_client ray_client;
+
+/*
+ * Connects and authenticates.  address: "HOST:PORT", a Unix socket path, or
+ * NULL for $RAY_ADDRESS, else the node most recently started under
+ * $RAY_TMPDIR.  token_file: NULL for $RAY_TOKEN_FILE, else the session's.
+ */
+int ray_connect(ray_client **out, const char *address, const char *token_file,
+                ray_err *err);
+void ray_client_free(ray_client *c);
+/* The id of the node this client talks to. */
+const char *ray_client_node_id(const ray_client *c);
+
+/* ---- objects ---- */
+
+/* Stores len bytes and writes the new ref into ref. */
+int ray_put(ray_client *c, const void *buf, size_t len,
+            char ref[RAY_REF_MAX + 1], ray_err *err);
+/* Stores n buffers in one round trip (pipelined). */
+int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
+                 const size_t *lens, char (*refs)[RAY_REF_MAX + 1],
+                 ray_err *err);
+/* Stores everything readable from fd (a file, a pipe). */
+int ray_put_fd(ray_client *c, int fd, char ref[RAY_REF_MAX + 1], ray_err *err);
+/* Stores what libcurl fetches from url (http, https, file). */
+int ray_put_url(ray_client *c, const char *url, char ref[RAY_REF_MAX + 1],
+                ray_err *err);
+
+/* Fetches one object into a malloc'd buffer (*out, owned by the caller). */
+int ray_get(ray_client *c, const char *ref, int64_t timeout_ms, void **out,
+            size_t *len, ray_err *err);
+/* Fetches n objects in one round trip; out[i]/lens[i] are malloc'd. On an
+ * error object, fails with its code and message. */
+int ray_get_many(ray_client *c, size_t n, const char *const *refs,
+                 int64_t timeout_ms, void **out, size_t *lens, ray_err *err);
+/* Writes each object's bytes to fd in order (zero copy where local). */
+int ray_get_to_fd(ray_client *c, size_t n, const char *const *refs,
+                  int64_t timeout_ms, int fd, ray_err *err);
+
+/* Waits until k of the n refs exist; ready[i] is set to 1 for those that
+ * do.  Returns the number ready, or RAY_ETIMEOUT (ready still filled). */
+int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,
+             int64_t timeout_ms, unsigned char *ready, ray_err *err);
+/* Releases objects (and their spilled copies). */
+int ray_free(ray_client *c, size_t n, const char *const *refs, ray_err *err);
+
+/* ---- tasks ---- */
+
+typedef struct ray_task_opts {
+	int64_t cpus;      /* ten-thousandths; 0 -> default of 1 CPU */
+	int cpus_set;      /* 1 when cpus was given (so 0 CPUs is possible) */
+	int64_t gpus;      /* ten-thousandths */
+	uint64_t memory;   /* bytes */
+	const char *const *resources; /* "NAME=QTY" strings, NULL-terminated */
+	int num_returns;   /* 0 -> 1 */
+	int max_retries;   /* -1 -> default 3 */
+	int retry_exceptions;
+	const int *retry_exit_codes; int n_retry_exit_codes;
+	const char *name;
+	const char *const *env; /* "K=V", NULL-terminated */
+	const char *stdin_ref;
+	const char *strategy; /* "default" | "spread" */
+	const char *node;     /* NODE_ID or NODE_ID:soft */
+	const char *const *labels;        /* "K=V" hard, NULL-terminated */
+	const char *prefer_label;         /* "K=V" soft */
+	const char *pg; int bundle;       /* bundle -1: any */
+} ray_task_opts;
+
+void ray_task_opts_init(ray_task_opts *o);
+
+/*
+ * Submits tasks in one round trip.  Each task i is either argvs[i] (a
+ * NULL-terminated argv) or, when argvs is NULL, the shell line cmds[i] run by
+ * `sh -c`.  refs receives num_returns refs per task, task after task
+ * (n * num_returns entries).  warning, when not NULL, receives a note such
+ * as an infeasible request ("" when none).
+ */
+int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
+               const char *const *const *argvs, const char *const *cmds,
+               char (*refs)[RAY_REF_MAX + 1], char *warning, size_t warnlen,
+               ray_err *err);
+/* Cancels the tasks that make these refs (SIGTERM, or SIGKILL if force). */
+int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force,
+               ray_err *err);
+
+/* ---- actors ---- */
+
+typedef struct ray_actor_opts {
+	ray_task_opts task;   /* resources and scheduling */
+	const char *name;
+	const char *namespace_;
+	int get_if_exists;
+	int detached;
+	int max_restarts;
+	int max_task_retries;
+	int max_concurrency;
+	const char *protocol; /* "line" | "tagged" | "frame" */
+} ray_actor_opts;
+
+void ray_actor_opts_init(ray_actor_opts *o);
+int ray_actor_create(ray_client *c, const ray_actor_opts *o,
+                     const char *const *argv, char id[RAY_ID_MAX + 1],
+                     ray_err *err);
+/* Calls METHOD with args; refs receives num_returns refs. */
+int ray_actor_call(ray_client *c, const char *actor, const char *method,
+                   size_t nargs, const char *const *args, int num_returns,
+                   char (*refs)[RAY_REF_MAX + 1], ray_err *err);
+/* Many calls to one actor in one round trip: argss[i] has nargs[i] args. */
+int ray_actor_call_many(ray_client *c, const char *actor, size_t n,
+                        const char *const *methods, const size_t *nargs,
+                        const char *const *const *argss,
+                        char (*refs)[RAY_REF_MAX + 1], ray_err *err);
+int ray_actor_kill(ray_client *c, const char *actor, int restart, ray_err *err);
+/* Resolves a name (in ns, or NULL for the default) to an actor id. */
+int ray_actor_get(ray_client *c, const char *name, const char *ns,
+                  char id[RAY_ID_MAX + 1], ray_err *err);
+
+/* ---- generic request (status queries, store listing, jobs, pgs) ---- */
+
+/*
+ * Sends one JSON request object (a string such as {"op":"status",...}) and
+ * returns the reply's JSON text in *reply (malloc'd, caller frees).  Used by
+ * the status and admin tools; the ops are listed in docs/protocol.md.
+ */
+int ray_request_json(ray_client *c, const char *request, int64_t timeout_ms,
+                     char **reply, ray_err *err);
+
+/* Like ray_request_json, for replies that carry raw bytes (logs): *data is
+ * malloc'd (caller frees).  The request is a cJSON object built by the caller. */
+struct cJSON;
+int ray_call_raw(ray_client *c, struct cJSON *req, char **data, size_t *len,
+                 ray_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

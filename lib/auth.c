@@ -1,0 +1,69 @@
+/* auth.c: the cluster token and the mutual MAC handshake (libsodium). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "rayint.h"
+
+int ray_token_key(const char *path, unsigned char key[RAY_KEY_LEN], ray_err *err)
+{
+	unsigned char buf[4096];
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if (sodium_init() < 0)
+		return ray_seterr(err, RAY_EUNREACH, "cannot initialise libsodium");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ray_seterr(err, RAY_EUNREACH, "cannot read token file '%s': %s",
+		                  path, strerror(errno));
+	while (len < sizeof(buf)) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+		len--;
+	if (len < 16)
+		return ray_seterr(err, RAY_EUNREACH, "token file '%s' is too short", path);
+	crypto_generichash(key, RAY_KEY_LEN, buf, len, NULL, 0);
+	sodium_memzero(buf, sizeof(buf));
+	return 0;
+}
+
+static void auth_msg(unsigned char msg[1 + 2 * RAY_NONCE_LEN], char role,
+                     const unsigned char *ns, const unsigned char *nc)
+{
+	msg[0] = (unsigned char)role;
+	memcpy(msg + 1, ns, RAY_NONCE_LEN);
+	memcpy(msg + 1 + RAY_NONCE_LEN, nc, RAY_NONCE_LEN);
+}
+
+void ray_auth_mac(unsigned char out[RAY_MAC_LEN], const unsigned char key[RAY_KEY_LEN],
+                  char role, const unsigned char ns[RAY_NONCE_LEN],
+                  const unsigned char nc[RAY_NONCE_LEN])
+{
+	unsigned char msg[1 + 2 * RAY_NONCE_LEN];
+
+	auth_msg(msg, role, ns, nc);
+	crypto_auth(out, msg, sizeof(msg), key);
+}
+
+int ray_auth_verify(const unsigned char mac[RAY_MAC_LEN],
+                    const unsigned char key[RAY_KEY_LEN], char role,
+                    const unsigned char ns[RAY_NONCE_LEN],
+                    const unsigned char nc[RAY_NONCE_LEN])
+{
+	unsigned char msg[1 + 2 * RAY_NONCE_LEN];
+
+	auth_msg(msg, role, ns, nc);
+	return crypto_auth_verify(mac, msg, sizeof(msg), key) == 0 ? 0 : RAY_EUNREACH;
+}

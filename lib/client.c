@@ -1,0 +1,423 @@
+/*
+ * client.c: a connection to a ray-node.  Resolves the address (argument,
+ * RAY_ADDRESS, or the latest session under RAY_TMPDIR), runs the mutual
+ * handshake before anything else, then exchanges frames with blocking I/O
+ * bounded by one deadline per call.  Replies come in request order, so
+ * pipelining is just sending several requests before reading.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "rayint.h"
+
+struct ray_client {
+	int fd;
+	uint32_t next_id;
+	rbuf in;                 /* unread bytes from the socket */
+	char node_id[RAY_ID_MAX + 1];
+	char store[PATH_MAX];    /* node's store dir if we can open it, else "" */
+	char address[PATH_MAX];  /* for messages */
+};
+
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+	int r, tmo;
+
+	for (;;) {
+		tmo = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - ray_now_ms();
+			if (left <= 0)
+				return RAY_ETIMEOUT;
+			tmo = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		r = poll(&p, 1, tmo);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return RAY_EUNREACH;
+		if (r == 0)
+			return RAY_ETIMEOUT;
+		return 0;
+	}
+}
+
+static int write_all(ray_client *c, const void *p, size_t n, ray_err *err)
+{
+	const char *s = p;
+
+	while (n) {
+		ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(c->fd, POLLOUT, -1))
+				return ray_seterr(err, RAY_EUNREACH, "lost connection to '%s'", c->address);
+			continue;
+		}
+		if (w <= 0)
+			return ray_seterr(err, RAY_EUNREACH, "lost connection to '%s': %s",
+			                  c->address, strerror(errno));
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads until c->in holds at least n bytes. */
+static int fill(ray_client *c, size_t n, int64_t deadline, ray_err *err)
+{
+	while (c->in.len < n) {
+		ssize_t r;
+		size_t want = n - c->in.len < 65536 ? 65536 : n - c->in.len;
+		int w;
+
+		if (rbuf_reserve(&c->in, want))
+			return ray_seterr(err, RAY_EUNREACH, "out of memory");
+		r = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+		if (r > 0) {
+			c->in.len += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return ray_seterr(err, RAY_EUNREACH, "connection to '%s' closed by the node",
+			                  c->address);
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return ray_seterr(err, RAY_EUNREACH, "lost connection to '%s': %s",
+			                  c->address, strerror(errno));
+		w = wait_fd(c->fd, POLLIN, deadline);
+		if (w == RAY_ETIMEOUT)
+			return ray_seterr(err, RAY_ETIMEOUT, "timed out waiting for '%s'", c->address);
+		if (w)
+			return ray_seterr(err, RAY_EUNREACH, "lost connection to '%s'", c->address);
+	}
+	return 0;
+}
+
+static int dial_unix(const char *path, ray_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return ray_seterr(err, RAY_EUSAGE, "socket path '%s' is too long", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ray_seterr(err, RAY_EUNREACH, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return ray_seterr(err, RAY_EUNREACH,
+		                  "cannot reach cluster at '%s': %s; is a node running? (ray-node start)",
+		                  path, strerror(e));
+	}
+	return fd;
+}
+
+static int dial_tcp(const char *addr, ray_err *err)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int fd = -1, e = 0, one = 1, gai;
+	size_t hl;
+
+	if (!colon || colon == addr || !colon[1])
+		return ray_seterr(err, RAY_EUSAGE, "bad address '%s': want HOST:PORT or a socket path", addr);
+	hl = (size_t)(colon - addr);
+	if (hl >= sizeof(host))
+		return ray_seterr(err, RAY_EUSAGE, "bad address '%s'", addr);
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	gai = getaddrinfo(host, colon + 1, &hints, &res);
+	if (gai)
+		return ray_seterr(err, RAY_EUNREACH, "cannot reach cluster at '%s': %s",
+		                  addr, gai_strerror(gai));
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return ray_seterr(err, RAY_EUNREACH,
+		                  "cannot reach cluster at '%s': %s; is a node running there?",
+		                  addr, strerror(e));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int handshake(ray_client *c, const unsigned char key[RAY_KEY_LEN], ray_err *err)
+{
+	unsigned char ns[RAY_NONCE_LEN], nc[RAY_NONCE_LEN], out[RAY_NONCE_LEN + RAY_MAC_LEN];
+	int64_t deadline = ray_now_ms() + 10000;
+	int rc;
+
+	if ((rc = fill(c, RAY_MAGIC_LEN + RAY_NONCE_LEN, deadline, err)))
+		return rc == RAY_ETIMEOUT ? ray_seterr(err, RAY_EUNREACH,
+		                  "no handshake from '%s': not a ray-node?", c->address) : rc;
+	if (memcmp(c->in.p, RAY_MAGIC, RAY_MAGIC_LEN))
+		return ray_seterr(err, RAY_EUNREACH, "'%s' is not a ray-node", c->address);
+	memcpy(ns, c->in.p + RAY_MAGIC_LEN, RAY_NONCE_LEN);
+	rbuf_consume(&c->in, RAY_MAGIC_LEN + RAY_NONCE_LEN);
+	randombytes_buf(nc, sizeof(nc));
+	memcpy(out, nc, RAY_NONCE_LEN);
+	ray_auth_mac(out + RAY_NONCE_LEN, key, 'C', ns, nc);
+	if ((rc = write_all(c, out, sizeof(out), err)))
+		return rc;
+	rc = fill(c, RAY_MAC_LEN, deadline, err);
+	if (rc || ray_auth_verify((unsigned char *)c->in.p, key, 'S', ns, nc))
+		return ray_seterr(err, RAY_EUNREACH,
+		                  "authentication refused by '%s': check RAY_TOKEN_FILE", c->address);
+	rbuf_consume(&c->in, RAY_MAC_LEN);
+	return 0;
+}
+
+int ray_connect(ray_client **out, const char *address, const char *token_file,
+                ray_err *err)
+{
+	char session[PATH_MAX], path[PATH_MAX + 16], tok[PATH_MAX + 16];
+	unsigned char key[RAY_KEY_LEN];
+	ray_client *c;
+	cJSON *hello = NULL;
+	const char *store;
+	int rc, have_session = 0;
+
+	*out = NULL;
+	if (!address || !*address)
+		address = getenv("RAY_ADDRESS");
+	if (!token_file || !*token_file)
+		token_file = getenv("RAY_TOKEN_FILE");
+	if (!address || !*address || !token_file || !*token_file) {
+		if ((rc = ray_latest_session(session, sizeof(session), err)))
+			return rc;
+		have_session = 1;
+	}
+	if (!address || !*address) {
+		snprintf(path, sizeof(path), "%s/node.sock", session);
+		address = path;
+	}
+	if (!token_file || !*token_file) {
+		snprintf(tok, sizeof(tok), "%s/token", session);
+		token_file = tok;
+	}
+	(void)have_session;
+	if ((rc = ray_token_key(token_file, key, err)))
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ray_seterr(err, RAY_EUNREACH, "out of memory");
+	snprintf(c->address, sizeof(c->address), "%s", address);
+	c->next_id = 1;
+	c->fd = strchr(address, '/') ? dial_unix(address, err) : dial_tcp(address, err);
+	if (c->fd < 0) {
+		rc = c->fd;
+		free(c);
+		return rc;
+	}
+	if ((rc = handshake(c, key, err)) ||
+	    (rc = ray_recv(c, 10000, &hello, NULL, err))) {
+		sodium_memzero(key, sizeof(key));
+		ray_client_free(c);
+		return rc;
+	}
+	sodium_memzero(key, sizeof(key));
+	snprintf(c->node_id, sizeof(c->node_id), "%s", rj_str(hello, "node_id") ? rj_str(hello, "node_id") : "");
+	store = rj_str(hello, "store");
+	if (store) {
+		struct stat st;
+		if (stat(store, &st) == 0 &&
+		    (uint64_t)st.st_ino == (uint64_t)rj_int(hello, "store_ino", -1) &&
+		    (uint64_t)st.st_dev == (uint64_t)rj_int(hello, "store_dev", -1) &&
+		    access(store, W_OK | X_OK) == 0)
+			snprintf(c->store, sizeof(c->store), "%s", store);
+	}
+	cJSON_Delete(hello);
+	*out = c;
+	return 0;
+}
+
+void ray_client_free(ray_client *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	rbuf_release(&c->in);
+	free(c);
+}
+
+const char *ray_client_node_id(const ray_client *c)
+{
+	return c->node_id;
+}
+
+const char *ray_client_store(const ray_client *c)
+{
+	return c->store[0] ? c->store : NULL;
+}
+
+int ray_send(ray_client *c, cJSON *req, const void *data, size_t dlen, ray_err *err)
+{
+	unsigned char hdr[RAY_HDR_LEN];
+	ray_hdr h;
+	char *js;
+	size_t jl;
+	int rc;
+
+	if (dlen > RAY_DATA_MAX)
+		return ray_seterr(err, RAY_EUSAGE, "request too large (%zu bytes)", dlen);
+	js = cJSON_PrintUnformatted(req);
+	if (!js)
+		return ray_seterr(err, RAY_EUNREACH, "out of memory");
+	jl = strlen(js);
+	if (jl > RAY_JSON_MAX) {
+		free(js);
+		return ray_seterr(err, RAY_EUSAGE, "request too large (%zu bytes of JSON)", jl);
+	}
+	h.json_len = (uint32_t)jl;
+	h.data_len = (uint32_t)dlen;
+	h.req_id = c->next_id++;
+	h.flags = 0;
+	ray_hdr_pack(hdr, &h);
+	rc = write_all(c, hdr, sizeof(hdr), err);
+	if (!rc)
+		rc = write_all(c, js, jl, err);
+	if (!rc && dlen)
+		rc = write_all(c, data, dlen, err);
+	free(js);
+	return rc;
+}
+
+int ray_recv(ray_client *c, int64_t timeout_ms, cJSON **reply, rbuf *rdata, ray_err *err)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : ray_now_ms() + timeout_ms;
+	ray_hdr h;
+	cJSON *js;
+	int rc;
+
+	*reply = NULL;
+	if ((rc = fill(c, RAY_HDR_LEN, deadline, err)))
+		return rc;
+	ray_hdr_unpack(&h, (unsigned char *)c->in.p);
+	if (ray_hdr_check(&h, RAY_JSON_MAX, RAY_DATA_MAX))
+		return ray_seterr(err, RAY_EUNREACH, "malformed reply from '%s'", c->address);
+	if ((rc = fill(c, RAY_HDR_LEN + (size_t)h.json_len + h.data_len, deadline, err)))
+		return rc;
+	js = cJSON_ParseWithLength(c->in.p + RAY_HDR_LEN, h.json_len);
+	if (!js || !cJSON_IsObject(js)) {
+		cJSON_Delete(js);
+		return ray_seterr(err, RAY_EUNREACH, "malformed reply from '%s'", c->address);
+	}
+	if (rdata) {
+		rdata->len = 0;
+		if (rbuf_append(rdata, c->in.p + RAY_HDR_LEN + h.json_len, h.data_len)) {
+			cJSON_Delete(js);
+			return ray_seterr(err, RAY_EUNREACH, "out of memory");
+		}
+	}
+	rbuf_consume(&c->in, RAY_HDR_LEN + (size_t)h.json_len + h.data_len);
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(js, "ok"))) {
+		int code = (int)rj_int(js, "code", RAY_EUNREACH);
+		const char *m = rj_str(js, "msg");
+		if (code >= 0 || code < RAY_ENOTFOUND)
+			code = RAY_EFAILED;
+		ray_seterr(err, code, "%s", m ? m : "request failed");
+		*reply = js;
+		return code;
+	}
+	*reply = js;
+	return 0;
+}
+
+int ray_call(ray_client *c, cJSON *req, const void *data, size_t dlen,
+             int64_t timeout_ms, cJSON **reply, rbuf *rdata, ray_err *err)
+{
+	cJSON *r = NULL;
+	int rc;
+
+	if (reply)
+		*reply = NULL;
+	if ((rc = ray_send(c, req, data, dlen, err)))
+		return rc;
+	/* The node enforces the timeout itself; ours only guards a stuck node. */
+	rc = ray_recv(c, timeout_ms < 0 ? -1 : timeout_ms + 5000, &r, rdata, err);
+	if (reply)
+		*reply = r;
+	else
+		cJSON_Delete(r);
+	return rc;
+}
+
+int ray_request_json(ray_client *c, const char *request, int64_t timeout_ms,
+                     char **reply, ray_err *err)
+{
+	cJSON *req = cJSON_Parse(request), *r = NULL;
+	int rc;
+
+	*reply = NULL;
+	if (!req || !cJSON_IsObject(req)) {
+		cJSON_Delete(req);
+		return ray_seterr(err, RAY_EUSAGE, "request is not a JSON object");
+	}
+	rc = ray_call(c, req, NULL, 0, timeout_ms, &r, NULL, err);
+	cJSON_Delete(req);
+	if (r && !rc)
+		*reply = cJSON_PrintUnformatted(r);
+	cJSON_Delete(r);
+	return rc;
+}
+
+void ray_req_add_task(cJSON *req)
+{
+	const char *t = getenv("RAY_TASK_ID");
+
+	if (t && *t)
+		cJSON_AddStringToObject(req, "task_id", t);
+}
+
+int ray_call_raw(ray_client *c, cJSON *req, char **data, size_t *len, ray_err *err)
+{
+	rbuf b = { 0 };
+	int rc = ray_call(c, req, NULL, 0, 30000, NULL, &b, err);
+
+	*data = NULL;
+	*len = 0;
+	if (rc) {
+		rbuf_release(&b);
+		return rc;
+	}
+	*data = b.p ? b.p : calloc(1, 1);
+	*len = b.len;
+	return 0;
+}

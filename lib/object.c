@@ -1,0 +1,527 @@
+/*
+ * object.c: put, get, wait and free.  Small objects travel inline in one
+ * frame.  When the client can open the node's store (same host, same user),
+ * large objects never cross the socket: put writes a file in store/tmp and
+ * asks the node to seal it; get opens the sealed file and copies it with
+ * sendfile.  Otherwise bytes are streamed in bounded chunks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rayint.h"
+
+#define CHUNK (4u << 20)
+
+static int copy_ref(char ref[RAY_REF_MAX + 1], const char *s, ray_err *err)
+{
+	if (!s || !ray_ref_valid(s))
+		return ray_seterr(err, RAY_EUNREACH, "malformed reply: bad ref");
+	snprintf(ref, RAY_REF_MAX + 1, "%s", s);
+	return 0;
+}
+
+int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
+                 const size_t *lens, char (*refs)[RAY_REF_MAX + 1], ray_err *err)
+{
+	cJSON *req, *sizes, *reply = NULL, *arr;
+	rbuf data = { 0 };
+	size_t i, done = 0;
+	int rc = 0;
+
+	while (done < n && !rc) {
+		size_t start = done, total = 0;
+
+		req = cJSON_CreateObject();
+		cJSON_AddStringToObject(req, "op", "put");
+		sizes = cJSON_AddArrayToObject(req, "sizes");
+		data.len = 0;
+		/* Batch as many as fit in one frame. */
+		while (done < n && (done == start || total + lens[done] <= RAY_DATA_MAX / 2) &&
+		       done - start < 100000) {
+			if (lens[done] > RAY_DATA_MAX) {
+				cJSON_Delete(req);
+				rbuf_release(&data);
+				return ray_seterr(err, RAY_EUSAGE, "object too large for an inline put");
+			}
+			cJSON_AddItemToArray(sizes, cJSON_CreateNumber((double)lens[done]));
+			if (rbuf_append(&data, bufs[done], lens[done])) {
+				cJSON_Delete(req);
+				rbuf_release(&data);
+				return ray_seterr(err, RAY_EUNREACH, "out of memory");
+			}
+			total += lens[done];
+			done++;
+		}
+		rc = ray_call(c, req, data.p, data.len, -1, &reply, NULL, err);
+		cJSON_Delete(req);
+		if (!rc) {
+			arr = cJSON_GetObjectItemCaseSensitive(reply, "refs");
+			if (cJSON_GetArraySize(arr) != (int)(done - start))
+				rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to put");
+			for (i = start; !rc && i < done; i++)
+				rc = copy_ref(refs[i], cJSON_GetArrayItem(arr, (int)(i - start))->valuestring, err);
+		}
+		cJSON_Delete(reply);
+		reply = NULL;
+	}
+	rbuf_release(&data);
+	return rc;
+}
+
+int ray_put(ray_client *c, const void *buf, size_t len, char ref[RAY_REF_MAX + 1],
+            ray_err *err)
+{
+	return ray_put_many(c, 1, &buf, &len, (char (*)[RAY_REF_MAX + 1])ref, err);
+}
+
+static ssize_t read_full(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static int write_full(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Copies the rest of in to out: copy_file_range, then splice-free fallbacks. */
+static int copy_fd(int in, int out, char *buf, size_t buflen)
+{
+	ssize_t r;
+
+	for (;;) {
+		r = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+		if (r > 0)
+			continue;
+		if (r == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		break;
+	}
+	for (;;) {
+		r = sendfile(out, in, NULL, 1u << 30);
+		if (r > 0)
+			continue;
+		if (r == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		break;
+	}
+	for (;;) {
+		r = read(in, buf, buflen);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		if (write_full(out, buf, (size_t)r))
+			return -1;
+	}
+}
+
+static int put_local_file(ray_client *c, int fd, const char *head, size_t hlen,
+                          char *buf, size_t buflen, char ref[RAY_REF_MAX + 1],
+                          ray_err *err)
+{
+	char name[40], path[PATH_MAX + 64];
+	cJSON *req, *reply = NULL;
+	int out, rc;
+
+	ray_random_hex(name, 16);
+	snprintf(path, sizeof(path), "%s/tmp/%s", ray_client_store(c), name);
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return ray_seterr(err, RAY_ERESOURCE, "cannot create object file: %s", strerror(errno));
+	if (write_full(out, head, hlen) || copy_fd(fd, out, buf, buflen)) {
+		int e = errno;
+		close(out);
+		unlink(path);
+		return ray_seterr(err, e == ENOSPC ? RAY_ERESOURCE : RAY_EUSAGE,
+		                  "cannot store input: %s", strerror(e));
+	}
+	if (close(out)) {
+		int e = errno;
+		unlink(path);
+		return ray_seterr(err, RAY_ERESOURCE, "cannot store input: %s", strerror(e));
+	}
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "seal");
+	cJSON_AddStringToObject(req, "tmp", name);
+	rc = ray_call(c, req, NULL, 0, -1, &reply, NULL, err);
+	cJSON_Delete(req);
+	if (!rc)
+		rc = copy_ref(ref, rj_str(reply, "ref"), err);
+	else
+		unlink(path);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* Streams fd to the node in chunks (remote clients). */
+static int put_stream(ray_client *c, int fd, const char *head, size_t hlen,
+                      char *buf, size_t buflen, char ref[RAY_REF_MAX + 1], ray_err *err)
+{
+	char handle[RAY_REF_MAX + 1] = "";
+	int rc = 0, last = 0;
+
+	while (!rc && !last) {
+		cJSON *req = cJSON_CreateObject(), *reply = NULL;
+		ssize_t n;
+
+		if (hlen) {
+			memmove(buf, head, hlen);
+			n = read_full(fd, buf + hlen, buflen - hlen);
+			if (n >= 0)
+				n += (ssize_t)hlen;
+			hlen = 0;
+		} else {
+			n = read_full(fd, buf, buflen);
+		}
+		if (n < 0) {
+			cJSON_Delete(req);
+			return ray_seterr(err, RAY_EUSAGE, "cannot read input: %s", strerror(errno));
+		}
+		last = (size_t)n < buflen;
+		cJSON_AddStringToObject(req, "op", "put_part");
+		if (handle[0])
+			cJSON_AddStringToObject(req, "handle", handle);
+		cJSON_AddBoolToObject(req, "last", last);
+		rc = ray_call(c, req, buf, (size_t)n, -1, &reply, NULL, err);
+		cJSON_Delete(req);
+		if (!rc)
+			rc = copy_ref(last ? ref : handle, rj_str(reply, last ? "ref" : "handle"), err);
+		cJSON_Delete(reply);
+	}
+	return rc;
+}
+
+int ray_put_fd(ray_client *c, int fd, char ref[RAY_REF_MAX + 1], ray_err *err)
+{
+	size_t buflen = CHUNK;
+	char *buf = malloc(buflen);
+	ssize_t n;
+	int rc;
+
+	if (!buf)
+		return ray_seterr(err, RAY_EUNREACH, "out of memory");
+	n = read_full(fd, buf, RAY_INLINE_MAX + 1);
+	if (n < 0) {
+		rc = ray_seterr(err, RAY_EUSAGE, "cannot read input: %s", strerror(errno));
+	} else if ((size_t)n <= RAY_INLINE_MAX) {
+		rc = ray_put(c, buf, (size_t)n, ref, err);
+	} else if (ray_client_store(c)) {
+		rc = put_local_file(c, fd, buf, (size_t)n, buf + n, buflen - (size_t)n, ref, err);
+	} else {
+		rc = put_stream(c, fd, buf, (size_t)n, buf, buflen, ref, err);
+	}
+	free(buf);
+	return rc;
+}
+
+static cJSON *refs_array(size_t n, const char *const *refs)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(refs[i]));
+	return a;
+}
+
+static int check_refs(size_t n, const char *const *refs, ray_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!ray_ref_valid(refs[i]))
+			return ray_seterr(err, RAY_EUSAGE, "malformed ref '%s': want up to %d lowercase hex digits",
+			                  refs[i], RAY_REF_MAX);
+	return 0;
+}
+
+/* One get request; reply["objs"] describes each object. */
+static int get_req(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                   int want_inline, cJSON **reply, rbuf *data, ray_err *err)
+{
+	cJSON *req;
+	int rc;
+
+	if ((rc = check_refs(n, refs, err)))
+		return rc;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "get");
+	cJSON_AddItemToObject(req, "refs", refs_array(n, refs));
+	cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
+	if (want_inline || !ray_client_store(c))
+		cJSON_AddBoolToObject(req, "inline", 1);
+	ray_req_add_task(req);
+	rc = ray_call(c, req, NULL, 0, timeout_ms, reply, data, err);
+	cJSON_Delete(req);
+	if (!rc && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(*reply, "objs")) != (int)n)
+		rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+	return rc;
+}
+
+/* An error object's code and message, or 0. */
+static int obj_error(const cJSON *o, ray_err *err)
+{
+	int code = (int)rj_int(o, "code", 0);
+	const char *m = rj_str(o, "msg");
+
+	if (!code)
+		return 0;
+	if (code > 0 || code < RAY_ENOTFOUND)
+		code = RAY_EFAILED;
+	return ray_seterr(err, code, "%s", m ? m : "task failed");
+}
+
+/* Fetches part of an object that lives remotely, by chunks. */
+static int get_part(ray_client *c, const char *ref, uint64_t off, size_t len,
+                    rbuf *data, ray_err *err)
+{
+	cJSON *req = cJSON_CreateObject(), *reply = NULL;
+	int rc;
+
+	cJSON_AddStringToObject(req, "op", "get_part");
+	cJSON_AddStringToObject(req, "ref", ref);
+	cJSON_AddNumberToObject(req, "off", (double)off);
+	cJSON_AddNumberToObject(req, "len", (double)len);
+	rc = ray_call(c, req, NULL, 0, -1, &reply, data, err);
+	cJSON_Delete(req);
+	cJSON_Delete(reply);
+	if (!rc && data->len != len)
+		rc = ray_seterr(err, RAY_ELOST, "object '%s' changed while reading", ref);
+	return rc;
+}
+
+int ray_get_many(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                 void **out, size_t *lens, ray_err *err)
+{
+	cJSON *reply = NULL, *objs, *o;
+	rbuf data = { 0 };
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	rc = get_req(c, n, refs, timeout_ms, 1, &reply, &data, err);
+	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
+	for (i = 0; !rc && i < n; i++) {
+		uint64_t size, off;
+		o = cJSON_GetArrayItem(objs, (int)i);
+		if ((rc = obj_error(o, err)))
+			break;
+		size = (uint64_t)rj_int(o, "size", -1);
+		off = (uint64_t)rj_int(o, "off", -1);
+		if (size > SIZE_MAX / 2) {
+			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+			break;
+		}
+		out[i] = malloc(size ? size : 1);
+		lens[i] = size;
+		if (!out[i]) {
+			rc = ray_seterr(err, RAY_EUNREACH, "out of memory");
+			break;
+		}
+		if (off != (uint64_t)-1) {
+			if (off > data.len || size > data.len - off) {
+				rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+				break;
+			}
+			memcpy(out[i], data.p + off, size);
+		} else {
+			uint64_t pos = 0;
+			rbuf part = { 0 };
+			while (!rc && pos < size) {
+				size_t want = size - pos < CHUNK ? (size_t)(size - pos) : CHUNK;
+				rc = get_part(c, refs[i], pos, want, &part, err);
+				if (!rc)
+					memcpy((char *)out[i] + pos, part.p, want);
+				pos += want;
+			}
+			rbuf_release(&part);
+		}
+	}
+	if (rc)
+		for (i = 0; i < n; i++) {
+			free(out[i]);
+			out[i] = NULL;
+		}
+	cJSON_Delete(reply);
+	rbuf_release(&data);
+	return rc;
+}
+
+int ray_get(ray_client *c, const char *ref, int64_t timeout_ms, void **out,
+            size_t *len, ray_err *err)
+{
+	return ray_get_many(c, 1, &ref, timeout_ms, out, len, err);
+}
+
+static int send_file(int fd, const char *path, uint64_t size, ray_err *err)
+{
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t left = size;
+	char *buf = NULL;
+
+	if (in < 0)
+		return ray_seterr(err, RAY_ELOST, "cannot open object file '%s': %s", path, strerror(errno));
+	while (left) {
+		ssize_t w = sendfile(fd, in, NULL, left > (1u << 30) ? (1u << 30) : left);
+		if (w > 0) {
+			left -= (uint64_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EINVAL || errno == ENOSYS))
+			break;
+		close(in);
+		if (w == 0)
+			return ray_seterr(err, RAY_ELOST, "object file '%s' is short", path);
+		return ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
+	}
+	if (left) {
+		buf = malloc(CHUNK);
+		if (!buf) {
+			close(in);
+			return ray_seterr(err, RAY_EUNREACH, "out of memory");
+		}
+		while (left) {
+			ssize_t r = read(in, buf, CHUNK);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0 || write_full(fd, buf, (size_t)r)) {
+				free(buf);
+				close(in);
+				return ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
+			}
+			left -= (uint64_t)r;
+		}
+		free(buf);
+	}
+	close(in);
+	return 0;
+}
+
+int ray_get_to_fd(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                  int fd, ray_err *err)
+{
+	cJSON *reply = NULL, *objs, *o;
+	rbuf data = { 0 }, part = { 0 };
+	size_t i;
+	int rc;
+
+	rc = get_req(c, n, refs, timeout_ms, 0, &reply, &data, err);
+	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
+	for (i = 0; !rc && i < n; i++) {
+		uint64_t size, off;
+		const char *path;
+
+		o = cJSON_GetArrayItem(objs, (int)i);
+		if ((rc = obj_error(o, err)))
+			break;
+		size = (uint64_t)rj_int(o, "size", 0);
+		off = (uint64_t)rj_int(o, "off", -1);
+		path = rj_str(o, "path");
+		if (off != (uint64_t)-1) {
+			if (off > data.len || size > data.len - off)
+				rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+			else if (write_full(fd, data.p + off, size))
+				rc = ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
+		} else if (path && ray_client_store(c)) {
+			rc = send_file(fd, path, size, err);
+		} else {
+			uint64_t pos = 0;
+			while (!rc && pos < size) {
+				size_t want = size - pos < CHUNK ? (size_t)(size - pos) : CHUNK;
+				rc = get_part(c, refs[i], pos, want, &part, err);
+				if (!rc && write_full(fd, part.p, want))
+					rc = ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
+				pos += want;
+			}
+		}
+	}
+	cJSON_Delete(reply);
+	rbuf_release(&data);
+	rbuf_release(&part);
+	return rc;
+}
+
+int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,
+             int64_t timeout_ms, unsigned char *ready, ray_err *err)
+{
+	cJSON *req, *reply = NULL, *arr;
+	size_t i, cnt = 0;
+	int rc;
+
+	if ((rc = check_refs(n, refs, err)))
+		return rc;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "wait");
+	cJSON_AddItemToObject(req, "refs", refs_array(n, refs));
+	cJSON_AddNumberToObject(req, "n", (double)k);
+	cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
+	ray_req_add_task(req);
+	rc = ray_call(c, req, NULL, 0, timeout_ms, &reply, NULL, err);
+	cJSON_Delete(req);
+	if (!rc) {
+		arr = cJSON_GetObjectItemCaseSensitive(reply, "ready");
+		if (cJSON_GetArraySize(arr) != (int)n)
+			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to wait");
+		for (i = 0; !rc && i < n; i++) {
+			ready[i] = cJSON_IsTrue(cJSON_GetArrayItem(arr, (int)i));
+			cnt += ready[i];
+		}
+		if (!rc && cnt < k)
+			rc = ray_seterr(err, RAY_ETIMEOUT, "timed out: %zu of %zu objects ready", cnt, k);
+	}
+	cJSON_Delete(reply);
+	return rc ? rc : (int)(cnt > INT32_MAX ? INT32_MAX : cnt);
+}
+
+int ray_free(ray_client *c, size_t n, const char *const *refs, ray_err *err)
+{
+	cJSON *req;
+	int rc;
+
+	if ((rc = check_refs(n, refs, err)))
+		return rc;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "free");
+	cJSON_AddItemToObject(req, "refs", refs_array(n, refs));
+	rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
+	cJSON_Delete(req);
+	return rc;
+}

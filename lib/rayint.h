@@ -1,0 +1,90 @@
+/*
+ * rayint.h: internals shared by libray and ray-node (not installed): the
+ * frame format, the handshake, session paths and a growable byte buffer.
+ */
+#ifndef RAYINT_H
+#define RAYINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "ray.h"
+
+#define RAY_HDR_LEN 16
+#define RAY_JSON_MAX (4u << 20)
+#define RAY_DATA_MAX (256u << 20)
+#define RAY_INLINE_MAX (64u << 10)
+#define RAY_MAGIC "RAYTOOL1"
+#define RAY_MAGIC_LEN 8
+#define RAY_NONCE_LEN 32
+#define RAY_MAC_LEN 32
+#define RAY_KEY_LEN 32
+#define RAY_NODEID_LEN 16
+#define RAY_DEFAULT_PORT 6380
+
+/* A growable byte buffer; p is owned by the struct. */
+typedef struct rbuf {
+	char *p;
+	size_t len, cap;
+} rbuf;
+
+int rbuf_reserve(rbuf *b, size_t extra);
+int rbuf_append(rbuf *b, const void *p, size_t n);
+void rbuf_consume(rbuf *b, size_t n);
+void rbuf_release(rbuf *b);
+
+/* Frame header: four big-endian u32s. */
+typedef struct ray_hdr {
+	uint32_t json_len, data_len, req_id, flags;
+} ray_hdr;
+
+void ray_hdr_pack(unsigned char out[RAY_HDR_LEN], const ray_hdr *h);
+void ray_hdr_unpack(ray_hdr *h, const unsigned char in[RAY_HDR_LEN]);
+/* 0 when the header is within limits, else RAY_EUNREACH. */
+int ray_hdr_check(const ray_hdr *h, uint32_t json_max, uint32_t data_max);
+
+/* Token and handshake. */
+int ray_token_key(const char *path, unsigned char key[RAY_KEY_LEN], ray_err *err);
+void ray_auth_mac(unsigned char out[RAY_MAC_LEN], const unsigned char key[RAY_KEY_LEN],
+                  char role, const unsigned char ns[RAY_NONCE_LEN],
+                  const unsigned char nc[RAY_NONCE_LEN]);
+int ray_auth_verify(const unsigned char mac[RAY_MAC_LEN],
+                    const unsigned char key[RAY_KEY_LEN], char role,
+                    const unsigned char ns[RAY_NONCE_LEN],
+                    const unsigned char nc[RAY_NONCE_LEN]);
+
+/* Session paths. */
+const char *ray_tmpdir(void);
+/* The session dir of the latest node under RAY_TMPDIR into buf. */
+int ray_latest_session(char *buf, size_t len, ray_err *err);
+
+int64_t ray_now_ms(void);
+/* Random lowercase hex of 2*nbytes digits into out (NUL-terminated). */
+void ray_random_hex(char *out, size_t nbytes);
+
+/* JSON helpers that tolerate a NULL or wrong-typed item. */
+const char *rj_str(const cJSON *o, const char *key);
+int64_t rj_int(const cJSON *o, const char *key, int64_t dflt);
+int rj_bool(const cJSON *o, const char *key);
+
+/* Client request: sends req (+data), waits for the reply with that id.
+ * On "ok":false fills err and returns its code.  *reply (caller frees with
+ * cJSON_Delete) and rdata (optional; caller releases) receive the reply. */
+int ray_call(ray_client *c, cJSON *req, const void *data, size_t dlen,
+             int64_t timeout_ms, cJSON **reply, rbuf *rdata, ray_err *err);
+/* Pipelined: send now, receive later in the same order. */
+int ray_send(ray_client *c, cJSON *req, const void *data, size_t dlen,
+             ray_err *err);
+int ray_recv(ray_client *c, int64_t timeout_ms, cJSON **reply, rbuf *rdata,
+             ray_err *err);
+/* The store directory when this client can open the node's files, or NULL. */
+const char *ray_client_store(const ray_client *c);
+/* Attach the task id from RAY_TASK_ID so a waiting task lends its CPUs. */
+void ray_req_add_task(cJSON *req);
+
+/* The JSON of a task's options (tasks and actors share it). */
+cJSON *ray_task_opts_json(const ray_task_opts *o);
+
+#endif

@@ -1,0 +1,144 @@
+/* task.c: submitting command tasks (one or a batch per round trip) and
+ * cancelling them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rayint.h"
+
+void ray_task_opts_init(ray_task_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_retries = -1;
+	o->bundle = -1;
+}
+
+static cJSON *str_array(const char *const *v)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (; v && *v; v++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(*v));
+	return a;
+}
+
+/* The option part of a task spec, shared by tasks and actors. */
+cJSON *ray_task_opts_json(const ray_task_opts *o)
+{
+	cJSON *j = cJSON_CreateObject(), *a;
+	const char *job = getenv("RAY_JOB_ID");
+	int i;
+
+	cJSON_AddNumberToObject(j, "cpus", (double)(o->cpus_set ? o->cpus : 10000));
+	if (o->gpus)
+		cJSON_AddNumberToObject(j, "gpus", (double)o->gpus);
+	if (o->memory)
+		cJSON_AddNumberToObject(j, "memory", (double)o->memory);
+	if (o->resources && *o->resources)
+		cJSON_AddItemToObject(j, "resources", str_array(o->resources));
+	cJSON_AddNumberToObject(j, "num_returns", o->num_returns > 0 ? o->num_returns : 1);
+	cJSON_AddNumberToObject(j, "max_retries", o->max_retries >= 0 ? o->max_retries : 3);
+	if (o->retry_exceptions)
+		cJSON_AddBoolToObject(j, "retry_exceptions", 1);
+	if (o->n_retry_exit_codes) {
+		a = cJSON_AddArrayToObject(j, "retry_exit_codes");
+		for (i = 0; i < o->n_retry_exit_codes; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateNumber(o->retry_exit_codes[i]));
+	}
+	if (o->name)
+		cJSON_AddStringToObject(j, "name", o->name);
+	if (o->env && *o->env)
+		cJSON_AddItemToObject(j, "env", str_array(o->env));
+	if (o->stdin_ref)
+		cJSON_AddStringToObject(j, "stdin", o->stdin_ref);
+	if (o->strategy)
+		cJSON_AddStringToObject(j, "strategy", o->strategy);
+	if (o->node)
+		cJSON_AddStringToObject(j, "node", o->node);
+	if (o->labels && *o->labels)
+		cJSON_AddItemToObject(j, "labels", str_array(o->labels));
+	if (o->prefer_label)
+		cJSON_AddStringToObject(j, "prefer_label", o->prefer_label);
+	if (o->pg) {
+		cJSON_AddStringToObject(j, "pg", o->pg);
+		cJSON_AddNumberToObject(j, "bundle", o->bundle);
+	}
+	if (job && *job)
+		cJSON_AddStringToObject(j, "job_id", job);
+	if (getenv("RAY_TASK_ID"))
+		cJSON_AddStringToObject(j, "parent", getenv("RAY_TASK_ID"));
+	return j;
+}
+
+int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
+               const char *const *const *argvs, const char *const *cmds,
+               char (*refs)[RAY_REF_MAX + 1], char *warning, size_t warnlen,
+               ray_err *err)
+{
+	cJSON *req, *reply = NULL, *arr, *r;
+	size_t i, nr = (size_t)(o->num_returns > 0 ? o->num_returns : 1);
+	int rc;
+
+	if (warning && warnlen)
+		warning[0] = '\0';
+	if (o->stdin_ref && !ray_ref_valid(o->stdin_ref))
+		return ray_seterr(err, RAY_EUSAGE, "malformed ref '%s'", o->stdin_ref);
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "submit");
+	cJSON_AddItemToObject(req, "opts", ray_task_opts_json(o));
+	arr = cJSON_AddArrayToObject(req, "tasks");
+	for (i = 0; i < n; i++) {
+		if (argvs) {
+			if (!argvs[i] || !argvs[i][0]) {
+				cJSON_Delete(req);
+				return ray_seterr(err, RAY_EUSAGE, "empty command");
+			}
+			cJSON_AddItemToArray(arr, str_array(argvs[i]));
+		} else {
+			cJSON_AddItemToArray(arr, cJSON_CreateString(cmds[i]));
+		}
+	}
+	rc = ray_call(c, req, NULL, 0, -1, &reply, NULL, err);
+	cJSON_Delete(req);
+	if (!rc) {
+		const char *w = rj_str(reply, "warning");
+		arr = cJSON_GetObjectItemCaseSensitive(reply, "refs");
+		if (cJSON_GetArraySize(arr) != (int)(n * nr))
+			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to submit");
+		i = 0;
+		cJSON_ArrayForEach(r, arr) {
+			if (rc)
+				break;
+			if (!cJSON_IsString(r) || !ray_ref_valid(r->valuestring))
+				rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to submit");
+			else
+				snprintf(refs[i++], RAY_REF_MAX + 1, "%s", r->valuestring);
+		}
+		if (w && warning && warnlen)
+			snprintf(warning, warnlen, "%s", w);
+	}
+	cJSON_Delete(reply);
+	return rc;
+}
+
+int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force, ray_err *err)
+{
+	cJSON *req, *a;
+	size_t i;
+	int rc;
+
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "cancel");
+	a = cJSON_AddArrayToObject(req, "refs");
+	for (i = 0; i < n; i++) {
+		if (!ray_ref_valid(refs[i])) {
+			cJSON_Delete(req);
+			return ray_seterr(err, RAY_EUSAGE, "malformed ref '%s'", refs[i]);
+		}
+		cJSON_AddItemToArray(a, cJSON_CreateString(refs[i]));
+	}
+	cJSON_AddBoolToObject(req, "force", force);
+	rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
+	cJSON_Delete(req);
+	return rc;
+}
