@@ -101,6 +101,7 @@ void node_shutdown(void)
 		node_log("stopping");
 		server_stop(N);
 		sched_kill_all();
+		actors_stop_all();
 	}
 	if (N->nprocs == 0)
 		finish_shutdown();
@@ -284,6 +285,7 @@ static void node_teardown(void)
 	uv_loop_close(N->loop);
 	uv_library_shutdown();
 	tasks_free_all();
+	actors_free_all();
 	store_drop_all();
 	sodium_memzero(N->key, sizeof(N->key));
 	if (lock_fd >= 0)

@@ -77,7 +77,10 @@ struct task {
 	int64_t submit_ms, start_ms, end_ms;
 	task *qprev, *qnext;      /* run queue */
 	task *prev, *next;        /* all tasks, submission order */
-	char *actor;              /* reserved for actors */
+	struct actor *act;        /* not owned; set for actor method calls */
+	char *method;             /* owned; actor calls */
+	uint32_t call_id;         /* actor calls: id on the wire */
+	task *anext;              /* actor calls: in-flight list */
 };
 
 /* A get or wait that blocks until objects are ready. */
@@ -162,6 +165,7 @@ int store_path(obj *o, char *buf, size_t len);
 void store_free(obj *o);
 void store_drop_all(void);
 void store_touch(obj *o);
+int store_fill(obj *o, const char *data, size_t len);
 int obj_add_dep(obj *o, task *t);
 cJSON *obj_json(obj *o);
 void waiter_complete(waiter *w, int timed_out);
@@ -190,11 +194,35 @@ void task_unlend(const char *task_id);
 task *task_find(const char *id);
 void tasks_free_all(void);
 const char *task_state_name(int s);
+void task_finish_error(task *t, int state, int code, const char *msg);
+void task_desc(const task *t, char *buf, size_t len);
+void task_register(task *t);
+void task_add_dep(task *t, obj *o);
+int task_arg_check(const char *a, ray_err *err);
+char *task_arg_resolve(const char *a);
+char **env_build(const char *id, const char *job, int attempt, const res *req,
+                 char **user_env, int nrets, obj **rets);
+void strv_free(char **v);
+char **json_strv(const cJSON *a, int check_kv, ray_err *err);
+int res_parse_request(const cJSON *o, res *r, ray_err *err);
+void task_seal_ok(task *t);
+void task_unpin_deps(task *t);
 
 /* status.c */
 void op_status(conn *c, uint32_t id, cJSON *req);
 void op_logs(conn *c, uint32_t id, cJSON *req);
 cJSON *res_json(const res *r);
+
+/* actor.c */
+void op_actor(conn *c, uint32_t id, cJSON *req);
+/* Stops the job's non-detached actors (called when a job ends). */
+void actor_job_ended(const char *job_id);
+void actors_stop_all(void);
+void actor_call_ready(task *t);
+void actor_sched(void);
+int actor_owns_id(const char *id);
+void actors_free_all(void);
+cJSON *actors_json(const char *state, int64_t limit);
 
 /* main.c */
 void node_shutdown(void);

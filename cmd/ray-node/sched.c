@@ -175,7 +175,7 @@ task *task_find(const char *id)
 	return id ? map_get(&N->tasks, id) : NULL;
 }
 
-static void strv_free(char **v)
+void strv_free(char **v)
 {
 	char **p;
 
@@ -192,7 +192,7 @@ static void task_release(task *t)
 	free(t->rets);
 	free(t->deps);
 	free(t->retry_codes);
-	free(t->actor);
+	free(t->method);
 	free(t);
 }
 
@@ -226,7 +226,7 @@ static void queue_remove(task *t)
 	N->nqueued--;
 }
 
-static void unpin_deps(task *t)
+void task_unpin_deps(task *t)
 {
 	int i;
 
@@ -266,14 +266,14 @@ static void prune_history(void)
 	}
 }
 
-static void task_finish_error(task *t, int state, int code, const char *msg)
+void task_finish_error(task *t, int state, int code, const char *msg)
 {
 	int i;
 
 	t->state = state;
 	t->end_ms = ray_now_ms();
 	N->nfailed++;
-	unpin_deps(t);
+	task_unpin_deps(t);
 	for (i = 0; i < t->num_returns; i++)
 		if (t->rets[i])
 			store_fail(t->rets[i], code, msg);
@@ -417,7 +417,7 @@ static void stderr_tail(const task *t, char *out, size_t len)
 	out[o] = '\0';
 }
 
-static void task_desc(const task *t, char *buf, size_t len)
+void task_desc(const task *t, char *buf, size_t len)
 {
 	if (t->name)
 		snprintf(buf, len, "task '%s' (%s)", t->name, t->id);
@@ -451,7 +451,7 @@ static void release_resources(task *t)
 	res_add(&N->avail, &r);
 }
 
-static void task_succeeded(task *t)
+void task_seal_ok(task *t)
 {
 	char desc[256], msg[512];
 	ray_err err;
@@ -473,7 +473,7 @@ static void task_succeeded(task *t)
 	t->state = T_FINISHED;
 	t->end_ms = ray_now_ms();
 	N->nfinished++;
-	unpin_deps(t);
+	task_unpin_deps(t);
 }
 
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
@@ -490,7 +490,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 	if (N->stopping)
 		return;
 	if (!sig && status == 0 && !t->cancel) {
-		task_succeeded(t);
+		task_seal_ok(t);
 	} else if (should_retry(t)) {
 		close_rets_tmp(t);
 		t->attempt++;
@@ -528,18 +528,19 @@ static char *kv(const char *k, const char *v)
 }
 
 /* The child's environment: ours, then RAY_*, then the task's --env. */
-static char **build_env(task *t)
+char **env_build(const char *id, const char *job, int attempt, const res *req,
+                 char **user_env, int nrets, obj **rets)
 {
 	size_t ne = 0, nu = 0, i = 0, j;
 	char **env, buf[64], name[32];
 	char path[PATH_MAX + 64];
-	int64_t threads = t->req.cpu / QTY_ONE;
+	int64_t threads = req->cpu / QTY_ONE;
 
 	while (environ[ne])
 		ne++;
-	while (t->env && t->env[nu])
+	while (user_env && user_env[nu])
 		nu++;
-	env = calloc(ne + nu + 16 + (size_t)t->num_returns, sizeof(*env));
+	env = calloc(ne + nu + 16 + (size_t)nrets, sizeof(*env));
 	if (!env)
 		return NULL;
 	for (j = 0; j < ne; j++) {
@@ -553,16 +554,16 @@ static char **build_env(task *t)
 	snprintf(path, sizeof(path), "%s/token", N->session);
 	env[i++] = kv("RAY_TOKEN_FILE", path);
 	env[i++] = kv("RAY_TMPDIR", ray_tmpdir());
-	env[i++] = kv("RAY_TASK_ID", t->id);
+	env[i++] = kv(rets ? "RAY_TASK_ID" : "RAY_ACTOR_ID", id);
 	env[i++] = kv("RAY_NODE_ID", N->id);
-	env[i++] = kv("RAY_JOB_ID", t->job);
-	snprintf(buf, sizeof(buf), "%d", t->attempt);
+	env[i++] = kv("RAY_JOB_ID", job);
+	snprintf(buf, sizeof(buf), "%d", attempt);
 	env[i++] = kv("RAY_ATTEMPT", buf);
 	snprintf(buf, sizeof(buf), "%lld", (long long)(threads > 0 ? threads : 1));
 	env[i++] = kv("OMP_NUM_THREADS", buf);
-	if (t->req.gpu > 0) {
+	if (req->gpu > 0) {
 		rbuf b = { 0 };
-		int64_t g, ng = (t->req.gpu + QTY_ONE - 1) / QTY_ONE;
+		int64_t g, ng = (req->gpu + QTY_ONE - 1) / QTY_ONE;
 		for (g = 0; g < ng; g++) {
 			snprintf(buf, sizeof(buf), "%s%lld", g ? "," : "", (long long)g);
 			rbuf_append(&b, buf, strlen(buf));
@@ -571,22 +572,36 @@ static char **build_env(task *t)
 		env[i++] = kv("CUDA_VISIBLE_DEVICES", b.p);
 		rbuf_release(&b);
 	}
-	if (t->num_returns > 1)
-		for (j = 0; j < (size_t)t->num_returns; j++) {
+	if (nrets > 1)
+		for (j = 0; j < (size_t)nrets; j++) {
 			snprintf(name, sizeof(name), "RAY_RETURN_%zu", j);
-			snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[j]->ref);
+			snprintf(path, sizeof(path), "%s/tmp/%s", N->store, rets[j]->ref);
 			env[i++] = kv(name, path);
 		}
 	for (j = 0; j < nu; j++)
-		env[i++] = strdup(t->env[j]);
+		env[i++] = strdup(user_env[j]);
 	env[i] = NULL;
 	return env;
+}
+
+/* An argument as the command sees it: @REF as a path, @@x as @x. */
+char *task_arg_resolve(const char *a)
+{
+	char path[PATH_MAX + 64];
+
+	if (a[0] == '@' && a[1] == '@')
+		return strdup(a + 1);
+	if (is_ref_arg(a)) {
+		obj *o = store_find(a + 1);
+		return strdup((o && !store_path(o, path, sizeof(path))) ? path : "/dev/null");
+	}
+	return strdup(a);
 }
 
 static char **build_argv(task *t)
 {
 	size_t n = 0, i;
-	char **v, path[PATH_MAX + 64];
+	char **v;
 
 	while (t->argv[n])
 		n++;
@@ -597,11 +612,8 @@ static char **build_argv(task *t)
 		const char *a = t->argv[i];
 		if (t->shell && i == 2) {
 			v[i] = subst_line(a);
-		} else if (!t->shell && a[0] == '@' && a[1] == '@') {
-			v[i] = strdup(a + 1);
-		} else if (!t->shell && is_ref_arg(a)) {
-			obj *o = store_find(a + 1);
-			v[i] = (o && !store_path(o, path, sizeof(path))) ? strdup(path) : strdup("/dev/null");
+		} else if (!t->shell) {
+			v[i] = task_arg_resolve(a);
 		} else {
 			v[i] = strdup(a);
 		}
@@ -614,7 +626,8 @@ static void task_start(task *t)
 	uv_process_options_t po;
 	uv_stdio_container_t io[3];
 	char path[PATH_MAX + 64], desc[256], msg[1024];
-	char **argv = build_argv(t), **env = build_env(t);
+	char **argv = build_argv(t);
+	char **env = env_build(t->id, t->job, t->attempt, &t->req, t->env, t->num_returns, t->rets);
 	int fds[3] = { -1, -1, -1 }, rc, i;
 
 	res_sub(&N->avail, &t->req);
@@ -678,8 +691,11 @@ static void task_start(task *t)
 
 void sched_run(void)
 {
-	task *t = N->qhead, *next;
+	task *t, *next;
 	int scanned = 0;
+
+	actor_sched();
+	t = N->qhead;
 
 	while (t && scanned < SCAN_LIMIT && !N->stopping) {
 		next = t->qnext;
@@ -704,9 +720,15 @@ void sched_dep_ready(task *t, obj *o)
 		snprintf(msg, sizeof(msg), "%s: argument %s failed: %s", desc, o->ref,
 		         o->err_msg ? o->err_msg : "error");
 		task_finish_error(t, T_FAILED, o->err_code, msg);
+		if (t->act)
+			actor_call_ready(t);
 		return;
 	}
 	if (--t->deps_missing == 0) {
+		if (t->act) {
+			actor_call_ready(t);
+			return;
+		}
 		queue_push(t);
 		sched_run();
 	}
@@ -744,7 +766,7 @@ typedef struct tmpl {
 	char warning[512];
 } tmpl;
 
-static char **json_strv(const cJSON *a, int check_kv, ray_err *err)
+char **json_strv(const cJSON *a, int check_kv, ray_err *err)
 {
 	const cJSON *it;
 	size_t n = (size_t)cJSON_GetArraySize(a), i = 0;
@@ -772,28 +794,39 @@ static char **json_strv(const cJSON *a, int check_kv, ray_err *err)
 	return v;
 }
 
+/* The resources a task or actor asks for. */
+int res_parse_request(const cJSON *o, res *r, ray_err *err)
+{
+	const cJSON *a, *it;
+	int64_t cpus = rj_int(o, "cpus", QTY_ONE);
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->cpu = cpus < 0 ? 0 : cpus;
+	r->gpu = rj_int(o, "gpus", 0);
+	r->mem = rj_int(o, "memory", 0);
+	if (r->gpu < 0 || r->mem < 0)
+		return ray_seterr(err, RAY_EUSAGE, "negative resource request");
+	a = cJSON_GetObjectItemCaseSensitive(o, "resources");
+	cJSON_ArrayForEach(it, a) {
+		if (!cJSON_IsString(it))
+			return ray_seterr(err, RAY_EUSAGE, "bad resource");
+		if ((rc = res_add_one(r, it->valuestring, err)))
+			return rc;
+	}
+	return 0;
+}
+
 static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 {
 	const cJSON *a, *it;
 	char buf[256];
 	const char *pin, *pg;
-	int64_t cpus;
+	int rc;
 
 	memset(tp, 0, sizeof(*tp));
-	cpus = rj_int(o, "cpus", QTY_ONE);
-	tp->req.cpu = cpus < 0 ? 0 : cpus;
-	tp->req.gpu = rj_int(o, "gpus", 0);
-	tp->req.mem = rj_int(o, "memory", 0);
-	if (tp->req.gpu < 0 || tp->req.mem < 0)
-		return ray_seterr(err, RAY_EUSAGE, "negative resource request");
-	a = cJSON_GetObjectItemCaseSensitive(o, "resources");
-	cJSON_ArrayForEach(it, a) {
-		int rc;
-		if (!cJSON_IsString(it))
-			return ray_seterr(err, RAY_EUSAGE, "bad resource");
-		if ((rc = res_add_one(&tp->req, it->valuestring, err)))
-			return rc;
-	}
+	if ((rc = res_parse_request(o, &tp->req, err)))
+		return rc;
 	tp->num_returns = (int)rj_int(o, "num_returns", 1);
 	if (tp->num_returns < 1 || tp->num_returns > MAX_RETURNS)
 		return ray_seterr(err, RAY_EUSAGE, "--num-returns must be 1..%d", MAX_RETURNS);
@@ -855,12 +888,24 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 	return 0;
 }
 
+/* An "@REF" word must name a known object; "@@x" is a literal. */
+int task_arg_check(const char *a, ray_err *err)
+{
+	if (is_ref_arg(a)) {
+		if (!ray_ref_valid(a + 1))
+			return ray_seterr(err, RAY_EUSAGE, "malformed ref '%.80s' (write @@ for a literal @)", a);
+		if (!store_find(a + 1))
+			return ray_seterr(err, RAY_ENOTFOUND, "unknown ref '%s'", a + 1);
+	}
+	return 0;
+}
+
 /* Checks that every ref named by a task exists; returns the bad one. */
 static int check_task_refs(const cJSON *t, ray_err *err)
 {
 	char refs[64][RAY_REF_MAX + 1];
 	const cJSON *it;
-	int n, i;
+	int n, i, rc;
 
 	if (cJSON_IsString(t)) {
 		n = line_refs(t->valuestring, refs, 64);
@@ -876,17 +921,13 @@ static int check_task_refs(const cJSON *t, ray_err *err)
 		if (!cJSON_IsString(it))
 			return ray_seterr(err, RAY_EUSAGE, "command words must be strings");
 		a = it->valuestring;
-		if (is_ref_arg(a)) {
-			if (!ray_ref_valid(a + 1))
-				return ray_seterr(err, RAY_EUSAGE, "malformed ref '%.80s' (write @@ for a literal @)", a);
-			if (!store_find(a + 1))
-				return ray_seterr(err, RAY_ENOTFOUND, "unknown ref '%s'", a + 1);
-		}
+		if ((rc = task_arg_check(a, err)))
+			return rc;
 	}
 	return 0;
 }
 
-static void add_dep(task *t, obj *o)
+void task_add_dep(task *t, obj *o)
 {
 	obj **nd = realloc(t->deps, (size_t)(t->ndeps + 1) * sizeof(*nd));
 
@@ -899,6 +940,20 @@ static void add_dep(task *t, obj *o)
 		t->deps_missing++;
 		obj_add_dep(o, t);
 	}
+}
+
+void task_register(task *t)
+{
+	map_put(&N->tasks, t->id, t);
+	t->prev = N->ttail;
+	if (N->ttail)
+		N->ttail->next = t;
+	else
+		N->thead = t;
+	N->ttail = t;
+	N->ntasks++;
+	N->ntask_total++;
+	t->submit_ms = ray_now_ms();
 }
 
 static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
@@ -949,16 +1004,7 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 		task_release(t);
 		return NULL;
 	}
-	map_put(&N->tasks, t->id, t);
-	t->prev = N->ttail;
-	if (N->ttail)
-		N->ttail->next = t;
-	else
-		N->thead = t;
-	N->ttail = t;
-	N->ntasks++;
-	N->ntask_total++;
-	t->submit_ms = ray_now_ms();
+	task_register(t);
 	for (i = 0; i < t->num_returns; i++) {
 		snprintf(ref, sizeof(ref), "%s%08x", t->id, (unsigned)(i + 1));
 		t->rets[i] = store_new(ref);
@@ -971,15 +1017,15 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 		char refs[64][RAY_REF_MAX + 1];
 		int n = line_refs(t->argv[2], refs, 64);
 		for (i = 0; i < n; i++)
-			add_dep(t, store_find(refs[i]));
+			task_add_dep(t, store_find(refs[i]));
 	} else {
 		for (i = 0; t->argv[i]; i++)
 			if (is_ref_arg(t->argv[i]))
-				add_dep(t, store_find(t->argv[i] + 1));
+				task_add_dep(t, store_find(t->argv[i] + 1));
 	}
 	if (tp->stdin_ref) {
 		t->stdin_obj = store_find(tp->stdin_ref);
-		add_dep(t, t->stdin_obj);
+		task_add_dep(t, t->stdin_obj);
 	}
 	if (t->deps_missing) {
 		t->state = T_PENDING_ARGS;

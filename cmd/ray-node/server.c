@@ -441,6 +441,8 @@ void dispatch(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 		op_store_stats(c, id, req);
 	else if (!strcmp(op, "status"))
 		op_status(c, id, req);
+	else if (!strncmp(op, "actor_", 6))
+		op_actor(c, id, req);
 	else if (!strcmp(op, "logs"))
 		op_logs(c, id, req);
 	else if (!strcmp(op, "shutdown")) {

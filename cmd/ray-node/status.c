@@ -209,7 +209,10 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 		list_tasks(items, state, limit);
 	} else if (!strcmp(what, "objects")) {
 		list_objects(items, state, limit);
-	} else if (!strcmp(what, "actors") || !strcmp(what, "pgs") || !strcmp(what, "jobs")) {
+	} else if (!strcmp(what, "actors")) {
+		cJSON_Delete(cJSON_DetachItemFromObject(r, "items"));
+		cJSON_AddItemToObject(r, "items", actors_json(state, limit));
+	} else if (!strcmp(what, "pgs") || !strcmp(what, "jobs")) {
 		/* none yet on this node */
 	} else {
 		cJSON_Delete(r);
@@ -234,11 +237,11 @@ void op_logs(conn *c, uint32_t id, cJSON *req)
 		return;
 	}
 	snprintf(tid, sizeof(tid), "%s", want);
-	if (!task_find(tid) && strlen(tid) > 2 * RAY_NODEID_LEN) {
+	if (!task_find(tid) && !actor_owns_id(tid) && strlen(tid) > 2 * RAY_NODEID_LEN) {
 		tid[2 * RAY_NODEID_LEN] = '\0';  /* a ref: its task id prefix */
 	}
-	if (!task_find(tid)) {
-		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task '%s'", want);
+	if (!task_find(tid) && !actor_owns_id(tid)) {
+		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task or actor '%s'", want);
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/logs/%s.err", N->session, tid);
