@@ -90,8 +90,11 @@ demo: deps
 	PATH="$(CURDIR)/bin:$$PATH" sh share/examples/demo.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all bench/putget
 	PATH="$(CURDIR)/bin:$$PATH" bash bench/run.sh
+
+bench/putget: bench/putget.c lib/libray.a include/ray.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) \
@@ -107,4 +110,4 @@ install: all
 	-install -m 0644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7
 
 clean:
-	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o $(UNIT_BIN)
+	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o $(UNIT_BIN) bench/putget
