@@ -100,6 +100,7 @@ void node_shutdown(void)
 		N->stopping = 1;
 		node_log("stopping");
 		server_stop(N);
+		cluster_stop();
 		sched_kill_all();
 		actors_stop_all();
 	}
@@ -219,7 +220,17 @@ static int node_setup(const opts *o, ray_err *err)
 		return ray_seterr(err, RAY_EUSAGE, "cannot create object store '%s': %s", N->store, strerror(errno));
 	snprintf(path, sizeof(path), "%s/tmp", N->store);
 	mkdir(path, 0700);
-	/* The token: given, or a fresh one for a new cluster. */
+	/* The token: given, or a fresh one for a new cluster.  A joining
+	 * node must be given the cluster's. */
+	if (!o->token_file && o->address) {
+		const char *tf = getenv("RAY_TOKEN_FILE");
+		if (!tf || !*tf)
+			return ray_seterr(err, RAY_EUNREACH,
+			                  "joining needs the cluster token: set RAY_TOKEN_FILE or pass --token-file");
+		((opts *)o)->token_file = tf;
+	}
+	if (o->address)
+		snprintf(N->head_addr, sizeof(N->head_addr), "%s", o->address);
 	if (o->token_file) {
 		if (!realpath(o->token_file, token_path))
 			return ray_seterr(err, RAY_EUSAGE, "cannot read token file '%s': %s", o->token_file, strerror(errno));
@@ -241,6 +252,18 @@ static int node_setup(const opts *o, ray_err *err)
 		return rc == RAY_EUNREACH ? ray_seterr(err, RAY_EUSAGE, "%s", err->msg) : rc;
 	if ((rc = server_start(N, err)))
 		return rc;
+	if ((rc = cluster_start()))
+		return ray_seterr(err, rc, "%s", N->join_err[0] ? N->join_err : "cannot join");
+	if (!N->is_head) {
+		/* Ready only once the head has taken us in. */
+		int64_t deadline = ray_now_ms() + 15000;
+		while (!N->joined && !N->join_failed && ray_now_ms() < deadline)
+			uv_run(N->loop, UV_RUN_ONCE);
+		if (!N->joined)
+			return ray_seterr(err, N->join_failed ? RAY_EUNREACH : RAY_ETIMEOUT,
+			                  "cannot join the cluster at '%s': %s", N->head_addr,
+			                  N->join_err[0] ? N->join_err : "no answer from the head");
+	}
 	uv_signal_init(N->loop, &N->sigterm);
 	uv_signal_start(&N->sigterm, on_signal, SIGTERM);
 	uv_signal_init(N->loop, &N->sigint);
@@ -324,10 +347,6 @@ static int cmd_start(const opts *o)
 	}
 	if (o->head && o->address) {
 		fprintf(stderr, "ray-node: --head and --address exclude each other\n");
-		return 2;
-	}
-	if (o->address) {
-		fprintf(stderr, "ray-node: joining a cluster (--address) is not available in this build; start a --head node\n");
 		return 2;
 	}
 	if (sodium_init() < 0) {

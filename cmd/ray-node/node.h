@@ -42,6 +42,12 @@ typedef struct obj {
 	waiter **waiters; int nwait, capwait;   /* array owned, waiters not */
 	task **deps; int ndeps, capdeps;        /* tasks waiting on us */
 	int pins;
+	int remote;             /* ready, but the bytes are on node `loc` */
+	char loc[RAY_NODEID_LEN + 1];
+	int fetching;           /* a pull into this node is running */
+	int foreign;            /* owned by another node: we track a copy */
+	int locating;           /* an obj_locate to the owner is in flight */
+	int fetch_fail;         /* failed pulls so far */
 	struct obj *prev, *next; /* list in creation order */
 } obj;
 
@@ -73,6 +79,12 @@ struct task {
 	int cancel;               /* 1 requested, 2 forced */
 	int lent;                 /* CPUs lent back while blocked in get */
 	int queued;
+	char owner[RAY_NODEID_LEN + 1];     /* "" when we own it, else the owner */
+	char exec_node[RAY_NODEID_LEN + 1]; /* where it runs, when forwarded */
+	char *labels;             /* owned: ",k=v,k=v," hard selectors or NULL */
+	char *prefer;             /* owned: "k=v" soft or NULL */
+	char pin[RAY_NODEID_LEN + 1]; int pin_soft;
+	int spread;
 	int blocked;              /* a hard constraint this node can't meet */
 	int64_t submit_ms, start_ms, end_ms;
 	task *qprev, *qnext;      /* run queue */
@@ -113,6 +125,22 @@ struct conn {
 	char put_ref[RAY_REF_MAX + 1];
 };
 
+/* A node as the cluster view knows it (the head's table, copied to all). */
+typedef struct rnode {
+	char id[RAY_NODEID_LEN + 1];
+	char addr[300];
+	int alive, is_head, pid;
+	char labels[1024];
+	res total, avail;
+	int64_t last_ms, nqueued;
+	double start_time, end_time;
+} rnode;
+
+#define MAX_NODES 256
+
+typedef struct peer peer;
+typedef void (*peer_cb)(void *ud, int rc, cJSON *reply, const char *data, size_t dlen);
+
 typedef struct node {
 	uv_loop_t *loop;
 	char id[RAY_NODEID_LEN + 1];
@@ -141,6 +169,14 @@ typedef struct node {
 	uint64_t ntask_total, nfinished, nfailed;
 	char labels[1024];        /* "k=v,k=v" */
 	int is_head;
+	char head_addr[300];      /* "" on the head */
+	rnode view[MAX_NODES];    /* the cluster, self included */
+	int nview;
+	int64_t dead_timeout_ms;
+	uv_timer_t ctick;
+	int hb_inflight, joined, join_failed;
+	char join_err[512];
+	unsigned spread_rr;
 } node;
 
 extern node *N;
@@ -157,6 +193,8 @@ void dispatch(conn *c, uint32_t req_id, cJSON *req, const char *data, size_t dle
 /* store.c */
 obj *store_new(const char *ref);
 obj *store_find(const char *ref);
+/* store_find, else a placeholder for a ref another live node owns. */
+obj *store_lookup(const char *ref);
 int store_put_inline(const char *data, size_t len, char ref[RAY_REF_MAX + 1]);
 int store_seal_file(const char *tmpname, obj *o, ray_err *err);
 void store_ready(obj *o);
@@ -223,6 +261,36 @@ void actor_sched(void);
 int actor_owns_id(const char *id);
 void actors_free_all(void);
 cJSON *actors_json(const char *state, int64_t limit);
+
+/* peer.c */
+peer *peer_for(const char *node_id, const char *addr);
+int peer_request(peer *p, cJSON *req, const void *data, size_t dlen, peer_cb cb, void *ud);
+void peer_forget(void *ud);
+void peers_close_all(void);
+
+/* cluster.c */
+int cluster_start(void);
+void cluster_stop(void);
+rnode *view_find(const char *id);
+rnode *view_self(void);
+int view_alive_others(void);
+cJSON *rnode_json(const rnode *r);
+void op_cluster(conn *c, uint32_t id, cJSON *req);
+peer *peer_node(const char *node_id);
+
+/* transfer.c */
+void fetch_start(obj *o);
+obj *foreign_obj(const char *ref);
+void op_transfer(conn *c, uint32_t id, cJSON *req);
+void transfer_tick(void);
+void transfer_node_died(const char *id);
+
+/* sched.c (cluster side) */
+void op_task_run(conn *c, uint32_t id, cJSON *req);
+void op_task_done(conn *c, uint32_t id, cJSON *req);
+void sched_node_died(const char *id);
+int sched_feasible_anywhere(const task *t);
+void sched_task_ended(task *t);
 
 /* main.c */
 void node_shutdown(void);

@@ -193,6 +193,8 @@ static void task_release(task *t)
 	free(t->deps);
 	free(t->retry_codes);
 	free(t->method);
+	free(t->labels);
+	free(t->prefer);
 	free(t);
 }
 
@@ -277,6 +279,7 @@ void task_finish_error(task *t, int state, int code, const char *msg)
 	for (i = 0; i < t->num_returns; i++)
 		if (t->rets[i])
 			store_fail(t->rets[i], code, msg);
+	sched_task_ended(t);
 }
 
 /* ---- arguments ---- */
@@ -286,6 +289,12 @@ static int is_ref_arg(const char *a)
 	return a[0] == '@' && a[1] != '@';
 }
 
+/* Whether c ends a shell word, so "cat @REF; wc <@REF|sort" finds both. */
+static int ref_word_edge(char c)
+{
+	return isspace((unsigned char)c) || (c && strchr(";|&()<>", c));
+}
+
 /* Substitutes "@REF" words of a shell line with object paths. */
 static char *subst_line(const char *line)
 {
@@ -293,7 +302,7 @@ static char *subst_line(const char *line)
 	const char *p = line;
 
 	while (*p) {
-		if (*p == '@' && (p == line || isspace((unsigned char)p[-1]))) {
+		if (*p == '@' && (p == line || ref_word_edge(p[-1]))) {
 			const char *q = p + 1;
 			char ref[RAY_REF_MAX + 1], path[PATH_MAX + 64];
 			size_t n;
@@ -301,7 +310,7 @@ static char *subst_line(const char *line)
 			while ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'))
 				q++;
 			n = (size_t)(q - p - 1);
-			if (n && n <= RAY_REF_MAX && (!*q || isspace((unsigned char)*q))) {
+			if (n && n <= RAY_REF_MAX && (!*q || ref_word_edge(*q))) {
 				memcpy(ref, p + 1, n);
 				ref[n] = '\0';
 				o = store_find(ref);
@@ -328,12 +337,12 @@ static int line_refs(const char *line, char refs[][RAY_REF_MAX + 1], int max)
 	for (; *p; p++) {
 		const char *q;
 		size_t len;
-		if (*p != '@' || (p != line && !isspace((unsigned char)p[-1])))
+		if (*p != '@' || (p != line && !ref_word_edge(p[-1])))
 			continue;
 		for (q = p + 1; (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'); q++)
 			;
 		len = (size_t)(q - p - 1);
-		if (len && len <= RAY_REF_MAX && (!*q || isspace((unsigned char)*q)) && n < max) {
+		if (len && len <= RAY_REF_MAX && (!*q || ref_word_edge(*q)) && n < max) {
 			memcpy(refs[n], p + 1, len);
 			refs[n++][len] = '\0';
 		}
@@ -351,6 +360,8 @@ static void on_proc_closed(uv_handle_t *h)
 	N->nprocs--;
 	if (N->stopping && N->nprocs == 0)
 		node_shutdown();
+	else if (!N->stopping && t->queued)
+		sched_run();  /* a retry waited for its old handle to close */
 }
 
 static void close_rets_tmp(task *t)
@@ -474,6 +485,7 @@ void task_seal_ok(task *t)
 	t->end_ms = ray_now_ms();
 	N->nfinished++;
 	task_unpin_deps(t);
+	sched_task_ended(t);
 }
 
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
@@ -689,6 +701,178 @@ static void task_start(task *t)
 	t->term_signal = 0;
 }
 
+/* ---- placement across the cluster ---- */
+
+static int labels_match(const char *have, const char *want)
+{
+	char h[1100], w[600], *p, *save = NULL, *tok, item[300];
+
+	if (!want || !*want)
+		return 1;
+	snprintf(h, sizeof(h), ",%s,", have);
+	snprintf(w, sizeof(w), "%s", want);
+	for (p = w; (tok = strtok_r(p, ",", &save)); p = NULL) {
+		snprintf(item, sizeof(item), ",%s,", tok);
+		if (!strstr(h, item))
+			return 0;
+	}
+	return 1;
+}
+
+static int can_host(const rnode *r, const task *t)
+{
+	if (!r->alive || !res_fits(&t->req, &r->total) || !labels_match(r->labels, t->labels))
+		return 0;
+	return !t->pin[0] || t->pin_soft || !strcmp(t->pin, r->id);
+}
+
+int sched_feasible_anywhere(const task *t)
+{
+	int i;
+
+	for (i = 0; i < N->nview; i++)
+		if (can_host(&N->view[i], t))
+			return 1;
+	return 0;
+}
+
+static int prefers(const rnode *r, const task *t)
+{
+	if (t->pin[0] && t->pin_soft && !strcmp(t->pin, r->id))
+		return 1;
+	return t->prefer && labels_match(r->labels, t->prefer);
+}
+
+static void res_to_json_raw(cJSON *j, const char *key, const res *r)
+{
+	cJSON *o = cJSON_AddObjectToObject(j, key), *c;
+	int i;
+
+	cJSON_AddNumberToObject(o, "cpu", (double)r->cpu);
+	cJSON_AddNumberToObject(o, "gpu", (double)r->gpu);
+	cJSON_AddNumberToObject(o, "mem", (double)r->mem);
+	c = cJSON_AddObjectToObject(o, "custom");
+	for (i = 0; i < r->ncustom; i++)
+		cJSON_AddNumberToObject(c, r->custom[i].name, (double)r->custom[i].q);
+}
+
+static void on_forwarded(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	task *t = task_find(ud);
+
+	(void)reply;
+	(void)d;
+	(void)dl;
+	free(ud);
+	if (!t || !rc || t->state != T_SUBMITTED || !t->exec_node[0])
+		return;
+	/* The node refused or vanished: place it again. */
+	t->exec_node[0] = '\0';
+	queue_push(t);
+}
+
+static int forward(task *t, rnode *r)
+{
+	cJSON *req = cJSON_CreateObject(), *j, *a;
+	peer *p = peer_for(r->id, r->addr);
+	char *ud = strdup(t->id);
+	int i, rc;
+
+	if (!p || !ud) {
+		cJSON_Delete(req);
+		free(ud);
+		return -1;
+	}
+	cJSON_AddStringToObject(req, "op", "task_run");
+	cJSON_AddStringToObject(req, "owner", N->id);
+	j = cJSON_AddObjectToObject(req, "task");
+	cJSON_AddStringToObject(j, "id", t->id);
+	if (t->name)
+		cJSON_AddStringToObject(j, "name", t->name);
+	cJSON_AddStringToObject(j, "job", t->job);
+	cJSON_AddBoolToObject(j, "shell", t->shell);
+	a = cJSON_AddArrayToObject(j, "argv");
+	for (i = 0; t->argv[i]; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(t->argv[i]));
+	a = cJSON_AddArrayToObject(j, "env");
+	for (i = 0; t->env && t->env[i]; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(t->env[i]));
+	res_to_json_raw(j, "req", &t->req);
+	cJSON_AddNumberToObject(j, "num_returns", t->num_returns);
+	cJSON_AddNumberToObject(j, "max_retries", t->max_retries);
+	cJSON_AddNumberToObject(j, "attempt", t->attempt);
+	cJSON_AddBoolToObject(j, "retry_exceptions", t->retry_exceptions);
+	a = cJSON_AddArrayToObject(j, "retry_codes");
+	for (i = 0; i < t->nretry_codes; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(t->retry_codes[i]));
+	if (t->stdin_obj)
+		cJSON_AddStringToObject(j, "stdin", t->stdin_obj->ref);
+	rc = peer_request(p, req, NULL, 0, on_forwarded, ud);
+	cJSON_Delete(req);
+	if (rc) {
+		free(ud);
+		return -1;
+	}
+	res_sub(&r->avail, &t->req);   /* until its next heartbeat says */
+	snprintf(t->exec_node, sizeof(t->exec_node), "%s", r->id);
+	t->state = T_SUBMITTED;
+	t->start_ms = ray_now_ms();
+	return 0;
+}
+
+/* Where t should run now: 0 here, 1 forwarded, -1 nowhere yet. */
+static int place(task *t)
+{
+	rnode *self = view_self(), *best = NULL, *r;
+	int i, n = N->nview;
+
+	if (t->owner[0] || n <= 1)
+		return res_fits(&t->req, &N->avail) ? 0 : -1;
+	if (t->pin[0] && !t->pin_soft) {
+		if (!strcmp(t->pin, N->id))
+			return res_fits(&t->req, &N->avail) ? 0 : -1;
+		r = view_find(t->pin);
+		if (!r || !r->alive)
+			return -1;
+		return forward(t, r) ? -1 : 1;
+	}
+	if (t->spread) {
+		for (i = 0; i < n; i++) {
+			r = &N->view[(N->spread_rr + (unsigned)i) % (unsigned)n];
+			if (!can_host(r, t) || !res_fits(&t->req, r == self ? &N->avail : &r->avail))
+				continue;
+			N->spread_rr = (N->spread_rr + (unsigned)i + 1) % (unsigned)n;
+			if (r == self)
+				return 0;
+			return forward(t, r) ? -1 : 1;
+		}
+		return -1;
+	}
+	if (t->prefer || t->pin_soft) {
+		for (i = 0; i < n; i++) {
+			r = &N->view[i];
+			if (!prefers(r, t) || !can_host(r, t) || !res_fits(&t->req, r == self ? &N->avail : &r->avail))
+				continue;
+			if (r == self)
+				return 0;
+			if (!forward(t, r))
+				return 1;
+		}
+	}
+	if (self && can_host(self, t) && res_fits(&t->req, &N->avail))
+		return 0;
+	for (i = 0; i < n; i++) {
+		r = &N->view[i];
+		if (r == self || !can_host(r, t) || !res_fits(&t->req, &r->avail))
+			continue;
+		if (!best || r->avail.cpu * best->total.cpu > best->avail.cpu * r->total.cpu)
+			best = r;
+	}
+	if (best)
+		return forward(t, best) ? -1 : 1;
+	return -1;
+}
+
 void sched_run(void)
 {
 	task *t, *next;
@@ -698,10 +882,21 @@ void sched_run(void)
 	t = N->qhead;
 
 	while (t && scanned < SCAN_LIMIT && !N->stopping) {
+		int where;
 		next = t->qnext;
-		if (!t->blocked && res_fits(&t->req, &N->avail)) {
+		/* A retried task's process handle may still be closing. */
+		if (t->proc_live) {
+			scanned++;
+			t = next;
+			continue;
+		}
+		where = place(t);
+		if (where == 0) {
 			queue_remove(t);
 			task_start(t);
+		} else if (where == 1) {
+			queue_remove(t);
+			t->state = T_SUBMITTED;
 		} else {
 			scanned++;
 		}
@@ -759,7 +954,11 @@ void task_unlend(const char *id)
 typedef struct tmpl {
 	res req;
 	int num_returns, max_retries, retry_exceptions;
-	int blocked;              /* a hard constraint no node meets */
+	int blocked;              /* unused: placement decides */
+	char labels[600];         /* ",k=v,k=v," or "" */
+	const char *prefer;
+	char pin[RAY_NODEID_LEN + 1];
+	int pin_soft, spread;
 	int *codes; int ncodes;
 	const char *name, *stdin_ref, *job;
 	char **env;
@@ -861,29 +1060,51 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 	if (pin) {
 		size_t nl = strcspn(pin, ":");
 		int soft = pin[nl] == ':' && !strcmp(pin + nl + 1, "soft");
-		if (pin[nl] && !soft)
+		rnode *r;
+		if ((pin[nl] && !soft) || nl != RAY_NODEID_LEN)
 			return ray_seterr(err, RAY_EUSAGE, "bad --node '%.80s': want NODE_ID or NODE_ID:soft", pin);
-		if (!soft && (nl != strlen(N->id) || strncmp(pin, N->id, nl)))
-			return ray_seterr(err, RAY_ENOTFOUND, "unknown node '%.*s'", (int)nl, pin);
+		snprintf(tp->pin, sizeof(tp->pin), "%.*s", (int)nl, pin);
+		tp->pin_soft = soft;
+		r = view_find(tp->pin);
+		if (!soft && !r)
+			return ray_seterr(err, RAY_ENOTFOUND, "unknown node '%s'", tp->pin);
+		if (!soft && !r->alive)
+			return ray_seterr(err, RAY_ERESOURCE, "node '%s' is dead: the task can never be placed", tp->pin);
 	}
 	pg = rj_str(o, "pg");
 	if (pg)
 		return ray_seterr(err, RAY_ENOTFOUND, "unknown placement group '%.80s'", pg);
+	tp->prefer = rj_str(o, "prefer_label");
 	a = cJSON_GetObjectItemCaseSensitive(o, "labels");
+	tp->labels[0] = '\0';
 	cJSON_ArrayForEach(it, a) {
-		char want[300];
-		if (!cJSON_IsString(it) || !strchr(it->valuestring, '='))
+		if (!cJSON_IsString(it) || !strchr(it->valuestring, '=') ||
+		    strlen(tp->labels) + strlen(it->valuestring) + 2 >= sizeof(tp->labels))
 			return ray_seterr(err, RAY_EUSAGE, "bad --label: want KEY=VAL");
-		snprintf(want, sizeof(want), ",%s,", it->valuestring);
-		snprintf(buf, sizeof(buf), ",%s,", N->labels);
-		if (!strstr(buf, want) && ++tp->blocked)
-			snprintf(tp->warning, sizeof(tp->warning),
-			         "no node has label %s; the task stays pending until one joins",
-			         it->valuestring);
+		if (!tp->labels[0])
+			strcat(tp->labels, ",");
+		strcat(tp->labels, it->valuestring);
+		strcat(tp->labels, ",");
 	}
-	if (!tp->warning[0] && res_missing(&tp->req, &N->total, buf, sizeof(buf))) {
-		snprintf(tp->warning, sizeof(tp->warning),
-		         "infeasible: no node has %s; the task stays pending until a node that fits joins", buf);
+	tp->spread = rj_str(o, "strategy") && !strcmp(rj_str(o, "strategy"), "spread");
+	{
+		task probe;
+		memset(&probe, 0, sizeof(probe));
+		probe.req = tp->req;
+		probe.labels = tp->labels[0] ? tp->labels : NULL;
+		if (!tp->pin_soft && tp->pin[0])
+			snprintf(probe.pin, sizeof(probe.pin), "%s", tp->pin);
+		if (!sched_feasible_anywhere(&probe)) {
+			if (tp->labels[0] && !res_missing(&tp->req, &N->total, buf, sizeof(buf)))
+				snprintf(tp->warning, sizeof(tp->warning),
+				         "no live node has labels %s; the task stays pending until one joins", tp->labels);
+			else if (res_missing(&tp->req, &N->total, buf, sizeof(buf)))
+				snprintf(tp->warning, sizeof(tp->warning),
+				         "infeasible: no node has %s; the task stays pending until a node that fits joins", buf);
+			else
+				snprintf(tp->warning, sizeof(tp->warning),
+				         "infeasible: no live node fits this request; the task stays pending until one joins");
+		}
 	}
 	return 0;
 }
@@ -894,7 +1115,7 @@ int task_arg_check(const char *a, ray_err *err)
 	if (is_ref_arg(a)) {
 		if (!ray_ref_valid(a + 1))
 			return ray_seterr(err, RAY_EUSAGE, "malformed ref '%.80s' (write @@ for a literal @)", a);
-		if (!store_find(a + 1))
+		if (!store_lookup(a + 1))
 			return ray_seterr(err, RAY_ENOTFOUND, "unknown ref '%s'", a + 1);
 	}
 	return 0;
@@ -910,7 +1131,7 @@ static int check_task_refs(const cJSON *t, ray_err *err)
 	if (cJSON_IsString(t)) {
 		n = line_refs(t->valuestring, refs, 64);
 		for (i = 0; i < n; i++)
-			if (!store_find(refs[i]))
+			if (!store_lookup(refs[i]))
 				return ray_seterr(err, RAY_ENOTFOUND, "unknown ref '%s'", refs[i]);
 		return 0;
 	}
@@ -936,9 +1157,11 @@ void task_add_dep(task *t, obj *o)
 	t->deps = nd;
 	t->deps[t->ndeps++] = o;
 	o->pins++;
-	if (o->state == OBJ_PENDING) {
+	if (o->state == OBJ_PENDING || o->remote) {
 		t->deps_missing++;
 		obj_add_dep(o, t);
+		if (o->remote)
+			fetch_start(o);
 	}
 }
 
@@ -969,7 +1192,11 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	snprintf(t->job, sizeof(t->job), "%s", tp->job ? tp->job : "00000000");
 	t->name = tp->name ? strdup(tp->name) : NULL;
 	t->req = tp->req;
-	t->blocked = tp->blocked;
+	t->labels = tp->labels[0] ? strdup(tp->labels) : NULL;
+	t->prefer = tp->prefer ? strdup(tp->prefer) : NULL;
+	snprintf(t->pin, sizeof(t->pin), "%s", tp->pin);
+	t->pin_soft = tp->pin_soft;
+	t->spread = tp->spread;
 	t->num_returns = tp->num_returns;
 	t->max_retries = tp->max_retries;
 	t->retry_exceptions = tp->retry_exceptions;
@@ -1058,7 +1285,7 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 	rc = parse_opts(opts, &tp, &err);
 	if (!rc && tp.stdin_ref && !ray_ref_valid(tp.stdin_ref))
 		rc = ray_seterr(&err, RAY_EUSAGE, "malformed ref '%.80s'", tp.stdin_ref);
-	if (!rc && tp.stdin_ref && !store_find(tp.stdin_ref))
+	if (!rc && tp.stdin_ref && !store_lookup(tp.stdin_ref))
 		rc = ray_seterr(&err, RAY_ENOTFOUND, "unknown ref '%s'", tp.stdin_ref);
 	cJSON_ArrayForEach(it, tasks) {
 		if (rc)
@@ -1115,6 +1342,16 @@ void op_cancel(conn *c, uint32_t id, cJSON *req)
 			queue_remove(t);
 			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
 			n++;
+		} else if (t->state == T_SUBMITTED && t->exec_node[0]) {
+			peer *p = peer_node(t->exec_node);
+			cJSON *fw = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(fw, "refs");
+			cJSON_AddStringToObject(fw, "op", "cancel");
+			cJSON_AddItemToArray(a, cJSON_CreateString(o->ref));
+			cJSON_AddBoolToObject(fw, "force", force);
+			if (p)
+				peer_request(p, fw, NULL, 0, NULL, NULL);
+			cJSON_Delete(fw);
+			n++;
 		} else if ((t->state == T_RUNNING || t->state == T_SUBMITTED) && t->pid > 0) {
 			t->cancel = force ? 2 : 1;
 			kill(-t->pid, force ? SIGKILL : SIGTERM);
@@ -1144,4 +1381,290 @@ void tasks_free_all(void)
 	}
 	N->ttail = NULL;
 	map_release(&N->tasks);
+}
+
+/* ---- tasks run for another node's owner ---- */
+
+static void res_from_json_raw(res *r, const cJSON *j)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "custom"), *it;
+
+	memset(r, 0, sizeof(*r));
+	r->cpu = rj_int(j, "cpu", 0);
+	r->gpu = rj_int(j, "gpu", 0);
+	r->mem = rj_int(j, "mem", 0);
+	cJSON_ArrayForEach(it, c) {
+		int64_t *q;
+		if (!cJSON_IsNumber(it) || strlen(it->string) >= sizeof(r->custom[0].name))
+			continue;
+		q = custom_slot(r, it->string);
+		if (q)
+			*q = (int64_t)it->valuedouble;
+	}
+}
+
+/* Tells the owner how a task it forwarded here ended. */
+static void report_done(task *t)
+{
+	peer *p = peer_node(t->owner);
+	cJSON *req, *a;
+	int i;
+
+	if (!p)
+		return;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "task_done");
+	cJSON_AddStringToObject(req, "task_id", t->id);
+	cJSON_AddStringToObject(req, "node_id", N->id);
+	cJSON_AddNumberToObject(req, "state", t->state);
+	cJSON_AddNumberToObject(req, "attempt", t->attempt);
+	cJSON_AddNumberToObject(req, "exit_code", t->exit_code);
+	cJSON_AddNumberToObject(req, "signal", t->term_signal);
+	a = cJSON_AddArrayToObject(req, "results");
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o = t->rets[i];
+		cJSON *r = cJSON_CreateObject();
+		if (o && o->state == OBJ_READY) {
+			cJSON_AddNumberToObject(r, "size", (double)o->size);
+		} else {
+			cJSON_AddNumberToObject(r, "code", o ? o->err_code : RAY_ELOST);
+			cJSON_AddStringToObject(r, "msg", o && o->err_msg ? o->err_msg : "lost");
+		}
+		cJSON_AddItemToArray(a, r);
+	}
+	peer_request(p, req, NULL, 0, NULL, NULL);
+	cJSON_Delete(req);
+}
+
+void sched_task_ended(task *t)
+{
+	if (t->owner[0])
+		report_done(t);
+}
+
+void op_task_run(conn *c, uint32_t id, cJSON *req)
+{
+	const char *owner = rj_str(req, "owner");
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "task"), *it;
+	const char *tid = rj_str(j, "id"), *job = rj_str(j, "job"), *sin = rj_str(j, "stdin");
+	ray_err err = { 0, "" };
+	char ref[RAY_REF_MAX + 1];
+	task *t;
+	int i, n;
+
+	if (!owner || strlen(owner) != RAY_NODEID_LEN || !tid || strlen(tid) != 2 * RAY_NODEID_LEN ||
+	    !ray_ref_valid(tid) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "argv"))) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad task");
+		return;
+	}
+	if (task_find(tid)) {
+		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+		return;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "argv"))
+		if (!cJSON_IsString(it) || (!rj_bool(j, "shell") && task_arg_check(it->valuestring, &err))) {
+			conn_reply_err(c, id, err.code ? err.code : RAY_EUSAGE, "%s", err.msg[0] ? err.msg : "bad argv");
+			return;
+		}
+	if (sin && !store_lookup(sin)) {
+		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%.80s'", sin);
+		return;
+	}
+	n = (int)rj_int(j, "num_returns", 1);
+	if (n < 1 || n > MAX_RETURNS) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad num_returns");
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", tid);
+	snprintf(t->owner, sizeof(t->owner), "%s", owner);
+	snprintf(t->job, sizeof(t->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
+	t->name = rj_str(j, "name") ? strdup(rj_str(j, "name")) : NULL;
+	t->shell = rj_bool(j, "shell");
+	t->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, NULL);
+	t->env = json_strv(cJSON_GetObjectItemCaseSensitive(j, "env"), 1, NULL);
+	res_from_json_raw(&t->req, cJSON_GetObjectItemCaseSensitive(j, "req"));
+	t->num_returns = n;
+	t->max_retries = (int)rj_int(j, "max_retries", 0);
+	t->attempt = (int)rj_int(j, "attempt", 0);
+	t->retry_exceptions = rj_bool(j, "retry_exceptions");
+	n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "retry_codes"));
+	if (n > 0 && n <= 256 && (t->retry_codes = calloc((size_t)n, sizeof(int)))) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "retry_codes"))
+			t->retry_codes[t->nretry_codes++] = cJSON_IsNumber(it) ? (int)it->valuedouble : -1;
+	}
+	t->rets = calloc((size_t)t->num_returns, sizeof(obj *));
+	if (!t->argv || !t->argv[0] || !t->rets || (t->shell && (!t->argv[1] || !t->argv[2]))) {
+		task_release(t);
+		conn_reply_err(c, id, RAY_EUSAGE, "bad task");
+		return;
+	}
+	task_register(t);
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o;
+		snprintf(ref, sizeof(ref), "%s%08x", t->id, (unsigned)(i + 1));
+		o = store_find(ref);
+		if (o && o->state != OBJ_PENDING && !o->nwait && !o->ndeps)
+			store_free(o);
+		o = store_find(ref);
+		if (!o)
+			o = store_new(ref);
+		t->rets[i] = o;
+		if (o)
+			o->producer = t;
+	}
+	if (t->shell) {
+		char refs[64][RAY_REF_MAX + 1];
+		int k = line_refs(t->argv[2], refs, 64);
+		for (i = 0; i < k; i++) {
+			obj *o = store_lookup(refs[i]);
+			if (o)
+				task_add_dep(t, o);
+		}
+	} else {
+		for (i = 0; t->argv[i]; i++)
+			if (is_ref_arg(t->argv[i]))
+				task_add_dep(t, store_find(t->argv[i] + 1));
+	}
+	if (sin) {
+		t->stdin_obj = store_find(sin);
+		task_add_dep(t, t->stdin_obj);
+	}
+	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+	if (t->deps_missing) {
+		t->state = T_PENDING_ARGS;
+	} else {
+		for (i = 0; i < t->ndeps; i++)
+			if (t->deps[i]->state == OBJ_ERROR) {
+				t->state = T_PENDING_ARGS;
+				t->deps_missing = 1;
+				sched_dep_ready(t, t->deps[i]);
+				return;
+			}
+		queue_push(t);
+		sched_run();
+	}
+}
+
+void op_task_done(conn *c, uint32_t id, cJSON *req)
+{
+	task *t = task_find(rj_str(req, "task_id"));
+	const char *from = rj_str(req, "node_id");
+	const cJSON *results = cJSON_GetObjectItemCaseSensitive(req, "results"), *it;
+	int state = (int)rj_int(req, "state", T_FAILED), i = 0;
+
+	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+	if (!t || t->owner[0] || t->state >= T_FINISHED || !from || strcmp(from, t->exec_node) ||
+	    cJSON_GetArraySize(results) != t->num_returns)
+		return;
+	t->attempt = (int)rj_int(req, "attempt", t->attempt);
+	t->exit_code = (int)rj_int(req, "exit_code", 0);
+	t->term_signal = (int)rj_int(req, "signal", 0);
+	if (state == T_FINISHED) {
+		cJSON_ArrayForEach(it, results) {
+			obj *o = t->rets[i++];
+			int64_t size = rj_int(it, "size", -1);
+			if (!o || o->state != OBJ_PENDING)
+				continue;
+			if (size < 0) {
+				store_fail(o, RAY_ELOST, "lost");
+				continue;
+			}
+			o->size = (uint64_t)size;
+			o->remote = 1;
+			snprintf(o->loc, sizeof(o->loc), "%s", from);
+			store_ready(o);
+		}
+		t->state = T_FINISHED;
+		t->end_ms = ray_now_ms();
+		N->nfinished++;
+		task_unpin_deps(t);
+	} else {
+		const cJSON *first = cJSON_GetArrayItem(results, 0);
+		int code = (int)rj_int(first, "code", RAY_EFAILED);
+		if (code >= 0 || code < RAY_ENOTFOUND)
+			code = RAY_EFAILED;
+		task_finish_error(t, state == T_CANCELLED ? T_CANCELLED : T_FAILED, code,
+		                  rj_str(first, "msg") ? rj_str(first, "msg") : "task failed");
+	}
+}
+
+/* Re-runs a finished task to rebuild its lost results (lineage). */
+static void task_rebuild(task *t)
+{
+	int i;
+
+	t->attempt++;
+	t->exec_node[0] = '\0';
+	t->state = T_PENDING_NODE;
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o = t->rets[i];
+		if (o && o->state == OBJ_READY && o->remote) {
+			o->state = OBJ_PENDING;
+			o->remote = 0;
+		}
+	}
+	if (t->shell) {
+		char refs[64][RAY_REF_MAX + 1];
+		int k = line_refs(t->argv[2], refs, 64);
+		for (i = 0; i < k; i++)
+			if (store_find(refs[i]))
+				task_add_dep(t, store_find(refs[i]));
+	} else {
+		for (i = 0; t->argv[i]; i++)
+			if (is_ref_arg(t->argv[i]) && store_find(t->argv[i] + 1))
+				task_add_dep(t, store_find(t->argv[i] + 1));
+	}
+	if (t->stdin_obj)
+		task_add_dep(t, t->stdin_obj);
+	if (t->deps_missing)
+		t->state = T_PENDING_ARGS;
+	else
+		queue_push(t);
+}
+
+void sched_node_died(const char *id)
+{
+	char desc[256], msg[600];
+	task *t;
+	obj *o, *next;
+
+	for (t = N->thead; t; t = t->next) {
+		if (t->owner[0] || strcmp(t->exec_node, id) || t->state >= T_FINISHED || t->state < T_SUBMITTED)
+			continue;
+		t->exec_node[0] = '\0';
+		if (t->attempt < t->max_retries) {
+			t->attempt++;
+			queue_push(t);
+		} else {
+			task_desc(t, desc, sizeof(desc));
+			snprintf(msg, sizeof(msg), "%s failed: node %s died while running it, after %d attempt%s",
+			         desc, id, t->attempt + 1, t->attempt ? "s" : "");
+			task_finish_error(t, T_FAILED, RAY_ECRASH, msg);
+		}
+	}
+	for (o = N->ohead; o; o = next) {
+		next = o->next;
+		if (o->foreign || o->state != OBJ_READY || !o->remote || strcmp(o->loc, id))
+			continue;
+		t = o->producer;
+		if (t && t->state == T_FINISHED && !t->act && t->attempt < t->max_retries) {
+			node_log("rebuilding %s: its only copy was on dead node %s", o->ref, id);
+			task_rebuild(t);
+			continue;
+		}
+		if (o->state == OBJ_PENDING)
+			continue;   /* a rebuild above already reset it */
+		snprintf(msg, sizeof(msg),
+		         "object %s is lost: its only copy was on node %s, which died, and it cannot be rebuilt%s",
+		         o->ref, id, t ? " (retries exhausted)" : " (it was put, not computed)");
+		o->state = OBJ_PENDING;
+		o->remote = 0;
+		store_fail(o, RAY_ELOST, msg);
+	}
+	sched_run();
 }

@@ -441,6 +441,14 @@ void dispatch(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 		op_store_stats(c, id, req);
 	else if (!strcmp(op, "status"))
 		op_status(c, id, req);
+	else if (!strncmp(op, "node_", 5))
+		op_cluster(c, id, req);
+	else if (!strcmp(op, "task_run"))
+		op_task_run(c, id, req);
+	else if (!strcmp(op, "task_done"))
+		op_task_done(c, id, req);
+	else if (!strncmp(op, "obj_", 4))
+		op_transfer(c, id, req);
 	else if (!strncmp(op, "actor_", 6))
 		op_actor(c, id, req);
 	else if (!strcmp(op, "logs"))

@@ -159,10 +159,24 @@ static void summary(cJSON *r)
 	int counts[T_CANCELLED + 1] = { 0 }, i;
 
 	cJSON_AddItemToObject(r, "node", node_json());
-	cJSON_AddNumberToObject(r, "nodes_alive", 1);
-	cJSON_AddNumberToObject(r, "nodes_dead", 0);
-	cJSON_AddItemToObject(r, "resources_total", res_json(&N->total));
-	cJSON_AddItemToObject(r, "resources_available", res_json(&N->avail));
+	{
+		res tot = { 0 }, av = { 0 };
+		int alive = 0, dead = 0;
+		view_self()->avail = N->avail;
+		for (i = 0; i < N->nview; i++) {
+			if (!N->view[i].alive) {
+				dead++;
+				continue;
+			}
+			alive++;
+			res_add(&tot, &N->view[i].total);
+			res_add(&av, &N->view[i].avail);
+		}
+		cJSON_AddNumberToObject(r, "nodes_alive", alive);
+		cJSON_AddNumberToObject(r, "nodes_dead", dead);
+		cJSON_AddItemToObject(r, "resources_total", res_json(&tot));
+		cJSON_AddItemToObject(r, "resources_available", res_json(&av));
+	}
 	for (t = N->thead; t; t = t->next)
 		counts[t->state]++;
 	d = cJSON_AddObjectToObject(r, "tasks");
@@ -203,8 +217,15 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 	}
 	items = cJSON_AddArrayToObject(r, "items");
 	if (!strcmp(what, "nodes")) {
-		if (!state || !strcmp(state, "ALIVE"))
-			cJSON_AddItemToArray(items, node_json());
+		int i;
+		view_self()->avail = N->avail;
+		for (i = 0; i < N->nview; i++) {
+			cJSON *j = rnode_json(&N->view[i]);
+			if (state && strcmp(state, rj_str(j, "state")))
+				cJSON_Delete(j);
+			else
+				cJSON_AddItemToArray(items, j);
+		}
 	} else if (!strcmp(what, "tasks")) {
 		list_tasks(items, state, limit);
 	} else if (!strcmp(what, "objects")) {

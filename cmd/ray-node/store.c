@@ -60,6 +60,14 @@ obj *store_find(const char *ref)
 	return ref ? map_get(&N->objs, ref) : NULL;
 }
 
+/* store_find, else a placeholder for a ref another live node owns. */
+obj *store_lookup(const char *ref)
+{
+	obj *o = store_find(ref);
+
+	return o ? o : foreign_obj(ref);
+}
+
 void store_touch(obj *o)
 {
 	o->last_ms = ray_now_ms();
@@ -293,6 +301,8 @@ static void on_waiter_timeout(uv_timer_t *t)
 	waiter_complete(t->data, 1);
 }
 
+static int add_ptr(void ***arr, int *n, int *cap, void *p);
+
 static void notify(obj *o)
 {
 	waiter **ws = o->waiters;
@@ -307,6 +317,11 @@ static void notify(obj *o)
 	o->ndeps = o->capdeps = 0;
 	for (i = 0; i < n; i++) {
 		waiter *w = ws[i];
+		if (o->remote && !w->is_wait) {
+			/* Its bytes are elsewhere: keep waiting for the pull. */
+			add_ptr((void ***)&o->waiters, &o->nwait, &o->capwait, w);
+			continue;
+		}
 		for (j = 0; j < w->n; j++)
 			if (w->objs[j] == o && !w->done[j]) {
 				w->done[j] = 1;
@@ -316,9 +331,16 @@ static void notify(obj *o)
 			waiter_complete(w, 0);
 	}
 	free(ws);
-	for (i = 0; i < nd; i++)
+	for (i = 0; i < nd; i++) {
+		if (o->remote) {
+			add_ptr((void ***)&o->deps, &o->ndeps, &o->capdeps, deps[i]);
+			continue;
+		}
 		sched_dep_ready(deps[i], o);
+	}
 	free(deps);
+	if (o->remote && (o->nwait || o->ndeps))
+		fetch_start(o);
 }
 
 void store_ready(obj *o)
@@ -405,7 +427,7 @@ static obj **resolve_refs(conn *c, uint32_t id, const cJSON *refs, size_t *n)
 			free(v);
 			return NULL;
 		}
-		v[i] = store_find(r->valuestring);
+		v[i] = store_lookup(r->valuestring);
 		if (!v[i]) {
 			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%s': it was freed, or never existed",
 			               r->valuestring);
@@ -446,7 +468,7 @@ static void start_waiter(conn *c, uint32_t id, cJSON *req, int is_wait)
 		w->k = n;
 	w->timer.data = w;
 	for (i = 0; i < n; i++)
-		if (objs[i]->state != OBJ_PENDING) {
+		if (objs[i]->state != OBJ_PENDING && (is_wait || !objs[i]->remote)) {
 			w->done[i] = 1;
 			w->ready++;
 		}
@@ -468,6 +490,8 @@ static void start_waiter(conn *c, uint32_t id, cJSON *req, int is_wait)
 				seen = 1;
 		if (!seen)
 			add_ptr((void ***)&o->waiters, &o->nwait, &o->capwait, w);
+		if (o->remote)
+			fetch_start(o);
 	}
 	w->cnext = c->waiters;
 	if (c->waiters)

@@ -1,0 +1,409 @@
+/*
+ * cluster.c: membership.  The head keeps the node table (Ray's GCS part
+ * that matters here); a joining node registers with it over an
+ * authenticated peer connection and then heartbeats every second with its
+ * free resources.  Each heartbeat reply carries the whole table, so every
+ * node has a view of the cluster for scheduling and for ray-status.  The
+ * head declares a node DEAD when its heartbeats stop for the timeout
+ * (5 s by default); every node reacts when its view shows a death: tasks
+ * it owns that ran there are retried, objects whose only copy was there
+ * are rebuilt from lineage or reported lost.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "node.h"
+
+#define TICK_MS 200
+#define HEARTBEAT_TICKS 5
+
+static unsigned ticks;
+
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+rnode *view_find(const char *id)
+{
+	int i;
+
+	for (i = 0; id && i < N->nview; i++)
+		if (!strcmp(N->view[i].id, id))
+			return &N->view[i];
+	return NULL;
+}
+
+rnode *view_self(void)
+{
+	return view_find(N->id);
+}
+
+int view_alive_others(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < N->nview; i++)
+		n += N->view[i].alive && strcmp(N->view[i].id, N->id) != 0;
+	return n;
+}
+
+peer *peer_node(const char *node_id)
+{
+	rnode *r = view_find(node_id);
+
+	if (!r || !r->alive)
+		return NULL;
+	return peer_for(r->id, r->addr);
+}
+
+static void self_refresh(void)
+{
+	rnode *s = view_self();
+
+	if (!s)
+		return;
+	s->avail = N->avail;
+	s->total = N->total;
+	s->nqueued = (int64_t)N->nqueued;
+	s->last_ms = ray_now_ms();
+	s->alive = 1;
+}
+
+static cJSON *res_raw(const res *r)
+{
+	cJSON *j = cJSON_CreateObject(), *c;
+	int i;
+
+	cJSON_AddNumberToObject(j, "cpu", (double)r->cpu);
+	cJSON_AddNumberToObject(j, "gpu", (double)r->gpu);
+	cJSON_AddNumberToObject(j, "mem", (double)r->mem);
+	c = cJSON_AddObjectToObject(j, "custom");
+	for (i = 0; i < r->ncustom; i++)
+		cJSON_AddNumberToObject(c, r->custom[i].name, (double)r->custom[i].q);
+	return j;
+}
+
+static void res_from_raw(res *r, const cJSON *j)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "custom"), *it;
+
+	memset(r, 0, sizeof(*r));
+	r->cpu = rj_int(j, "cpu", 0);
+	r->gpu = rj_int(j, "gpu", 0);
+	r->mem = rj_int(j, "mem", 0);
+	cJSON_ArrayForEach(it, c) {
+		if (r->ncustom == MAX_CUSTOM || !cJSON_IsNumber(it) || strlen(it->string) >= sizeof(r->custom[0].name))
+			continue;
+		snprintf(r->custom[r->ncustom].name, sizeof(r->custom[0].name), "%s", it->string);
+		r->custom[r->ncustom++].q = (int64_t)it->valuedouble;
+	}
+}
+
+static cJSON *rnode_raw(const rnode *r)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(j, "id", r->id);
+	cJSON_AddStringToObject(j, "addr", r->addr);
+	cJSON_AddBoolToObject(j, "alive", r->alive);
+	cJSON_AddBoolToObject(j, "is_head", r->is_head);
+	cJSON_AddNumberToObject(j, "pid", r->pid);
+	cJSON_AddStringToObject(j, "labels", r->labels);
+	cJSON_AddItemToObject(j, "total", res_raw(&r->total));
+	cJSON_AddItemToObject(j, "avail", res_raw(&r->avail));
+	cJSON_AddNumberToObject(j, "nqueued", (double)r->nqueued);
+	cJSON_AddNumberToObject(j, "start_time", r->start_time);
+	cJSON_AddNumberToObject(j, "end_time", r->end_time);
+	return j;
+}
+
+static int rnode_from_raw(rnode *r, const cJSON *j)
+{
+	const char *id = rj_str(j, "id"), *addr = rj_str(j, "addr"), *labels = rj_str(j, "labels");
+
+	if (!id || strlen(id) != RAY_NODEID_LEN || !ray_ref_valid(id) || !addr || strlen(addr) >= sizeof(r->addr))
+		return -1;
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->addr, sizeof(r->addr), "%s", addr);
+	snprintf(r->labels, sizeof(r->labels), "%s", labels ? labels : "");
+	r->alive = rj_bool(j, "alive");
+	r->is_head = rj_bool(j, "is_head");
+	r->pid = (int)rj_int(j, "pid", 0);
+	r->nqueued = rj_int(j, "nqueued", 0);
+	res_from_raw(&r->total, cJSON_GetObjectItemCaseSensitive(j, "total"));
+	res_from_raw(&r->avail, cJSON_GetObjectItemCaseSensitive(j, "avail"));
+	{
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "start_time");
+		const cJSON *et = cJSON_GetObjectItemCaseSensitive(j, "end_time");
+		r->start_time = cJSON_IsNumber(st) ? st->valuedouble : 0;
+		r->end_time = cJSON_IsNumber(et) ? et->valuedouble : 0;
+	}
+	return 0;
+}
+
+static cJSON *view_raw(void)
+{
+	cJSON *a = cJSON_CreateArray();
+	int i;
+
+	self_refresh();
+	for (i = 0; i < N->nview; i++)
+		cJSON_AddItemToArray(a, rnode_raw(&N->view[i]));
+	return a;
+}
+
+static void node_died(rnode *r)
+{
+	r->alive = 0;
+	r->end_time = wall_s();
+	node_log("node %s at %s is dead", r->id, r->addr);
+	sched_node_died(r->id);
+	transfer_node_died(r->id);
+}
+
+/* Merges the head's table into our view, reacting to deaths and joins. */
+static void view_merge(const cJSON *nodes)
+{
+	const cJSON *it;
+	int joined = 0;
+
+	cJSON_ArrayForEach(it, nodes) {
+		rnode nr, *cur;
+		if (rnode_from_raw(&nr, it))
+			continue;
+		if (!strcmp(nr.id, N->id))
+			continue;
+		cur = view_find(nr.id);
+		if (!cur) {
+			if (N->nview == MAX_NODES)
+				continue;
+			cur = &N->view[N->nview++];
+			*cur = nr;
+			joined += nr.alive;
+			if (!nr.alive)
+				continue;
+		} else {
+			int was = cur->alive;
+			*cur = nr;
+			if (was && !nr.alive) {
+				cur->alive = 1;
+				node_died(cur);
+			}
+		}
+		cur->last_ms = ray_now_ms();
+	}
+	if (joined)
+		sched_run();
+}
+
+static void on_heartbeat(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	(void)ud;
+	(void)d;
+	(void)dl;
+	N->hb_inflight = 0;
+	if (rc == RAY_ENOTFOUND) {
+		node_log("the head says this node is dead; stopping");
+		node_shutdown();
+		return;
+	}
+	if (rc || !reply)
+		return;
+	view_merge(cJSON_GetObjectItemCaseSensitive(reply, "nodes"));
+	sched_run();
+}
+
+static void send_heartbeat(void)
+{
+	cJSON *req;
+	peer *p;
+
+	if (N->hb_inflight || !N->joined || N->stopping)
+		return;
+	p = peer_for(NULL, N->head_addr);
+	if (!p)
+		return;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "node_heartbeat");
+	cJSON_AddStringToObject(req, "node_id", N->id);
+	cJSON_AddItemToObject(req, "avail", res_raw(&N->avail));
+	cJSON_AddNumberToObject(req, "nqueued", (double)N->nqueued);
+	if (!peer_request(p, req, NULL, 0, on_heartbeat, NULL))
+		N->hb_inflight = 1;
+	cJSON_Delete(req);
+}
+
+static void head_check_deaths(void)
+{
+	int64_t now = ray_now_ms();
+	int i;
+
+	for (i = 0; i < N->nview; i++) {
+		rnode *r = &N->view[i];
+		if (r->alive && strcmp(r->id, N->id) && now - r->last_ms > N->dead_timeout_ms)
+			node_died(r);
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	(void)t;
+	ticks++;
+	self_refresh();
+	if (N->is_head)
+		head_check_deaths();
+	else if (ticks % HEARTBEAT_TICKS == 0)
+		send_heartbeat();
+	transfer_tick();
+}
+
+static void on_registered(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	(void)ud;
+	(void)d;
+	(void)dl;
+	if (rc || !reply) {
+		N->join_failed = rc ? rc : RAY_EUNREACH;
+		snprintf(N->join_err, sizeof(N->join_err), "%s",
+		         rc == RAY_EUNREACH || !reply ? "cannot reach the head, or it refused our token"
+		                                      : (rj_str(reply, "msg") ? rj_str(reply, "msg") : "refused"));
+		return;
+	}
+	N->joined = 1;
+	view_merge(cJSON_GetObjectItemCaseSensitive(reply, "nodes"));
+}
+
+int cluster_start(void)
+{
+	rnode *s = &N->view[0];
+	const char *t = getenv("RAY_NODE_DEAD_TIMEOUT");
+	int64_t ms;
+
+	N->dead_timeout_ms = 5000;
+	if (t && !ray_parse_seconds(t, &ms) && ms > 0)
+		N->dead_timeout_ms = ms;
+	memset(s, 0, sizeof(*s));
+	snprintf(s->id, sizeof(s->id), "%s", N->id);
+	snprintf(s->addr, sizeof(s->addr), strchr(N->host, ':') ? "[%s]:%d" : "%s:%d", N->host, N->port);
+	s->is_head = N->is_head;
+	s->pid = (int)getpid();
+	snprintf(s->labels, sizeof(s->labels), "%s", N->labels);
+	s->start_time = wall_s();
+	N->nview = 1;
+	self_refresh();
+	uv_timer_init(N->loop, &N->ctick);
+	uv_timer_start(&N->ctick, on_tick, TICK_MS, TICK_MS);
+	if (!N->is_head) {
+		cJSON *req = cJSON_CreateObject();
+		peer *p = peer_for(NULL, N->head_addr);
+		int rc;
+		if (!p) {
+			cJSON_Delete(req);
+			snprintf(N->join_err, sizeof(N->join_err), "bad head address '%s'", N->head_addr);
+			return RAY_EUSAGE;
+		}
+		cJSON_AddStringToObject(req, "op", "node_register");
+		cJSON_AddItemToObject(req, "node", rnode_raw(s));
+		rc = peer_request(p, req, NULL, 0, on_registered, NULL);
+		cJSON_Delete(req);
+		return rc;
+	}
+	N->joined = 1;
+	return 0;
+}
+
+void cluster_stop(void)
+{
+	if (!uv_is_closing((uv_handle_t *)&N->ctick)) {
+		uv_timer_stop(&N->ctick);
+		uv_close((uv_handle_t *)&N->ctick, NULL);
+	}
+	peers_close_all();
+}
+
+cJSON *rnode_json(const rnode *r)
+{
+	cJSON *j = cJSON_CreateObject(), *l;
+	char buf[sizeof(r->labels)], *p, *save = NULL, *tok;
+
+	cJSON_AddStringToObject(j, "node_id", r->id);
+	cJSON_AddStringToObject(j, "address", r->addr);
+	cJSON_AddStringToObject(j, "state", r->alive ? "ALIVE" : "DEAD");
+	cJSON_AddBoolToObject(j, "is_head", r->is_head);
+	cJSON_AddNumberToObject(j, "pid", r->pid);
+	l = cJSON_AddObjectToObject(j, "labels");
+	snprintf(buf, sizeof(buf), "%s", r->labels);
+	for (p = buf; (tok = strtok_r(p, ",", &save)); p = NULL) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		cJSON_AddStringToObject(l, tok, eq + 1);
+	}
+	cJSON_AddItemToObject(j, "resources_total", res_json(&r->total));
+	cJSON_AddItemToObject(j, "resources_available", res_json(&r->avail));
+	cJSON_AddNumberToObject(j, "pending_tasks", (double)r->nqueued);
+	cJSON_AddNumberToObject(j, "start_time", r->start_time);
+	if (!r->alive)
+		cJSON_AddNumberToObject(j, "end_time", r->end_time);
+	return j;
+}
+
+void op_cluster(conn *c, uint32_t id, cJSON *req)
+{
+	const char *op = rj_str(req, "op");
+	cJSON *r;
+
+	if (!N->is_head) {
+		conn_reply_err(c, id, RAY_EUSAGE, "this node is not the head");
+		return;
+	}
+	if (!strcmp(op, "node_register")) {
+		rnode nr, *cur;
+		if (rnode_from_raw(&nr, cJSON_GetObjectItemCaseSensitive(req, "node"))) {
+			conn_reply_err(c, id, RAY_EUSAGE, "bad node record");
+			return;
+		}
+		cur = view_find(nr.id);
+		if (!cur) {
+			if (N->nview == MAX_NODES) {
+				conn_reply_err(c, id, RAY_ERESOURCE, "the cluster is full (%d nodes)", MAX_NODES);
+				return;
+			}
+			cur = &N->view[N->nview++];
+		}
+		*cur = nr;
+		cur->alive = 1;
+		cur->is_head = 0;
+		cur->last_ms = ray_now_ms();
+		cur->start_time = wall_s();
+		node_log("node %s at %s joined", cur->id, cur->addr);
+		r = cJSON_CreateObject();
+		cJSON_AddItemToObject(r, "nodes", view_raw());
+		conn_reply(c, id, r, NULL, 0);
+		sched_run();
+	} else if (!strcmp(op, "node_heartbeat")) {
+		rnode *cur = view_find(rj_str(req, "node_id"));
+		if (!cur || !cur->alive) {
+			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown or dead node");
+			return;
+		}
+		res_from_raw(&cur->avail, cJSON_GetObjectItemCaseSensitive(req, "avail"));
+		cur->nqueued = rj_int(req, "nqueued", 0);
+		cur->last_ms = ray_now_ms();
+		r = cJSON_CreateObject();
+		cJSON_AddItemToObject(r, "nodes", view_raw());
+		conn_reply(c, id, r, NULL, 0);
+		sched_run();
+	} else {
+		conn_reply_err(c, id, RAY_EUSAGE, "unknown request '%.64s'", op);
+	}
+}

@@ -1,0 +1,417 @@
+/*
+ * transfer.c: objects across nodes.  A ref names its owner (its first 16
+ * hex digits); a node asked about a ref it does not hold makes a
+ * placeholder and asks the owner where the object is (obj_locate, polled
+ * while the object is pending).  Bytes are pulled from a node holding a
+ * copy in 4 MiB chunks, several in flight, written straight into the store
+ * file at their offsets; each chunk carries a BLAKE2b checksum computed by
+ * the sender and checked here, so a corrupted transfer is retried, never
+ * stored.  One pull per object per node, however many tasks wait for it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "node.h"
+
+#define CHUNK (4u << 20)
+#define WINDOW 4
+#define SUM_LEN 16
+#define MAX_FETCH_FAILS 3
+
+typedef struct pull {
+	char ref[RAY_REF_MAX + 1];
+	char from[RAY_NODEID_LEN + 1];
+	char tmp[PATH_MAX + 64];
+	int fd;
+	uint64_t size, next_off, done;
+	int outstanding, failed;
+} pull;
+
+typedef struct chunk_req {
+	pull *p;
+	uint64_t off;
+	size_t len;
+} chunk_req;
+
+static int retry_needed;
+
+static void sum_hex(char out[2 * SUM_LEN + 1], const void *data, size_t len)
+{
+	unsigned char h[SUM_LEN];
+
+	crypto_generichash(h, sizeof(h), data, len, NULL, 0);
+	sodium_bin2hex(out, 2 * SUM_LEN + 1, h, sizeof(h));
+}
+
+static void pull_finish(pull *p)
+{
+	obj *o = store_find(p->ref);
+	char path[PATH_MAX + 64];
+
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	if (!o || o->state != OBJ_READY || !o->remote) {
+		unlink(p->tmp);
+		free(p);
+		return;
+	}
+	o->fetching = 0;
+	if (p->failed) {
+		unlink(p->tmp);
+		o->fetch_fail++;
+		retry_needed = 1;
+		if (o->fetch_fail >= MAX_FETCH_FAILS) {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "object %s lost: could not copy it from node %s", o->ref, p->from);
+			o->state = OBJ_PENDING;
+			o->remote = 0;
+			store_fail(o, RAY_ELOST, msg);
+		} else if (o->foreign) {
+			o->state = OBJ_PENDING;   /* ask the owner again */
+			o->remote = 0;
+		}
+		free(p);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/o/%s", N->store, o->ref);
+	if (chmod(p->tmp, 0444) || rename(p->tmp, path)) {
+		unlink(p->tmp);
+		o->fetch_fail++;
+		retry_needed = 1;
+		free(p);
+		return;
+	}
+	o->remote = 0;
+	o->in_file = 1;
+	N->store_used += o->size;
+	free(p);
+	store_ready(o);
+}
+
+static void request_chunks(pull *p);
+
+static void on_chunk(void *ud, int rc, cJSON *reply, const char *data, size_t dlen)
+{
+	chunk_req *cr = ud;
+	pull *p = cr->p;
+	char want[2 * SUM_LEN + 1];
+	const char *sum = reply ? rj_str(reply, "sum") : NULL;
+
+	p->outstanding--;
+	if (!p->failed) {
+		if (rc || dlen != cr->len || !sum) {
+			p->failed = 1;
+		} else {
+			sum_hex(want, data, dlen);
+			if (strcmp(want, sum)) {
+				node_log("checksum mismatch pulling %s from %s at offset %llu", p->ref, p->from,
+				         (unsigned long long)cr->off);
+				p->failed = 1;
+			} else {
+				size_t w = 0;
+				while (w < dlen) {
+					ssize_t n = pwrite(p->fd, data + w, dlen - w, (off_t)(cr->off + w));
+					if (n < 0 && errno == EINTR)
+						continue;
+					if (n <= 0) {
+						p->failed = 1;
+						break;
+					}
+					w += (size_t)n;
+				}
+				p->done += dlen;
+			}
+		}
+	}
+	free(cr);
+	if (!p->failed)
+		request_chunks(p);
+	if (p->outstanding == 0 && (p->failed || p->done == p->size))
+		pull_finish(p);
+}
+
+static void request_chunks(pull *p)
+{
+	peer *pe = peer_node(p->from);
+
+	while (!p->failed && p->outstanding < WINDOW && p->next_off < p->size) {
+		chunk_req *cr = malloc(sizeof(*cr));
+		cJSON *req;
+		if (!cr || !pe) {
+			free(cr);
+			p->failed = 1;
+			return;
+		}
+		cr->p = p;
+		cr->off = p->next_off;
+		cr->len = p->size - p->next_off < CHUNK ? (size_t)(p->size - p->next_off) : CHUNK;
+		req = cJSON_CreateObject();
+		cJSON_AddStringToObject(req, "op", "obj_read");
+		cJSON_AddStringToObject(req, "ref", p->ref);
+		cJSON_AddNumberToObject(req, "off", (double)cr->off);
+		cJSON_AddNumberToObject(req, "len", (double)cr->len);
+		if (peer_request(pe, req, NULL, 0, on_chunk, cr)) {
+			free(cr);
+			p->failed = 1;
+		} else {
+			p->outstanding++;
+			p->next_off += cr->len;
+		}
+		cJSON_Delete(req);
+	}
+}
+
+void fetch_start(obj *o)
+{
+	pull *p;
+
+	if (o->state != OBJ_READY || !o->remote || o->fetching)
+		return;
+	if (!strcmp(o->loc, N->id)) {
+		o->remote = 0;
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return;
+	snprintf(p->ref, sizeof(p->ref), "%s", o->ref);
+	snprintf(p->from, sizeof(p->from), "%s", o->loc);
+	snprintf(p->tmp, sizeof(p->tmp), "%s/tmp/pull-%s", N->store, o->ref);
+	p->size = o->size;
+	p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (p->fd < 0 || (p->size && ftruncate(p->fd, (off_t)p->size))) {
+		if (p->fd >= 0)
+			close(p->fd);
+		unlink(p->tmp);
+		free(p);
+		retry_needed = 1;
+		return;
+	}
+	o->fetching = 1;
+	if (p->size == 0) {
+		pull_finish(p);
+		return;
+	}
+	request_chunks(p);
+	if (p->outstanding == 0)
+		pull_finish(p);
+}
+
+/* ---- locating objects owned elsewhere ---- */
+
+static void on_located(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	char *ref = ud;
+	obj *o = store_find(ref);
+	const char *st;
+
+	(void)d;
+	(void)dl;
+	free(ref);
+	if (!o || o->state != OBJ_PENDING)
+		return;
+	o->locating = 0;
+	if (rc || !reply) {
+		retry_needed = 1;
+		return;
+	}
+	st = rj_str(reply, "state");
+	if (!st || !strcmp(st, "pending"))
+		return;   /* polled again on a later tick */
+	if (!strcmp(st, "ready")) {
+		const char *loc = rj_str(reply, "loc");
+		int64_t size = rj_int(reply, "size", -1);
+		if (!loc || strlen(loc) != RAY_NODEID_LEN || size < 0)
+			return;
+		snprintf(o->loc, sizeof(o->loc), "%s", loc);
+		o->size = (uint64_t)size;
+		o->remote = 1;
+		store_ready(o);
+	} else if (!strcmp(st, "error")) {
+		int code = (int)rj_int(reply, "code", RAY_EFAILED);
+		if (code >= 0 || code < RAY_ENOTFOUND)
+			code = RAY_EFAILED;
+		store_fail(o, code, rj_str(reply, "msg") ? rj_str(reply, "msg") : "failed");
+	} else {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "unknown ref '%s': its owner does not know it", o->ref);
+		store_fail(o, RAY_ENOTFOUND, msg);
+	}
+}
+
+static void locate(obj *o)
+{
+	char owner[RAY_NODEID_LEN + 1];
+	cJSON *req;
+	peer *p;
+	char *ud;
+
+	snprintf(owner, sizeof(owner), "%.*s", RAY_NODEID_LEN, o->ref);
+	p = peer_node(owner);
+	if (!p)
+		return;
+	ud = strdup(o->ref);
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "obj_locate");
+	cJSON_AddStringToObject(req, "ref", o->ref);
+	if (ud && !peer_request(p, req, NULL, 0, on_located, ud))
+		o->locating = 1;
+	else
+		free(ud);
+	cJSON_Delete(req);
+}
+
+obj *foreign_obj(const char *ref)
+{
+	char owner[RAY_NODEID_LEN + 1], msg[300];
+	rnode *r;
+	obj *o;
+
+	if (!ref || strlen(ref) <= RAY_NODEID_LEN || !ray_ref_valid(ref))
+		return NULL;
+	snprintf(owner, sizeof(owner), "%.*s", RAY_NODEID_LEN, ref);
+	if (!strcmp(owner, N->id) || !(r = view_find(owner)))
+		return NULL;
+	o = store_new(ref);
+	if (!o)
+		return NULL;
+	o->foreign = 1;
+	if (!r->alive) {
+		snprintf(msg, sizeof(msg), "object %s is lost: its owner node %s died", ref, owner);
+		store_fail(o, RAY_ELOST, msg);
+		return o;
+	}
+	locate(o);
+	return o;
+}
+
+void transfer_tick(void)
+{
+	static unsigned n;
+	obj *o;
+
+	/* Poll pending foreign objects every tick; retry failed pulls. */
+	n++;
+	for (o = N->ohead; o; o = o->next) {
+		if (o->foreign && o->state == OBJ_PENDING && !o->locating && (o->nwait || o->ndeps || n % 5 == 0))
+			locate(o);
+		else if (retry_needed && o->state == OBJ_READY && o->remote && !o->fetching && (o->nwait || o->ndeps))
+			fetch_start(o);
+	}
+	retry_needed = 0;
+}
+
+void transfer_node_died(const char *id)
+{
+	char msg[300];
+	obj *o, *next;
+
+	for (o = N->ohead; o; o = next) {
+		next = o->next;
+		if (!o->foreign)
+			continue;
+		if (!strncmp(o->ref, id, RAY_NODEID_LEN) && o->state == OBJ_PENDING) {
+			snprintf(msg, sizeof(msg), "object %s is lost: its owner node %s died", o->ref, id);
+			store_fail(o, RAY_ELOST, msg);
+		} else if (o->state == OBJ_READY && o->remote && !strcmp(o->loc, id)) {
+			/* Ask the owner for another copy (or a rebuilt one). */
+			o->state = OBJ_PENDING;
+			o->remote = 0;
+		}
+	}
+	retry_needed = 1;
+}
+
+/* ---- requests from other nodes ---- */
+
+static void op_locate(conn *c, uint32_t id, cJSON *req)
+{
+	obj *o = store_find(rj_str(req, "ref"));
+	cJSON *r = cJSON_CreateObject();
+
+	if (!o || (o->foreign && o->state == OBJ_PENDING)) {
+		cJSON_AddStringToObject(r, "state", o ? "pending" : "unknown");
+	} else if (o->state == OBJ_PENDING) {
+		cJSON_AddStringToObject(r, "state", "pending");
+	} else if (o->state == OBJ_ERROR) {
+		cJSON_AddStringToObject(r, "state", "error");
+		cJSON_AddNumberToObject(r, "code", o->err_code);
+		cJSON_AddStringToObject(r, "msg", o->err_msg ? o->err_msg : "failed");
+	} else {
+		cJSON_AddStringToObject(r, "state", "ready");
+		cJSON_AddStringToObject(r, "loc", o->remote ? o->loc : N->id);
+		cJSON_AddNumberToObject(r, "size", (double)o->size);
+	}
+	conn_reply(c, id, r, NULL, 0);
+}
+
+static void op_read(conn *c, uint32_t id, cJSON *req)
+{
+	obj *o = store_find(rj_str(req, "ref"));
+	int64_t off = rj_int(req, "off", -1), len = rj_int(req, "len", -1);
+	char path[PATH_MAX + 64], sum[2 * SUM_LEN + 1];
+	char *buf;
+	ssize_t got = 0;
+	cJSON *r;
+	int fd;
+
+	if (!o || o->state != OBJ_READY || o->remote) {
+		conn_reply_err(c, id, RAY_ENOTFOUND, "no local copy of '%.80s'", rj_str(req, "ref") ? rj_str(req, "ref") : "");
+		return;
+	}
+	if (off < 0 || len < 0 || len > (int64_t)CHUNK || (uint64_t)off > o->size ||
+	    (uint64_t)len > o->size - (uint64_t)off) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad range");
+		return;
+	}
+	store_touch(o);
+	buf = malloc((size_t)len + 1);
+	if (!buf) {
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return;
+	}
+	if (o->data) {
+		memcpy(buf, o->data + off, (size_t)len);
+		got = len;
+	} else if (!store_path(o, path, sizeof(path)) && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		while (got < len) {
+			ssize_t n = pread(fd, buf + got, (size_t)(len - got), off + got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += n;
+		}
+		close(fd);
+	}
+	if (got != len) {
+		free(buf);
+		conn_reply_err(c, id, RAY_ELOST, "cannot read object '%s'", o->ref);
+		return;
+	}
+	sum_hex(sum, buf, (size_t)len);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "sum", sum);
+	conn_reply(c, id, r, buf, (size_t)len);
+	free(buf);
+}
+
+void op_transfer(conn *c, uint32_t id, cJSON *req)
+{
+	const char *op = rj_str(req, "op");
+
+	if (!strcmp(op, "obj_locate"))
+		op_locate(c, id, req);
+	else if (!strcmp(op, "obj_read"))
+		op_read(c, id, req);
+	else
+		conn_reply_err(c, id, RAY_EUSAGE, "unknown request '%.64s'", op);
+}
