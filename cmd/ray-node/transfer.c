@@ -32,6 +32,7 @@ typedef struct pull {
 	int fd;
 	uint64_t size, next_off, done;
 	int outstanding, failed;
+	int unreachable;          /* the source went away: not the data's fault */
 } pull;
 
 typedef struct chunk_req {
@@ -66,7 +67,8 @@ static void pull_finish(pull *p)
 	o->fetching = 0;
 	if (p->failed) {
 		unlink(p->tmp);
-		o->fetch_fail++;
+		if (!p->unreachable)
+			o->fetch_fail++;
 		retry_needed = 1;
 		if (o->fetch_fail >= MAX_FETCH_FAILS) {
 			char msg[300];
@@ -109,6 +111,7 @@ static void on_chunk(void *ud, int rc, cJSON *reply, const char *data, size_t dl
 	if (!p->failed) {
 		if (rc || dlen != cr->len || !sum) {
 			p->failed = 1;
+			p->unreachable = rc == RAY_EUNREACH;
 		} else {
 			sum_hex(want, data, dlen);
 			if (strcmp(want, sum)) {
@@ -148,6 +151,7 @@ static void request_chunks(pull *p)
 		if (!cr || !pe) {
 			free(cr);
 			p->failed = 1;
+			p->unreachable = !pe;
 			return;
 		}
 		cr->p = p;
@@ -161,6 +165,7 @@ static void request_chunks(pull *p)
 		if (peer_request(pe, req, NULL, 0, on_chunk, cr)) {
 			free(cr);
 			p->failed = 1;
+			p->unreachable = 1;
 		} else {
 			p->outstanding++;
 			p->next_off += cr->len;
