@@ -198,6 +198,19 @@ int ray_actor_kill(ray_client *c, const char *actor, int restart, ray_err *err);
 int ray_actor_get(ray_client *c, const char *name, const char *ns,
                   char id[RAY_ID_MAX + 1], ray_err *err);
 
+/* ---- placement groups ---- */
+
+/*
+ * Reserves bundles ("CPU=2,GPU=1,NAME=QTY" each) all-or-none with strategy
+ * PACK, SPREAD, STRICT_PACK or STRICT_SPREAD (NULL: PACK).  With wait, returns
+ * once the group is CREATED or timeout_ms ran out (RAY_ETIMEOUT; the group
+ * stays pending and id is still filled).
+ */
+int ray_pg_create(ray_client *c, const char *strategy, const char *name,
+                  size_t nbundles, const char *const *bundles, int wait,
+                  int64_t timeout_ms, char id[RAY_ID_MAX + 1], ray_err *err);
+int ray_pg_remove(ray_client *c, const char *pg, ray_err *err);
+
 /* ---- generic request (status queries, store listing, jobs, pgs) ---- */
 
 /*

@@ -40,6 +40,7 @@ typedef struct actor {
 	char **argv, **env;       /* owned */
 	res req;
 	int holding;              /* resources taken */
+	char gpu_ids[128];        /* devices given, held for life */
 	int state, num_restarts;
 	uv_process_t proc;
 	uv_pipe_t in, out;        /* the actor's stdin and stdout */
@@ -47,6 +48,8 @@ typedef struct actor {
 	int exited, pid;
 	int exit_code, term_signal;
 	int killed;               /* stopped for good */
+	int dying;                /* this process is being killed or has exited:
+	                           * send it nothing more */
 	char *cause;              /* owned: why it died last */
 	rbuf rx;
 	task *qhead, *qtail;      /* calls not yet sent, in order */
@@ -109,73 +112,102 @@ static void call_fail(task *t, int code, const char *why)
 	task_finish_error(t, code == RAY_ECANCEL ? T_CANCELLED : T_FAILED, code, msg);
 }
 
+/* Splits a result into the n returns a call asked for: at TABs for the text
+ * protocols (data holds the answer line with its newline), as u32-prefixed
+ * items for frame.  Returns how many there are (maybe not n), or -1 when a
+ * frame payload is malformed; parts/lens are filled only when it is n. */
+static int split_returns(int protocol, const char *data, size_t len, int n,
+                         const char **parts, size_t *lens)
+{
+	const char *p = data, *end = data + len;
+	int k = 0;
+
+	if (protocol != P_FRAME) {
+		if (len > 0 && end[-1] == '\n')
+			end--;
+		for (;;) {
+			const char *tab = memchr(p, '\t', (size_t)(end - p));
+			const char *stop = tab ? tab : end;
+			if (k < n) {
+				parts[k] = p;
+				lens[k] = (size_t)(stop - p);
+			}
+			k++;
+			if (!tab)
+				return k;
+			p = tab + 1;
+		}
+	}
+	while (p < end) {
+		uint32_t l;
+		if (end - p < 4)
+			return -1;
+		l = (uint32_t)(unsigned char)p[0] << 24 | (uint32_t)(unsigned char)p[1] << 16 |
+		    (uint32_t)(unsigned char)p[2] << 8 | (unsigned char)p[3];
+		p += 4;
+		if ((size_t)(end - p) < l)
+			return -1;
+		if (k < n) {
+			parts[k] = p;
+			lens[k] = l;
+		}
+		k++;
+		p += l;
+	}
+	return k;
+}
+
+/* A result that cannot be stored is an error object, never a ref that
+ * stays pending for ever. */
+static void put_result(obj *o, const char *data, size_t len)
+{
+	if (o && store_fill(o, data, len))
+		store_fail(o, RAY_ERESOURCE, "the actor's result could not be stored: object store full or out of memory");
+}
+
 static void call_done(task *t, const char *data, size_t len)
 {
 	int i;
 
 	if (t->num_returns == 1) {
-		store_fill(t->rets[0], data, len);
+		put_result(t->rets[0], data, len);
 	} else {
-		/* Several returns: TAB fields (text) or u32-prefixed items (frame). */
-		const char *p = data, *end = data + len;
-		char **parts = calloc((size_t)t->num_returns, sizeof(*parts));
+		const char **parts = calloc((size_t)t->num_returns, sizeof(*parts));
 		size_t *lens = calloc((size_t)t->num_returns, sizeof(*lens));
-		int n = 0, ok = parts && lens;
+		int n = parts && lens ? split_returns(t->act->protocol, data, len, t->num_returns, parts, lens) : -2;
+		char why[128];
 
-		while (ok && p <= end && n < t->num_returns) {
+		if (n != t->num_returns) {
+			if (n == -2)
+				snprintf(why, sizeof(why), "could not be stored: out of memory");
+			else if (n < 0)
+				snprintf(why, sizeof(why), "failed: its answer is not %d u32-prefixed items", t->num_returns);
+			else
+				snprintf(why, sizeof(why), "failed: it answered %d values but %d were asked for", n,
+				         t->num_returns);
+			free(parts);
+			free(lens);
+			call_fail(t, RAY_EFAILED, why);
+			return;
+		}
+		for (i = 0; i < n; i++) {
 			if (t->act->protocol == P_FRAME) {
-				uint32_t l;
-				if (end - p < 4) {
-					ok = 0;
-					break;
-				}
-				l = (uint32_t)(unsigned char)p[0] << 24 | (uint32_t)(unsigned char)p[1] << 16 |
-				    (uint32_t)(unsigned char)p[2] << 8 | (unsigned char)p[3];
-				p += 4;
-				if ((size_t)(end - p) < l) {
-					ok = 0;
-					break;
-				}
-				parts[n] = (char *)p;
-				lens[n++] = l;
-				p += l;
-				if (p == end)
-					break;
+				put_result(t->rets[i], parts[i], lens[i]);
 			} else {
-				const char *tab = memchr(p, '\t', (size_t)(end - p));
-				const char *stop = tab ? tab : end;
-				parts[n] = malloc((size_t)(stop - p) + 2);
-				if (!parts[n]) {
-					ok = 0;
-					break;
+				/* Each text field is a result line: it gets the newline. */
+				char *f = malloc(lens[i] + 1);
+				if (f) {
+					memcpy(f, parts[i], lens[i]);
+					f[lens[i]] = '\n';
+					put_result(t->rets[i], f, lens[i] + 1);
+					free(f);
+				} else if (t->rets[i]) {
+					store_fail(t->rets[i], RAY_ERESOURCE, "out of memory");
 				}
-				memcpy(parts[n], p, (size_t)(stop - p));
-				parts[n][stop - p] = '\n';
-				lens[n++] = (size_t)(stop - p) + 1;
-				if (!tab) {
-					p = end + 1;
-					break;
-				}
-				p = tab + 1;
 			}
 		}
-		if (t->act->protocol == P_FRAME && p != end)
-			ok = 0;
-		if (!ok || n != t->num_returns) {
-			char why[128];
-			snprintf(why, sizeof(why), "answered %d values but %d were asked for", n, t->num_returns);
-			call_fail(t, RAY_EFAILED, why);
-		} else {
-			for (i = 0; i < n; i++)
-				store_fill(t->rets[i], parts[i], lens[i]);
-		}
-		if (t->act->protocol != P_FRAME && parts)
-			for (i = 0; i < n; i++)
-				free(parts[i]);
 		free(parts);
 		free(lens);
-		if (!ok || n != t->num_returns)
-			return;
 	}
 	t->state = T_FINISHED;
 	t->end_ms = ray_now_ms();
@@ -297,7 +329,7 @@ static void pump(actor *a)
 {
 	int window = a->protocol == P_LINE ? 1 : a->max_concurrency;
 
-	while (a->qhead && a->state == A_ALIVE && a->ninflight < window) {
+	while (a->qhead && a->state == A_ALIVE && !a->dying && a->ninflight < window) {
 		task *t = a->qhead;
 		if (t->state >= T_FINISHED) {
 			a->qhead = t->qnext;
@@ -359,6 +391,7 @@ static void protocol_error(actor *a, const char *why)
 	log_line(a, msg);
 	set_cause(a, "%s", msg);
 	uv_read_stop((uv_stream_t *)&a->out);
+	a->dying = 1;
 	if (a->pid > 0 && !a->exited)
 		kill(-a->pid, SIGKILL);
 }
@@ -503,6 +536,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		/* Closed stdout: a crash.  Usually the exit follows at once and
 		 * says why; if the process lingers, kill it. */
 		uv_read_stop(s);
+		a->dying = 1;
 		if (a->pid > 0 && !a->exited && !a->eof_live) {
 			uv_timer_init(N->loop, &a->eof_timer);
 			a->eof_timer.data = a;
@@ -544,12 +578,39 @@ static void close_handles(actor *a)
 		uv_close((uv_handle_t *)&a->proc, on_handle_closed);
 }
 
+/* The process has exited: whatever it wrote before is already in the pipe,
+ * though maybe not yet read.  Read it now, before the pipe is closed, so
+ * that an actor that answers and then exits does not lose the answer. */
+static void drain(actor *a)
+{
+	uv_os_fd_t fd;
+
+	if (!uv_is_active((uv_handle_t *)&a->out) || uv_fileno((uv_handle_t *)&a->out, &fd) ||
+	    !(fcntl(fd, F_GETFL) & O_NONBLOCK))
+		return;
+	for (;;) {
+		ssize_t n;
+		if (rbuf_reserve(&a->rx, 65536))
+			return;
+		n = read(fd, a->rx.p + a->rx.len, a->rx.cap - a->rx.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		a->rx.len += (size_t)n;
+		if (parse_answers(a))
+			return;
+	}
+}
+
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 {
 	actor *a = p->data;
 	char buf[128];
 
+	drain(a);
 	a->exited = 1;
+	a->dying = 1;
 	a->exit_code = (int)status;
 	a->term_signal = sig;
 	if (!a->cause) {
@@ -593,6 +654,7 @@ static void release(actor *a)
 {
 	if (a->holding) {
 		res_add(&N->avail, &a->req);
+		gpu_give(&a->req, a->gpu_ids);
 		a->holding = 0;
 	}
 }
@@ -674,9 +736,12 @@ static void actor_spawn(actor *a)
 	uv_process_options_t po;
 	uv_stdio_container_t io[3];
 	char path[PATH_MAX + 64], msg[600];
-	char **env = env_build(a->id, a->job, a->num_restarts, &a->req, a->env, 0, NULL);
+	char **env;
 	int logfd, rc;
 
+	if (!a->gpu_ids[0])
+		gpu_take(&a->req, a->gpu_ids, sizeof(a->gpu_ids));
+	env = env_build(a->id, a->job, a->num_restarts, &a->req, a->gpu_ids, a->env, 0, NULL);
 	snprintf(path, sizeof(path), "%s/logs/%s.err", N->session, a->id);
 	logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	uv_pipe_init(N->loop, &a->in, 0);
@@ -713,6 +778,7 @@ static void actor_spawn(actor *a)
 	N->nprocs++;
 	a->nhandles = 3;
 	a->pid = a->proc.pid;
+	a->dying = 0;
 	a->state = A_ALIVE;
 	uv_read_start((uv_stream_t *)&a->out, on_alloc, on_read);
 	pump(a);
@@ -746,6 +812,7 @@ static void actor_stop(actor *a, const char *cause, int graceful)
 	if (a->state == A_DEAD)
 		return;
 	a->killed = 1;
+	a->dying = 1;
 	set_cause(a, "%s", cause);
 	if (a->state == A_PENDING || (a->state == A_RESTARTING && !a->nhandles)) {
 		go_dead(a);
@@ -969,7 +1036,7 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 		cJSON_AddStringToObject(r, "warning",
 		                        "infeasible: no node has the resources this actor asks for; it stays pending until one joins");
 	actor_sched();
-	if (a->state == A_DEAD && a->cause) {
+	if ((a->state == A_DEAD || a->killed) && a->cause) {
 		cJSON_Delete(r);
 		conn_reply_err(c, id, RAY_EFAILED, "actor %s %s", a->id, a->cause);
 		return;
@@ -1158,6 +1225,7 @@ void op_actor(conn *c, uint32_t id, cJSON *req)
 		if (rj_bool(req, "restart")) {
 			if (a->state == A_ALIVE && a->pid > 0) {
 				set_cause(a, "%s", "was restarted by ray-actor kill --restart");
+				a->dying = 1;
 				kill(-a->pid, SIGKILL);
 			}
 		} else {

@@ -167,6 +167,7 @@ static void node_died(rnode *r)
 	node_log("node %s at %s is dead", r->id, r->addr);
 	sched_node_died(r->id);
 	transfer_node_died(r->id);
+	pg_node_died(r->id);
 }
 
 /* Merges the head's table into our view, reacting to deaths and joins. */
@@ -218,6 +219,7 @@ static void on_heartbeat(void *ud, int rc, cJSON *reply, const char *d, size_t d
 	if (rc || !reply)
 		return;
 	view_merge(cJSON_GetObjectItemCaseSensitive(reply, "nodes"));
+	pg_merge_table(cJSON_GetObjectItemCaseSensitive(reply, "pgs"));
 	sched_run();
 }
 
@@ -258,8 +260,10 @@ static void on_tick(uv_timer_t *t)
 	(void)t;
 	ticks++;
 	self_refresh();
-	if (N->is_head)
+	if (N->is_head) {
 		head_check_deaths();
+		pg_tick();
+	}
 	else if (ticks % HEARTBEAT_TICKS == 0)
 		send_heartbeat();
 	transfer_tick();
@@ -401,6 +405,7 @@ void op_cluster(conn *c, uint32_t id, cJSON *req)
 		cur->last_ms = ray_now_ms();
 		r = cJSON_CreateObject();
 		cJSON_AddItemToObject(r, "nodes", view_raw());
+		cJSON_AddItemToObject(r, "pgs", pg_table_json());
 		conn_reply(c, id, r, NULL, 0);
 		sched_run();
 	} else {

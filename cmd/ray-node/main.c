@@ -295,6 +295,17 @@ static int node_setup(const opts *o, ray_err *err)
 	return 0;
 }
 
+/* A start that failed half way leaves no session or store behind: both
+ * were made fresh for this node id, and no `stop` could find them (there is
+ * no lock yet). */
+static void node_setup_undo(void)
+{
+	if (N && N->store[0])
+		rm_rf(N->store);
+	if (N && N->session[0])
+		rm_rf(N->session);
+}
+
 static void log_listening(void)
 {
 	node_log("node %s listening on %s:%d and %s/node.sock", N->id, N->host, N->port, N->session);
@@ -309,6 +320,7 @@ static void node_teardown(void)
 	uv_library_shutdown();
 	tasks_free_all();
 	actors_free_all();
+	pgs_free_all();
 	store_drop_all();
 	sodium_memzero(N->key, sizeof(N->key));
 	if (lock_fd >= 0)
@@ -355,6 +367,7 @@ static int cmd_start(const opts *o)
 	}
 	if (o->foreground) {
 		if ((rc = node_setup(o, &err))) {
+			node_setup_undo();
 			fprintf(stderr, "ray-node: %s\n", err.msg);
 			return ray_exit_code(rc);
 		}
@@ -384,6 +397,7 @@ static int cmd_start(const opts *o)
 			_exit(0);
 		rc = node_setup(o, &err);
 		if (rc) {
+			node_setup_undo();
 			snprintf(msg, sizeof(msg), "%d %s", ray_exit_code(rc), err.msg);
 			if (write(pfd[1], msg, strlen(msg)) < 0)
 				_exit(1);

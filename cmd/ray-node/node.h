@@ -85,6 +85,9 @@ struct task {
 	char *prefer;             /* owned: "k=v" soft or NULL */
 	char pin[RAY_NODEID_LEN + 1]; int pin_soft;
 	int spread;
+	char pg[RAY_ID_MAX + 1];  /* placement group, or "" */
+	int bundle;               /* its bundle index, -1 any */
+	char gpu_ids[128];        /* devices given, "0,2" */
 	int blocked;              /* a hard constraint this node can't meet */
 	int64_t submit_ms, start_ms, end_ms;
 	task *qprev, *qnext;      /* run queue */
@@ -119,6 +122,7 @@ struct conn {
 	waiter *waiters;
 	conn *prev, *next;
 	int resume_queued;
+	int refs;                 /* deferred replies that still point here */
 	conn *rprev, *rnext;      /* queue of connections to resume */
 	char *put_path;           /* owned; a put_part in progress */
 	int put_fd;
@@ -188,6 +192,10 @@ void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t
 void conn_reply_err(conn *c, uint32_t req_id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void conn_resume(conn *c);
+/* Keeps c's memory alive across a deferred reply (replies to a closed
+ * connection are dropped). */
+void conn_ref(conn *c);
+void conn_unref(conn *c);
 void dispatch(conn *c, uint32_t req_id, cJSON *req, const char *data, size_t dlen);
 
 /* store.c */
@@ -239,7 +247,9 @@ void task_add_dep(task *t, obj *o);
 int task_arg_check(const char *a, ray_err *err);
 char *task_arg_resolve(const char *a);
 char **env_build(const char *id, const char *job, int attempt, const res *req,
-                 char **user_env, int nrets, obj **rets);
+                 const char *gpu_ids, char **user_env, int nrets, obj **rets);
+void gpu_take(const res *req, char *ids, size_t len);
+void gpu_give(const res *req, char *ids);
 void strv_free(char **v);
 char **json_strv(const cJSON *a, int check_kv, ray_err *err);
 int res_parse_request(const cJSON *o, res *r, ray_err *err);
@@ -284,6 +294,8 @@ obj *foreign_obj(const char *ref);
 void op_transfer(conn *c, uint32_t id, cJSON *req);
 void transfer_tick(void);
 void transfer_node_died(const char *id);
+/* Adds the pull counters (pulls, pulled_bytes, pull_failures) to r. */
+void transfer_stats_json(cJSON *r);
 
 /* sched.c (cluster side) */
 void op_task_run(conn *c, uint32_t id, cJSON *req);
@@ -291,6 +303,20 @@ void op_task_done(conn *c, uint32_t id, cJSON *req);
 void sched_node_died(const char *id);
 int sched_feasible_anywhere(const task *t);
 void sched_task_ended(task *t);
+
+/* pg.c */
+void op_pg(conn *c, uint32_t id, cJSON *req);
+void pg_tick(void);
+void pg_node_died(const char *id);
+cJSON *pgs_json(const char *state, int64_t limit);
+cJSON *pg_table_json(void);
+void pg_merge_table(const cJSON *a);
+const char *pg_bundle_node(const char *pgid, int index, int *state, int *nb);
+const char *pg_resolve_id(const char *idname);
+void pg_release_on(const char *node_id, const char *pgid, int index);
+res *task_pool(task *t);
+int pg_local_bundle(const char *pgid, int index);
+void pgs_free_all(void);
 
 /* main.c */
 void node_shutdown(void);

@@ -452,14 +452,82 @@ static int should_retry(task *t)
 	return 0;
 }
 
+/* ---- GPU devices: whole requests get whole free devices; fractions
+ * share one, packed onto the fullest device that still has room. ---- */
+
+#define MAX_GPUS 64
+static int64_t gpu_left[MAX_GPUS];
+static int gpu_init;
+
+static int gpu_count(void)
+{
+	int64_t n = N->total.gpu / QTY_ONE;
+
+	return n > MAX_GPUS ? MAX_GPUS : (int)n;
+}
+
+void gpu_take(const res *req, char *ids, size_t len)
+{
+	int n = gpu_count(), i, k, want;
+	size_t o = 0;
+
+	ids[0] = '\0';
+	if (req->gpu <= 0 || n == 0)
+		return;
+	if (!gpu_init) {
+		for (i = 0; i < n; i++)
+			gpu_left[i] = QTY_ONE;
+		gpu_init = 1;
+	}
+	if (req->gpu < QTY_ONE) {
+		int best = -1;
+		for (i = 0; i < n; i++)
+			if (gpu_left[i] >= req->gpu && (best < 0 || gpu_left[i] < gpu_left[best]))
+				best = i;
+		if (best >= 0) {
+			gpu_left[best] -= req->gpu;
+			snprintf(ids, len, "%d", best);
+		}
+		return;
+	}
+	want = (int)((req->gpu + QTY_ONE - 1) / QTY_ONE);
+	for (i = 0, k = 0; i < n && k < want; i++)
+		if (gpu_left[i] == QTY_ONE) {
+			gpu_left[i] = 0;
+			o += (size_t)snprintf(ids + o, o < len ? len - o : 0, "%s%d", k ? "," : "", i);
+			k++;
+		}
+}
+
+void gpu_give(const res *req, char *ids)
+{
+	char *p = ids, *end;
+	int64_t each = req->gpu < QTY_ONE ? req->gpu : QTY_ONE;
+
+	while (*p) {
+		long i = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (i >= 0 && i < MAX_GPUS) {
+			gpu_left[i] += each;
+			if (gpu_left[i] > QTY_ONE)
+				gpu_left[i] = QTY_ONE;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	ids[0] = '\0';
+}
+
 static void release_resources(task *t)
 {
-	res r = t->req;
+	res r = t->req, *pool = task_pool(t);
 
 	if (t->lent)
 		r.cpu = 0;
 	t->lent = 0;
-	res_add(&N->avail, &r);
+	if (pool)
+		res_add(pool, &r);
+	gpu_give(&t->req, t->gpu_ids);
 }
 
 void task_seal_ok(task *t)
@@ -541,7 +609,7 @@ static char *kv(const char *k, const char *v)
 
 /* The child's environment: ours, then RAY_*, then the task's --env. */
 char **env_build(const char *id, const char *job, int attempt, const res *req,
-                 char **user_env, int nrets, obj **rets)
+                 const char *gpu_ids, char **user_env, int nrets, obj **rets)
 {
 	size_t ne = 0, nu = 0, i = 0, j;
 	char **env, buf[64], name[32];
@@ -573,17 +641,8 @@ char **env_build(const char *id, const char *job, int attempt, const res *req,
 	env[i++] = kv("RAY_ATTEMPT", buf);
 	snprintf(buf, sizeof(buf), "%lld", (long long)(threads > 0 ? threads : 1));
 	env[i++] = kv("OMP_NUM_THREADS", buf);
-	if (req->gpu > 0) {
-		rbuf b = { 0 };
-		int64_t g, ng = (req->gpu + QTY_ONE - 1) / QTY_ONE;
-		for (g = 0; g < ng; g++) {
-			snprintf(buf, sizeof(buf), "%s%lld", g ? "," : "", (long long)g);
-			rbuf_append(&b, buf, strlen(buf));
-		}
-		rbuf_append(&b, "", 1);
-		env[i++] = kv("CUDA_VISIBLE_DEVICES", b.p);
-		rbuf_release(&b);
-	}
+	if (req->gpu > 0 && gpu_ids && *gpu_ids)
+		env[i++] = kv("CUDA_VISIBLE_DEVICES", gpu_ids);
 	if (nrets > 1)
 		for (j = 0; j < (size_t)nrets; j++) {
 			snprintf(name, sizeof(name), "RAY_RETURN_%zu", j);
@@ -639,10 +698,14 @@ static void task_start(task *t)
 	uv_stdio_container_t io[3];
 	char path[PATH_MAX + 64], desc[256], msg[1024];
 	char **argv = build_argv(t);
-	char **env = env_build(t->id, t->job, t->attempt, &t->req, t->env, t->num_returns, t->rets);
+	char **env;
 	int fds[3] = { -1, -1, -1 }, rc, i;
+	res *pool = task_pool(t);
 
-	res_sub(&N->avail, &t->req);
+	if (pool)
+		res_sub(pool, &t->req);
+	gpu_take(&t->req, t->gpu_ids, sizeof(t->gpu_ids));
+	env = env_build(t->id, t->job, t->attempt, &t->req, t->gpu_ids, t->env, t->num_returns, t->rets);
 	t->state = T_SUBMITTED;
 	if (t->stdin_obj && !store_path(t->stdin_obj, path, sizeof(path)))
 		fds[0] = open(path, O_RDONLY | O_CLOEXEC);
@@ -677,7 +740,9 @@ static void task_start(task *t)
 	strv_free(argv);
 	strv_free(env);
 	if (rc) {
-		res_add(&N->avail, &t->req);
+		if ((pool = task_pool(t)))
+			res_add(pool, &t->req);
+		gpu_give(&t->req, t->gpu_ids);
 		if (t->proc.type == UV_PROCESS && !uv_is_closing((uv_handle_t *)&t->proc) && rc != UV_ENOMEM) {
 			t->proc_live = 1;
 			N->nprocs++;
@@ -807,13 +872,18 @@ static int forward(task *t, rnode *r)
 		cJSON_AddItemToArray(a, cJSON_CreateNumber(t->retry_codes[i]));
 	if (t->stdin_obj)
 		cJSON_AddStringToObject(j, "stdin", t->stdin_obj->ref);
+	if (t->pg[0]) {
+		cJSON_AddStringToObject(j, "pg", t->pg);
+		cJSON_AddNumberToObject(j, "bundle", t->bundle);
+	}
 	rc = peer_request(p, req, NULL, 0, on_forwarded, ud);
 	cJSON_Delete(req);
 	if (rc) {
 		free(ud);
 		return -1;
 	}
-	res_sub(&r->avail, &t->req);   /* until its next heartbeat says */
+	if (!t->pg[0])
+		res_sub(&r->avail, &t->req);   /* until its next heartbeat says */
 	snprintf(t->exec_node, sizeof(t->exec_node), "%s", r->id);
 	t->state = T_SUBMITTED;
 	t->start_ms = ray_now_ms();
@@ -826,6 +896,33 @@ static int place(task *t)
 	rnode *self = view_self(), *best = NULL, *r;
 	int i, n = N->nview;
 
+	if (t->pg[0]) {
+		int ready, nb;
+		const char *where;
+		res *pool;
+		if (t->owner[0] || pg_local_bundle(t->pg, t->bundle)) {
+			pool = task_pool(t);
+			if (pool && res_fits(&t->req, pool))
+				return 0;
+			if (t->owner[0] || t->bundle >= 0)
+				return -1;
+		}
+		where = pg_bundle_node(t->pg, t->bundle, &ready, &nb);
+		if (!where) {
+			char desc[256], msg[512];
+			task_desc(t, desc, sizeof(desc));
+			snprintf(msg, sizeof(msg), "%s cannot run: its placement group %s was removed", desc, t->pg);
+			queue_remove(t);
+			task_finish_error(t, T_FAILED, RAY_ERESOURCE, msg);
+			return 2;
+		}
+		if (!ready || !where[0] || !strcmp(where, N->id))
+			return -1;
+		r = view_find(where);
+		if (!r || !r->alive)
+			return -1;
+		return forward(t, r) ? -1 : 1;
+	}
 	if (t->owner[0] || n <= 1)
 		return res_fits(&t->req, &N->avail) ? 0 : -1;
 	if (t->pin[0] && !t->pin_soft) {
@@ -897,6 +994,8 @@ void sched_run(void)
 		} else if (where == 1) {
 			queue_remove(t);
 			t->state = T_SUBMITTED;
+		} else if (where == 2) {
+			/* failed and dequeued by place() */
 		} else {
 			scanned++;
 		}
@@ -959,6 +1058,8 @@ typedef struct tmpl {
 	const char *prefer;
 	char pin[RAY_NODEID_LEN + 1];
 	int pin_soft, spread;
+	char pg[RAY_ID_MAX + 1];
+	int bundle;
 	int *codes; int ncodes;
 	const char *name, *stdin_ref, *job;
 	char **env;
@@ -1072,8 +1173,20 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 			return ray_seterr(err, RAY_ERESOURCE, "node '%s' is dead: the task can never be placed", tp->pin);
 	}
 	pg = rj_str(o, "pg");
-	if (pg)
-		return ray_seterr(err, RAY_ENOTFOUND, "unknown placement group '%.80s'", pg);
+	tp->bundle = -1;
+	if (pg) {
+		const char *gid = pg_resolve_id(pg);
+		int ready, nb;
+		int64_t bi = rj_int(o, "bundle", -1);
+		if (!gid)
+			return ray_seterr(err, RAY_ENOTFOUND, "unknown placement group '%.80s'", pg);
+		pg_bundle_node(gid, -1, &ready, &nb);
+		if (bi >= nb)
+			return ray_seterr(err, RAY_EUSAGE, "placement group %s has no bundle %lld (it has %d)",
+			                  gid, (long long)bi, nb);
+		snprintf(tp->pg, sizeof(tp->pg), "%s", gid);
+		tp->bundle = bi < 0 ? -1 : (int)bi;
+	}
 	tp->prefer = rj_str(o, "prefer_label");
 	a = cJSON_GetObjectItemCaseSensitive(o, "labels");
 	tp->labels[0] = '\0';
@@ -1094,7 +1207,7 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 		probe.labels = tp->labels[0] ? tp->labels : NULL;
 		if (!tp->pin_soft && tp->pin[0])
 			snprintf(probe.pin, sizeof(probe.pin), "%s", tp->pin);
-		if (!sched_feasible_anywhere(&probe)) {
+		if (!tp->pg[0] && !sched_feasible_anywhere(&probe)) {
 			if (tp->labels[0] && !res_missing(&tp->req, &N->total, buf, sizeof(buf)))
 				snprintf(tp->warning, sizeof(tp->warning),
 				         "no live node has labels %s; the task stays pending until one joins", tp->labels);
@@ -1197,6 +1310,8 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	snprintf(t->pin, sizeof(t->pin), "%s", tp->pin);
 	t->pin_soft = tp->pin_soft;
 	t->spread = tp->spread;
+	snprintf(t->pg, sizeof(t->pg), "%s", tp->pg);
+	t->bundle = tp->bundle;
 	t->num_returns = tp->num_returns;
 	t->max_retries = tp->max_retries;
 	t->retry_exceptions = tp->retry_exceptions;
@@ -1482,6 +1597,11 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	}
 	snprintf(t->id, sizeof(t->id), "%s", tid);
 	snprintf(t->owner, sizeof(t->owner), "%s", owner);
+	t->bundle = -1;
+	if (rj_str(j, "pg") && strlen(rj_str(j, "pg")) <= RAY_ID_MAX) {
+		snprintf(t->pg, sizeof(t->pg), "%s", rj_str(j, "pg"));
+		t->bundle = (int)rj_int(j, "bundle", -1);
+	}
 	snprintf(t->job, sizeof(t->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
 	t->name = rj_str(j, "name") ? strdup(rj_str(j, "name")) : NULL;
 	t->shell = rj_bool(j, "shell");

@@ -29,10 +29,13 @@ typedef struct wreq {
 
 static void process(conn *c);
 
-static void on_closed(uv_handle_t *h)
+void conn_ref(conn *c)
 {
-	conn *c = h->data;
+	c->refs++;
+}
 
+static void conn_release(conn *c)
+{
 	if (c->put_fd >= 0)
 		close(c->put_fd);
 	if (c->put_path) {
@@ -41,6 +44,22 @@ static void on_closed(uv_handle_t *h)
 	}
 	rbuf_release(&c->in);
 	free(c);
+}
+
+void conn_unref(conn *c)
+{
+	if (--c->refs == 0 && c->closing == 2)
+		conn_release(c);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	conn *c = h->data;
+
+	c->closing = 2;
+	if (c->refs > 0)
+		return;
+	conn_release(c);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -441,6 +460,8 @@ void dispatch(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 		op_store_stats(c, id, req);
 	else if (!strcmp(op, "status"))
 		op_status(c, id, req);
+	else if (!strncmp(op, "pg_", 3))
+		op_pg(c, id, req);
 	else if (!strncmp(op, "node_", 5))
 		op_cluster(c, id, req);
 	else if (!strcmp(op, "task_run"))

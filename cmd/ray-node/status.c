@@ -233,7 +233,10 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 	} else if (!strcmp(what, "actors")) {
 		cJSON_Delete(cJSON_DetachItemFromObject(r, "items"));
 		cJSON_AddItemToObject(r, "items", actors_json(state, limit));
-	} else if (!strcmp(what, "pgs") || !strcmp(what, "jobs")) {
+	} else if (!strcmp(what, "pgs")) {
+		cJSON_Delete(cJSON_DetachItemFromObject(r, "items"));
+		cJSON_AddItemToObject(r, "items", pgs_json(state, limit));
+	} else if (!strcmp(what, "jobs")) {
 		/* none yet on this node */
 	} else {
 		cJSON_Delete(r);

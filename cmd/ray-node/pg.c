@@ -1,0 +1,823 @@
+/*
+ * pg.c: placement groups.  The head keeps the group table.  Placing a
+ * group is a two-phase reservation: the head picks a node for every bundle
+ * by the group's strategy, asks each node to prepare (reserve the bundle's
+ * resources if they are free right now), and only when every node said yes
+ * is the group CREATED; on any refusal the prepared bundles are released
+ * and the group stays PENDING, tried again on a later tick.  So two groups
+ * racing for the same resources never sit half-reserved.  A node keeps its
+ * reserved bundles as resource pools that tasks with --pg draw from.  A
+ * dead node takes its bundles with it and the group is RESCHEDULING.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node.h"
+
+#define MAX_BUNDLES 256
+
+enum { PG_PENDING, PG_CREATED, PG_RESCHEDULING, PG_REMOVED };
+enum { S_PACK, S_SPREAD, S_STRICT_PACK, S_STRICT_SPREAD };
+
+static const char *strategies[] = { "PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD" };
+static const char *states[] = { "PENDING", "CREATED", "RESCHEDULING", "REMOVED" };
+
+typedef struct pgwait {
+	conn *c;
+	uint32_t req_id;
+	uv_timer_t timer;
+	struct pg *g;
+	struct pgwait *next;
+} pgwait;
+
+typedef struct pg {
+	char id[RAY_ID_MAX + 1];
+	char *name;
+	int strategy, state, nb;
+	res b[MAX_BUNDLES];
+	char node[MAX_BUNDLES][RAY_NODEID_LEN + 1];   /* "" while unplaced */
+	int placing, replies, refused, prepared[MAX_BUNDLES];
+	char try_node[MAX_BUNDLES][RAY_NODEID_LEN + 1];
+	pgwait *waiters;
+	double created;
+	struct pg *next;
+} pg;
+
+/* A bundle reserved on this node. */
+typedef struct bundle {
+	char pg[RAY_ID_MAX + 1];
+	int index;
+	res total, avail;
+	struct bundle *next;
+} bundle;
+
+static pg *groups;        /* the head's table, or a copy elsewhere */
+static bundle *bundles;   /* reserved here */
+
+/* ---- the node side: reservations ---- */
+
+bundle *bundle_find(const char *pgid, int index)
+{
+	bundle *b;
+
+	for (b = bundles; b; b = b->next)
+		if (!strcmp(b->pg, pgid) && b->index == index)
+			return b;
+	return NULL;
+}
+
+/* The pool a task draws from: its bundle's, or the node's. */
+res *task_pool(task *t)
+{
+	bundle *b;
+
+	if (!t->pg[0])
+		return &N->avail;
+	if (t->bundle >= 0)
+		return (b = bundle_find(t->pg, t->bundle)) ? &b->avail : NULL;
+	for (b = bundles; b; b = b->next)
+		if (!strcmp(b->pg, t->pg) && res_fits(&t->req, &b->avail)) {
+			t->bundle = b->index;
+			return &b->avail;
+		}
+	for (b = bundles; b; b = b->next)
+		if (!strcmp(b->pg, t->pg))
+			return &b->avail;
+	return NULL;
+}
+
+int pg_local_bundle(const char *pgid, int index)
+{
+	bundle *b;
+
+	for (b = bundles; b; b = b->next)
+		if (!strcmp(b->pg, pgid) && (index < 0 || b->index == index))
+			return 1;
+	return 0;
+}
+
+static void release_bundle(bundle *b)
+{
+	bundle **pp;
+
+	for (pp = &bundles; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	res_add(&N->avail, &b->total);
+	free(b);
+}
+
+/* Kills what runs in the group's bundles here and frees the bundles. */
+static void release_local(const char *pgid, int index)
+{
+	bundle *b, *next;
+	task *t;
+
+	for (t = N->thead; t; t = t->next)
+		if (!strcmp(t->pg, pgid) && (index < 0 || t->bundle == index) && t->state == T_RUNNING && t->pid > 0) {
+			t->cancel = 2;
+			kill(-t->pid, SIGKILL);
+		}
+	for (b = bundles; b; b = next) {
+		next = b->next;
+		if (!strcmp(b->pg, pgid) && (index < 0 || b->index == index))
+			release_bundle(b);
+	}
+	sched_run();
+}
+
+static int prepare_local(const char *pgid, int index, const res *r)
+{
+	bundle *b;
+
+	if (bundle_find(pgid, index))
+		return 0;
+	if (!res_fits(r, &N->avail))
+		return RAY_ERESOURCE;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return RAY_ERESOURCE;
+	snprintf(b->pg, sizeof(b->pg), "%s", pgid);
+	b->index = index;
+	b->total = b->avail = *r;
+	res_sub(&N->avail, r);
+	b->next = bundles;
+	bundles = b;
+	return 0;
+}
+
+/* ---- the table ---- */
+
+static pg *pg_find(const char *id)
+{
+	pg *g;
+
+	for (g = groups; id && g; g = g->next)
+		if (!strcmp(g->id, id) || (g->name && !strcmp(g->name, id) && g->state != PG_REMOVED))
+			return g;
+	return NULL;
+}
+
+static cJSON *pg_json(const pg *g)
+{
+	cJSON *j = cJSON_CreateObject(), *a = NULL;
+	int i;
+
+	cJSON_AddStringToObject(j, "pg_id", g->id);
+	if (g->name)
+		cJSON_AddStringToObject(j, "name", g->name);
+	else
+		cJSON_AddNullToObject(j, "name");
+	cJSON_AddStringToObject(j, "strategy", strategies[g->strategy]);
+	cJSON_AddStringToObject(j, "state", states[g->state]);
+	cJSON_AddNumberToObject(j, "created", g->created);
+	a = cJSON_AddArrayToObject(j, "bundles");
+	for (i = 0; i < g->nb; i++) {
+		cJSON *b = cJSON_CreateObject(), *r = cJSON_CreateObject();
+		int k;
+		cJSON_AddNumberToObject(b, "index", i);
+		if (g->b[i].cpu)
+			cJSON_AddNumberToObject(r, "CPU", g->b[i].cpu / 1e4);
+		if (g->b[i].gpu)
+			cJSON_AddNumberToObject(r, "GPU", g->b[i].gpu / 1e4);
+		if (g->b[i].mem)
+			cJSON_AddNumberToObject(r, "memory", (double)g->b[i].mem);
+		for (k = 0; k < g->b[i].ncustom; k++)
+			cJSON_AddNumberToObject(r, g->b[i].custom[k].name, g->b[i].custom[k].q / 1e4);
+		cJSON_AddItemToObject(b, "resources", r);
+		if (g->node[i][0])
+			cJSON_AddStringToObject(b, "node_id", g->node[i]);
+		else
+			cJSON_AddNullToObject(b, "node_id");
+		cJSON_AddItemToArray(a, b);
+	}
+	return j;
+}
+
+cJSON *pgs_json(const char *state, int64_t limit)
+{
+	cJSON *a = cJSON_CreateArray(), *all[4096];
+	int n = 0, i, start;
+	pg *g;
+
+	for (g = groups; g && n < 4096; g = g->next)
+		if (!state || !strcmp(state, states[g->state]))
+			all[n++] = pg_json(g);
+	/* groups is newest first; print oldest first, keep the newest. */
+	start = limit >= 0 && n > limit ? (int)limit : n;
+	for (i = start - 1; i >= 0; i--)
+		cJSON_AddItemToArray(a, all[i]);
+	for (i = start; i < n; i++)
+		cJSON_Delete(all[i]);
+	return a;
+}
+
+/* The table as heartbeat replies carry it, and its merge on workers. */
+cJSON *pg_table_json(void)
+{
+	cJSON *a = cJSON_CreateArray();
+	pg *g;
+
+	for (g = groups; g; g = g->next)
+		if (g->state != PG_REMOVED)
+			cJSON_AddItemToArray(a, pg_json(g));
+	return a;
+}
+
+static int parse_bundle(res *r, const cJSON *j)
+{
+	const cJSON *it;
+
+	memset(r, 0, sizeof(*r));
+	cJSON_ArrayForEach(it, j) {
+		int64_t q;
+		if (!cJSON_IsNumber(it) || it->valuedouble < 0)
+			return -1;
+		q = (int64_t)(it->valuedouble * 1e4 + 0.5);
+		if (!strcmp(it->string, "CPU"))
+			r->cpu = q;
+		else if (!strcmp(it->string, "GPU"))
+			r->gpu = q;
+		else if (!strcmp(it->string, "memory"))
+			r->mem = (int64_t)it->valuedouble;
+		else if (r->ncustom < MAX_CUSTOM && strlen(it->string) < sizeof(r->custom[0].name)) {
+			snprintf(r->custom[r->ncustom].name, sizeof(r->custom[0].name), "%s", it->string);
+			r->custom[r->ncustom++].q = q;
+		} else
+			return -1;
+	}
+	return 0;
+}
+
+static void pg_free(pg *g)
+{
+	free(g->name);
+	free(g);
+}
+
+void pg_merge_table(const cJSON *a)
+{
+	const cJSON *it;
+	pg *g, *next, *fresh = NULL, **tail = &fresh;
+
+	if (N->is_head || !cJSON_IsArray(a))
+		return;
+	cJSON_ArrayForEach(it, a) {
+		const char *id = rj_str(it, "pg_id"), *st = rj_str(it, "state"), *sg = rj_str(it, "strategy");
+		const cJSON *b;
+		int i = 0, k;
+		if (!id || strlen(id) > RAY_ID_MAX || !(g = calloc(1, sizeof(*g))))
+			continue;
+		snprintf(g->id, sizeof(g->id), "%s", id);
+		g->name = rj_str(it, "name") ? strdup(rj_str(it, "name")) : NULL;
+		for (k = 0; k < 4; k++) {
+			if (st && !strcmp(st, states[k]))
+				g->state = k;
+			if (sg && !strcmp(sg, strategies[k]))
+				g->strategy = k;
+		}
+		cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(it, "bundles")) {
+			const char *nid = rj_str(b, "node_id");
+			if (i == MAX_BUNDLES)
+				break;
+			parse_bundle(&g->b[i], cJSON_GetObjectItemCaseSensitive(b, "resources"));
+			snprintf(g->node[i], sizeof(g->node[0]), "%s", nid ? nid : "");
+			i++;
+		}
+		g->nb = i;
+		*tail = g;
+		tail = &g->next;
+	}
+	for (g = groups; g; g = next) {
+		next = g->next;
+		pg_free(g);
+	}
+	groups = fresh;
+}
+
+/* For placement of a task: where bundle `index` (or any) of a group is. */
+const char *pg_bundle_node(const char *pgid, int index, int *state, int *nb)
+{
+	pg *g = pg_find(pgid);
+	static unsigned rr;
+	int i;
+
+	if (!g)
+		return NULL;
+	*state = g->state == PG_CREATED ? 1 : 0;
+	*nb = g->nb;
+	if (index >= 0)
+		return index < g->nb ? g->node[index] : NULL;
+	for (i = 0; i < g->nb; i++)
+		if (!strcmp(g->node[i], N->id) && pg_local_bundle(g->id, i))
+			return N->id;
+	return g->nb ? g->node[rr++ % (unsigned)g->nb] : NULL;
+}
+
+const char *pg_resolve_id(const char *idname)
+{
+	pg *g = pg_find(idname);
+
+	return g ? g->id : NULL;
+}
+
+/* ---- placing a group (head) ---- */
+
+static void pg_try(pg *g);
+
+static void waiter_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void waiters_answer(pg *g, int code, const char *msg)
+{
+	pgwait *w;
+
+	while ((w = g->waiters)) {
+		g->waiters = w->next;
+		if (code) {
+			conn_reply_err(w->c, w->req_id, code, "%s", msg);
+		} else {
+			cJSON *r = cJSON_CreateObject();
+			cJSON_AddStringToObject(r, "pg_id", g->id);
+			cJSON_AddItemToObject(r, "pg", pg_json(g));
+			conn_reply(w->c, w->req_id, r, NULL, 0);
+		}
+		conn_resume(w->c);
+		conn_unref(w->c);
+		uv_timer_stop(&w->timer);
+		uv_close((uv_handle_t *)&w->timer, waiter_closed);
+	}
+}
+
+static void on_pg_timeout(uv_timer_t *t)
+{
+	pgwait *w = t->data, **pp;
+	pg *g = w->g;
+
+	for (pp = &g->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	conn_reply_err(w->c, w->req_id, RAY_ETIMEOUT,
+	               "placement group %s is not ready yet (still %s); it stays pending until removed",
+	               g->id, states[g->state]);
+	conn_resume(w->c);
+	conn_unref(w->c);
+	uv_close((uv_handle_t *)&w->timer, waiter_closed);
+}
+
+/* Picks a node for every unplaced bundle by the strategy; 0 when done. */
+static int choose(pg *g)
+{
+	res avail[MAX_NODES];
+	int used[MAX_NODES] = { 0 }, i, k, n = N->nview;
+
+	for (k = 0; k < n; k++) {
+		avail[k] = strcmp(N->view[k].id, N->id) ? N->view[k].avail : N->avail;
+		for (i = 0; i < g->nb; i++)
+			if (!strcmp(g->node[i], N->view[k].id))
+				used[k]++;
+	}
+	if (g->strategy == S_STRICT_PACK || g->strategy == S_PACK) {
+		/* One node if one can take everything unplaced. */
+		for (k = 0; k < n; k++) {
+			res need = { 0 };
+			if (!N->view[k].alive)
+				continue;
+			for (i = 0; i < g->nb; i++)
+				if (!g->node[i][0])
+					res_add(&need, &g->b[i]);
+			if (res_fits(&need, &avail[k])) {
+				for (i = 0; i < g->nb; i++)
+					snprintf(g->try_node[i], sizeof(g->try_node[0]), "%s",
+					         g->node[i][0] ? g->node[i] : N->view[k].id);
+				return 0;
+			}
+		}
+		if (g->strategy == S_STRICT_PACK)
+			return -1;
+	}
+	for (i = 0; i < g->nb; i++) {
+		int best = -1;
+		if (g->node[i][0]) {
+			snprintf(g->try_node[i], sizeof(g->try_node[0]), "%s", g->node[i]);
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			if (!N->view[k].alive || !res_fits(&g->b[i], &avail[k]))
+				continue;
+			if (g->strategy == S_STRICT_SPREAD && used[k])
+				continue;
+			if (best < 0 || (g->strategy == S_PACK ? used[k] > used[best] : used[k] < used[best]))
+				best = k;
+		}
+		if (best < 0)
+			return -1;
+		res_sub(&avail[best], &g->b[i]);
+		used[best]++;
+		snprintf(g->try_node[i], sizeof(g->try_node[0]), "%s", N->view[best].id);
+	}
+	return 0;
+}
+
+static void pg_settle(pg *g)
+{
+	int i;
+
+	g->placing = 0;
+	if (g->state == PG_REMOVED) {
+		/* Removed while placing: let go of what was prepared. */
+		for (i = 0; i < g->nb; i++)
+			if (g->prepared[i])
+				pg_release_on(g->try_node[i], g->id, i);
+		return;
+	}
+	if (g->refused) {
+		for (i = 0; i < g->nb; i++)
+			if (g->prepared[i] && !g->node[i][0]) {
+				pg_release_on(g->try_node[i], g->id, i);
+				g->prepared[i] = 0;
+			}
+		return;   /* tried again on a later tick */
+	}
+	for (i = 0; i < g->nb; i++)
+		snprintf(g->node[i], sizeof(g->node[0]), "%s", g->try_node[i]);
+	g->state = PG_CREATED;
+	node_log("placement group %s created", g->id);
+	waiters_answer(g, 0, NULL);
+	sched_run();
+}
+
+typedef struct prep {
+	char pg[RAY_ID_MAX + 1];
+	int index;
+} prep;
+
+static void on_prepared(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	prep *p = ud;
+	pg *g = pg_find(p->pg);
+
+	(void)reply;
+	(void)d;
+	(void)dl;
+	if (g && g->placing) {
+		g->replies--;
+		if (rc)
+			g->refused = 1;
+		else
+			g->prepared[p->index] = 1;
+		if (!g->replies)
+			pg_settle(g);
+	}
+	free(p);
+}
+
+void pg_release_on(const char *node_id, const char *pgid, int index)
+{
+	cJSON *req;
+	peer *p;
+
+	if (!strcmp(node_id, N->id)) {
+		release_local(pgid, index);
+		return;
+	}
+	p = peer_node(node_id);
+	if (!p)
+		return;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "pg_release");
+	cJSON_AddStringToObject(req, "pg_id", pgid);
+	cJSON_AddNumberToObject(req, "index", index);
+	peer_request(p, req, NULL, 0, NULL, NULL);
+	cJSON_Delete(req);
+}
+
+static void pg_try(pg *g)
+{
+	int i;
+
+	if (g->placing || (g->state != PG_PENDING && g->state != PG_RESCHEDULING))
+		return;
+	if (choose(g))
+		return;
+	g->placing = 1;
+	g->refused = 0;
+	g->replies = 0;
+	for (i = 0; i < g->nb; i++)
+		if (!g->node[i][0])
+			g->replies++;
+	for (i = 0; i < g->nb; i++) {
+		if (g->node[i][0])
+			continue;
+		g->prepared[i] = 0;
+		if (!strcmp(g->try_node[i], N->id)) {
+			g->replies--;
+			if (prepare_local(g->id, i, &g->b[i]))
+				g->refused = 1;
+			else
+				g->prepared[i] = 1;
+		} else {
+			peer *p = peer_node(g->try_node[i]);
+			prep *pp = calloc(1, sizeof(*pp));
+			cJSON *req = cJSON_CreateObject(), *r;
+			if (!p || !pp) {
+				free(pp);
+				cJSON_Delete(req);
+				g->replies--;
+				g->refused = 1;
+				continue;
+			}
+			snprintf(pp->pg, sizeof(pp->pg), "%s", g->id);
+			pp->index = i;
+			cJSON_AddStringToObject(req, "op", "pg_prepare");
+			cJSON_AddStringToObject(req, "pg_id", g->id);
+			cJSON_AddNumberToObject(req, "index", i);
+			r = cJSON_AddObjectToObject(req, "res");
+			cJSON_AddNumberToObject(r, "cpu", (double)g->b[i].cpu);
+			cJSON_AddNumberToObject(r, "gpu", (double)g->b[i].gpu);
+			cJSON_AddNumberToObject(r, "mem", (double)g->b[i].mem);
+			{
+				cJSON *cu = cJSON_AddObjectToObject(r, "custom");
+				int k;
+				for (k = 0; k < g->b[i].ncustom; k++)
+					cJSON_AddNumberToObject(cu, g->b[i].custom[k].name, (double)g->b[i].custom[k].q);
+			}
+			if (peer_request(p, req, NULL, 0, on_prepared, pp)) {
+				free(pp);
+				g->replies--;
+				g->refused = 1;
+			}
+			cJSON_Delete(req);
+		}
+	}
+	if (!g->replies)
+		pg_settle(g);
+}
+
+void pg_tick(void)
+{
+	pg *g;
+
+	if (!N->is_head)
+		return;
+	for (g = groups; g; g = g->next)
+		pg_try(g);
+}
+
+void pg_node_died(const char *id)
+{
+	pg *g;
+	int i;
+
+	if (!N->is_head)
+		return;
+	for (g = groups; g; g = g->next) {
+		int lost = 0;
+		if (g->state == PG_REMOVED)
+			continue;
+		for (i = 0; i < g->nb; i++)
+			if (!strcmp(g->node[i], id)) {
+				g->node[i][0] = '\0';
+				lost = 1;
+			}
+		if (lost && g->state == PG_CREATED) {
+			g->state = PG_RESCHEDULING;
+			node_log("placement group %s lost bundles on node %s: rescheduling", g->id, id);
+		}
+	}
+	pg_tick();
+}
+
+/* ---- requests ---- */
+
+static void proxy_cb(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	struct { conn *c; uint32_t id; } *px = ud;
+
+	(void)d;
+	(void)dl;
+	if (reply) {
+		cJSON *copy = cJSON_Duplicate(reply, 1);
+		if (!rc && cJSON_GetObjectItemCaseSensitive(copy, "pg")) {
+			cJSON *one = cJSON_CreateArray();
+			pg *g;
+			/* Learn the new group now, not at the next heartbeat. */
+			for (g = groups; g; g = g->next)
+				cJSON_AddItemToArray(one, pg_json(g));
+			cJSON_AddItemToArray(one, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(copy, "pg"), 1));
+			pg_merge_table(one);
+			cJSON_Delete(one);
+		}
+		conn_reply(px->c, px->id, copy, NULL, 0);
+	} else {
+		conn_reply_err(px->c, px->id, RAY_EUNREACH, "cannot reach the head node");
+	}
+	conn_resume(px->c);
+	conn_unref(px->c);
+	free(px);
+}
+
+/* Non-head nodes pass group requests to the head and relay the answer. */
+static int proxy(conn *c, uint32_t id, cJSON *req)
+{
+	struct { conn *c; uint32_t id; } *px;
+	peer *p;
+
+	if (N->is_head)
+		return 0;
+	p = peer_for(NULL, N->head_addr);
+	px = malloc(sizeof(*px));
+	if (!p || !px) {
+		free(px);
+		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the head node");
+		return 1;
+	}
+	px->c = c;
+	px->id = id;
+	c->busy = 1;
+	conn_ref(c);
+	if (peer_request(p, req, NULL, 0, proxy_cb, px)) {
+		free(px);
+		conn_unref(c);
+		c->busy = 0;
+		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the head node");
+	}
+	return 1;
+}
+
+static void op_create(conn *c, uint32_t id, cJSON *req)
+{
+	const cJSON *bs = cJSON_GetObjectItemCaseSensitive(req, "bundles"), *b;
+	const char *sg = rj_str(req, "strategy"), *name = rj_str(req, "name");
+	int64_t timeout = rj_int(req, "timeout", -1);
+	char rnd[17];
+	pg *g;
+	int i = 0, k, strategy = S_PACK;
+
+	if (sg) {
+		for (strategy = -1, k = 0; k < 4; k++)
+			if (!strcmp(sg, strategies[k]))
+				strategy = k;
+		if (strategy < 0) {
+			conn_reply_err(c, id, RAY_EUSAGE, "bad strategy '%.40s'", sg);
+			return;
+		}
+	}
+	if (!cJSON_IsArray(bs) || cJSON_GetArraySize(bs) < 1 || cJSON_GetArraySize(bs) > MAX_BUNDLES) {
+		conn_reply_err(c, id, RAY_EUSAGE, "a placement group needs 1..%d bundles", MAX_BUNDLES);
+		return;
+	}
+	if (name && pg_find(name)) {
+		conn_reply_err(c, id, RAY_EUSAGE, "placement group name '%.80s' is taken", name);
+		return;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return;
+	}
+	cJSON_ArrayForEach(b, bs) {
+		if (parse_bundle(&g->b[i], b)) {
+			free(g);
+			conn_reply_err(c, id, RAY_EUSAGE, "bad bundle %d", i);
+			return;
+		}
+		i++;
+	}
+	g->nb = i;
+	g->strategy = strategy;
+	g->name = name ? strdup(name) : NULL;
+	ray_random_hex(rnd, 8);
+	snprintf(g->id, sizeof(g->id), "%s%s", N->id, rnd);
+	g->created = (double)time(NULL);
+	g->next = groups;
+	groups = g;
+	pg_try(g);
+	if (g->state == PG_CREATED || !rj_bool(req, "wait") || timeout == 0) {
+		cJSON *r = cJSON_CreateObject();
+		if (g->state != PG_CREATED && rj_bool(req, "wait")) {
+			cJSON_Delete(r);
+			conn_reply_err(c, id, RAY_ETIMEOUT, "placement group %s is not ready yet; it stays pending until removed", g->id);
+			return;
+		}
+		cJSON_AddStringToObject(r, "pg_id", g->id);
+		cJSON_AddItemToObject(r, "pg", pg_json(g));
+		conn_reply(c, id, r, NULL, 0);
+		return;
+	}
+	{
+		pgwait *w = calloc(1, sizeof(*w));
+		if (!w) {
+			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+			return;
+		}
+		w->c = c;
+		conn_ref(c);
+		w->req_id = id;
+		w->g = g;
+		w->next = g->waiters;
+		g->waiters = w;
+		c->busy = 1;
+		uv_timer_init(N->loop, &w->timer);
+		w->timer.data = w;
+		if (timeout > 0)
+			uv_timer_start(&w->timer, on_pg_timeout, (uint64_t)timeout, 0);
+	}
+}
+
+static void op_remove(conn *c, uint32_t id, cJSON *req)
+{
+	pg *g = pg_find(rj_str(req, "pg_id"));
+	int i;
+
+	if (!g || g->state == PG_REMOVED) {
+		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown placement group '%.80s'",
+		               rj_str(req, "pg_id") ? rj_str(req, "pg_id") : "");
+		return;
+	}
+	g->state = PG_REMOVED;
+	for (i = 0; i < g->nb; i++)
+		if (g->node[i][0])
+			pg_release_on(g->node[i], g->id, i);
+	waiters_answer(g, RAY_ENOTFOUND, "the placement group was removed");
+	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+}
+
+void op_pg(conn *c, uint32_t id, cJSON *req)
+{
+	const char *op = rj_str(req, "op");
+
+	if (!strcmp(op, "pg_prepare")) {
+		const char *pgid = rj_str(req, "pg_id");
+		int64_t index = rj_int(req, "index", -1);
+		res r;
+		const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "res"), *cu, *it;
+		if (!pgid || strlen(pgid) > RAY_ID_MAX || index < 0 || index >= MAX_BUNDLES) {
+			conn_reply_err(c, id, RAY_EUSAGE, "bad prepare");
+			return;
+		}
+		memset(&r, 0, sizeof(r));
+		r.cpu = rj_int(j, "cpu", 0);
+		r.gpu = rj_int(j, "gpu", 0);
+		r.mem = rj_int(j, "mem", 0);
+		cu = cJSON_GetObjectItemCaseSensitive(j, "custom");
+		cJSON_ArrayForEach(it, cu)
+			if (r.ncustom < MAX_CUSTOM && cJSON_IsNumber(it) && strlen(it->string) < sizeof(r.custom[0].name)) {
+				snprintf(r.custom[r.ncustom].name, sizeof(r.custom[0].name), "%s", it->string);
+				r.custom[r.ncustom++].q = (int64_t)it->valuedouble;
+			}
+		if (prepare_local(pgid, (int)index, &r))
+			conn_reply_err(c, id, RAY_ERESOURCE, "resources are not free");
+		else
+			conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+		return;
+	}
+	if (!strcmp(op, "pg_release")) {
+		const char *pgid = rj_str(req, "pg_id");
+		if (pgid)
+			release_local(pgid, (int)rj_int(req, "index", -1));
+		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+		return;
+	}
+	if (proxy(c, id, req))
+		return;
+	if (!strcmp(op, "pg_create")) {
+		op_create(c, id, req);
+	} else if (!strcmp(op, "pg_remove")) {
+		op_remove(c, id, req);
+	} else if (!strcmp(op, "pg_list")) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddItemToObject(r, "items", pgs_json(rj_str(req, "state"), rj_int(req, "limit", -1)));
+		conn_reply(c, id, r, NULL, 0);
+	} else {
+		conn_reply_err(c, id, RAY_EUSAGE, "unknown request '%.64s'", op);
+	}
+}
+
+void pgs_free_all(void)
+{
+	while (groups) {
+		pg *g = groups;
+		groups = g->next;
+		while (g->waiters) {
+			pgwait *w = g->waiters;
+			g->waiters = w->next;
+			free(w);
+		}
+		pg_free(g);
+	}
+	while (bundles) {
+		bundle *b = bundles;
+		bundles = b->next;
+		free(b);
+	}
+}

@@ -1,0 +1,100 @@
+/* ray-pg: reserve resources as a group of bundles (all or none), remove
+ * a group, or list groups. */
+#include <getopt.h>
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "tool.h"
+
+static const char USAGE[] =
+	"usage: ray-pg create [--strategy PACK|SPREAD|STRICT_PACK|STRICT_SPREAD] [--name N]\n"
+	"                     [--timeout SEC] [--no-wait] BUNDLE...\n"
+	"       ray-pg remove PG\n"
+	"       ray-pg list [--json]\n";
+
+static const char *prog = "ray-pg";
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "strategy", required_argument, 0, 's' }, { "name", required_argument, 0, 'n' },
+		{ "timeout", required_argument, 0, 't' }, { "no-wait", no_argument, 0, 'W' },
+		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	const char *strategy = NULL, *name = NULL, *cmd;
+	int64_t timeout = -1;
+	int nowait = 0, json = 0, c, rc;
+	char id[RAY_ID_MAX + 1], *reply = NULL;
+	ray_client *cl;
+	ray_err err = { 0, "" };
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (strcmp(optarg, "PACK") && strcmp(optarg, "SPREAD") && strcmp(optarg, "STRICT_PACK") &&
+			    strcmp(optarg, "STRICT_SPREAD"))
+				return tool_usage(prog, USAGE, "bad --strategy '%s'", optarg);
+			strategy = optarg;
+			break;
+		case 'n': name = optarg; break;
+		case 't':
+			if (ray_parse_seconds(optarg, &timeout))
+				return tool_usage(prog, USAGE, "bad --timeout '%s': want seconds", optarg);
+			break;
+		case 'W': nowait = 1; break;
+		case 'j': json = 1; break;
+		case 'h': fputs(USAGE, stdout); return 0;
+		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
+		default: fputs(USAGE, stderr); return 2;
+		}
+	}
+	if (optind >= argc)
+		return tool_usage(prog, USAGE, "missing command%s", "");
+	cmd = argv[optind++];
+	if (!strcmp(cmd, "create")) {
+		if (optind >= argc)
+			return tool_usage(prog, USAGE, "create needs at least one BUNDLE such as CPU=1%s", "");
+	} else if (!strcmp(cmd, "remove")) {
+		if (argc - optind != 1)
+			return tool_usage(prog, USAGE, "remove needs exactly one PG%s", "");
+	} else if (!strcmp(cmd, "list")) {
+		if (optind < argc)
+			return tool_usage(prog, USAGE, "unexpected argument '%s'", argv[optind]);
+	} else {
+		return tool_usage(prog, USAGE, "unknown command '%s'", cmd);
+	}
+	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
+		return tool_fail(prog, rc, &err);
+	if (!strcmp(cmd, "create")) {
+		rc = ray_pg_create(cl, strategy, name, (size_t)(argc - optind), (const char *const *)(argv + optind),
+		                   !nowait, timeout, id, &err);
+		if (id[0])
+			puts(id);
+	} else if (!strcmp(cmd, "remove")) {
+		rc = ray_pg_remove(cl, argv[optind], &err);
+	} else {
+		rc = ray_request_json(cl, "{\"op\":\"pg_list\"}", 30000, &reply, &err);
+		if (!rc) {
+			cJSON *r = cJSON_Parse(reply), *items = cJSON_GetObjectItemCaseSensitive(r, "items"), *it;
+			if (json) {
+				char *s = cJSON_Print(items);
+				puts(s);
+				free(s);
+			} else {
+				cJSON_ArrayForEach(it, items) {
+					const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+					printf("%s\t%s\t%s\t%s\n", cJSON_GetObjectItemCaseSensitive(it, "pg_id")->valuestring,
+					       cJSON_GetObjectItemCaseSensitive(it, "state")->valuestring,
+					       cJSON_GetObjectItemCaseSensitive(it, "strategy")->valuestring,
+					       cJSON_IsString(nm) ? nm->valuestring : "-");
+				}
+			}
+			cJSON_Delete(r);
+			free(reply);
+		}
+	}
+	ray_client_free(cl);
+	return rc ? tool_fail(prog, rc, &err) : tool_finish(prog, 0);
+}
