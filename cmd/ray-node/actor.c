@@ -365,6 +365,19 @@ void actor_call_ready(task *t)
 	pump(t->act);
 }
 
+/* ray-cancel on a call.  One not yet sent is dropped.  One in flight cannot
+ * be taken back from the actor: its refs fail at once and its answer, when
+ * it comes, is dropped.  The actor is never signalled, not even for
+ * --force, since its other calls in flight would be lost with it. */
+int actor_call_cancel(task *t, const char *msg)
+{
+	if (t->state >= T_FINISHED)
+		return 0;
+	task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+	pump(t->act);
+	return 1;
+}
+
 static void actor_spawn(actor *a);
 static void after_death(actor *a);
 

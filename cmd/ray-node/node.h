@@ -267,6 +267,8 @@ void op_actor(conn *c, uint32_t id, cJSON *req);
 void actor_job_ended(const char *job_id);
 void actors_stop_all(void);
 void actor_call_ready(task *t);
+/* ray-cancel on an actor call: 1 when cancelled, 0 when already done. */
+int actor_call_cancel(task *t, const char *msg);
 void actor_sched(void);
 int actor_owns_id(const char *id);
 void actors_free_all(void);

@@ -1453,6 +1453,10 @@ void op_cancel(conn *c, uint32_t id, cJSON *req)
 			continue;
 		task_desc(t, desc, sizeof(desc));
 		snprintf(msg, sizeof(msg), "%s was cancelled", desc);
+		if (t->act) {
+			n += actor_call_cancel(t, msg);
+			continue;
+		}
 		if (t->state == T_PENDING_ARGS || t->state == T_PENDING_NODE) {
 			queue_remove(t);
 			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
