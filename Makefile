@@ -13,7 +13,8 @@ PKGDIR ?= $(LIBDIR)/pkgconfig
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKGS = libuv libcjson libsodium libcurl
-DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev bats bats-support bats-assert pkg-config
+DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev bats bats-support bats-assert pkg-config \
+           jq python3
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
        -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 override CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Ilib \
@@ -71,14 +72,14 @@ bin/%: cmd/%.c lib/libray.a include/ray.h lib/rayint.h
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
-t/unit/%: t/unit/%.c lib/libray.a
+t/unit/%: t/unit/%.c t/unit/unit.h lib/libray.a cmd/ray-node/map.c cmd/ray-node/map.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -Icmd/ray-node -o $@ $< lib/libray.a $(LDLIBS)
 
 unit: all $(UNIT_BIN)
-	@for t in $(UNIT_BIN); do echo "== $$t"; ./$$t || exit 1; done
+	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 
 bats: all
-	PATH="$(CURDIR)/bin:$$PATH" bats --timing t/
+	RAY_TEST_NO_SKIP=1 PATH="$(CURDIR)/bin:$$PATH" bats --timing t/
 
 check: deps
 	$(MAKE) all

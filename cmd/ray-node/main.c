@@ -452,6 +452,23 @@ static int cmd_start(const opts *o)
 	return fflush(stdout) ? 1 : 0;
 }
 
+/* Removes a dead node's session and store, and `latest` if it named it. */
+static void rm_stale(const char *name, const char *sess, const char *store)
+{
+	char link[PATH_MAX + 16], target[PATH_MAX];
+	ssize_t n;
+
+	rm_rf(sess);
+	rm_rf(store);
+	snprintf(link, sizeof(link), "%s/latest", ray_tmpdir());
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		if (!strcmp(target, name))
+			unlink(link);
+	}
+}
+
 /* Waits for the node holding the lock at path to exit; 0 when it did. */
 static int wait_unlocked(const char *lockpath, int ms)
 {
@@ -496,8 +513,7 @@ static int cmd_stop(int force)
 		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			/* Nobody holds it: a stale session. */
 			close(fd);
-			rm_rf(sess);
-			rm_rf(store);
+			rm_stale(e->d_name, sess, store);
 			continue;
 		}
 		if (fd >= 0)
@@ -521,8 +537,7 @@ static int cmd_stop(int force)
 				failed++;
 				continue;
 			}
-			rm_rf(sess);
-			rm_rf(store);
+			rm_stale(e->d_name, sess, store);
 		}
 		stopped++;
 	}

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""rawclient.py: speaks ray-node's wire protocol by hand, to send it what
+no libray client would (docs/design.md, "Wire protocol").
+
+    rawclient.py CASE
+
+connects to $RAY_ADDRESS (HOST:PORT) with the token in $RAY_TOKEN_FILE,
+plays CASE, prints one line saying what happened and exits 0 when the
+daemon behaved as it must, 1 when it did not.  Cases:
+
+  garbage        unauthenticated: 96 random bytes instead of the handshake;
+                 must be dropped
+  flood          unauthenticated: a frame header announcing 4 GiB, then
+                 1 MiB of payload; must be dropped without buffering it
+  stall          unauthenticated: a 16-byte header, then silence; must be
+                 dropped by the 5 s handshake deadline
+  truncated      authenticated: half a frame, then hang up
+  half-frame     authenticated: half a frame, kept open while a second
+                 connection is served
+  oversized      authenticated: a header over the 4 MiB JSON limit; must be
+                 dropped before any body is sent
+  huge-data      authenticated: a header over the 256 MiB data limit
+  tiny-json      authenticated: json_len 1
+  bad-json       authenticated: a body that is not JSON; must be dropped
+  no-op          authenticated: a JSON object without "op"; must be dropped
+  unknown-op     authenticated: {"op":"nope"} gets an error reply (code -2)
+                 and the connection still serves a status request
+"""
+import hashlib
+import hmac
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+MAGIC = b"RAYTOOL1"
+NONCE = 32
+MAC = 32
+HDR = struct.Struct(">IIII")
+
+
+def address():
+    addr = os.environ["RAY_ADDRESS"]
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def key():
+    with open(os.environ["RAY_TOKEN_FILE"], "rb") as f:
+        tok = f.read(4096).rstrip(b"\n\r ")
+    return hashlib.blake2b(tok, digest_size=32).digest()
+
+
+def mac(k, role, ns, nc):
+    # crypto_auth: HMAC-SHA-512 truncated to 256 bits.
+    return hmac.new(k, role + ns + nc, hashlib.sha512).digest()[:MAC]
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def connect(timeout=10.0):
+    s = socket.create_connection(address(), timeout=timeout)
+    s.settimeout(timeout)
+    hello = recv_exact(s, len(MAGIC) + NONCE)
+    if hello[: len(MAGIC)] != MAGIC:
+        raise SystemExit("no RAYTOOL1 magic from the node")
+    return s, hello[len(MAGIC):]
+
+
+def read_frame(s):
+    jl, dl, rid, _ = HDR.unpack(recv_exact(s, HDR.size))
+    body = recv_exact(s, jl)
+    recv_exact(s, dl)
+    return rid, json.loads(body)
+
+
+def authed():
+    s, ns = connect()
+    k = key()
+    nc = os.urandom(NONCE)
+    s.sendall(nc + mac(k, b"C", ns, nc))
+    smac = recv_exact(s, MAC)
+    if not hmac.compare_digest(smac, mac(k, b"S", ns, nc)):
+        raise SystemExit("the node's MAC does not check out")
+    read_frame(s)  # the hello
+    return s
+
+
+def frame(obj_or_bytes, req_id=1, data=b""):
+    body = obj_or_bytes if isinstance(obj_or_bytes, bytes) else json.dumps(obj_or_bytes).encode()
+    return HDR.pack(len(body), len(data), req_id, 0) + body + data
+
+
+def dropped(s, limit):
+    """True when the node closes s within limit seconds (reading anything
+    it still sends)."""
+    s.settimeout(limit)
+    end = time.monotonic() + limit
+    try:
+        while time.monotonic() < end:
+            if not s.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    return False
+
+
+def send_quietly(s, data):
+    try:
+        s.sendall(data)
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+
+
+def status_ok(s, req_id):
+    s.sendall(frame({"op": "status", "what": "nodes"}, req_id))
+    rid, rep = read_frame(s)
+    return rid == req_id and rep.get("ok") is True and len(rep.get("items", [])) == 1
+
+
+def verdict(ok, what):
+    print(("ok: " if ok else "FAILED: ") + what)
+    return 0 if ok else 1
+
+
+def main(case):
+    if case == "garbage":
+        s, _ = connect()
+        send_quietly(s, os.urandom(NONCE + MAC))
+        return verdict(dropped(s, 3), "a bad handshake is dropped")
+    if case == "flood":
+        s, _ = connect()
+        send_quietly(s, HDR.pack(0xFFFFFFFF, 0xFFFFFFFF, 1, 0))
+        t0 = time.monotonic()
+        sent = 0
+        try:
+            s.settimeout(5)
+            while sent < (1 << 20):
+                sent += s.send(os.urandom(65536))
+        except (ConnectionResetError, BrokenPipeError, socket.timeout):
+            pass
+        return verdict(dropped(s, 3) and time.monotonic() - t0 < 4,
+                       "an unauthenticated oversized header is dropped (%d bytes sent)" % sent)
+    if case == "stall":
+        s, _ = connect()
+        send_quietly(s, HDR.pack(0xFFFFFFFF, 0, 1, 0))
+        t0 = time.monotonic()
+        ok = dropped(s, 9)
+        took = time.monotonic() - t0
+        return verdict(ok and 3 < took < 9, "a stalled handshake is dropped after %.1f s" % took)
+    if case == "truncated":
+        s = authed()
+        s.sendall(HDR.pack(100, 0, 1, 0) + b'{"op":"sta')
+        s.close()
+        return verdict(True, "sent a truncated frame and hung up")
+    if case == "half-frame":
+        a = authed()
+        a.sendall(HDR.pack(100, 10, 1, 0) + b'{"op":"sta')
+        b = authed()
+        ok = status_ok(b, 7)
+        a.close()
+        b.close()
+        return verdict(ok, "another client is served while a frame is half sent")
+    if case == "oversized":
+        s = authed()
+        s.sendall(HDR.pack((4 << 20) + 1, 0, 1, 0))
+        return verdict(dropped(s, 3), "a JSON length over 4 MiB is dropped")
+    if case == "huge-data":
+        s = authed()
+        s.sendall(HDR.pack(20, (256 << 20) + 1, 1, 0))
+        return verdict(dropped(s, 3), "a data length over 256 MiB is dropped")
+    if case == "tiny-json":
+        s = authed()
+        s.sendall(HDR.pack(1, 0, 1, 0) + b"{")
+        return verdict(dropped(s, 3), "a 1-byte JSON body is dropped")
+    if case == "bad-json":
+        s = authed()
+        s.sendall(frame(b"{this is not json", 1))
+        return verdict(dropped(s, 3), "a body that is not JSON is dropped")
+    if case == "no-op":
+        s = authed()
+        s.sendall(frame({"what": "nodes"}, 1))
+        return verdict(dropped(s, 3), "a request without op is dropped")
+    if case == "unknown-op":
+        s = authed()
+        s.sendall(frame({"op": "nope"}, 3))
+        rid, rep = read_frame(s)
+        ok = rid == 3 and rep.get("ok") is False and rep.get("code") == -2
+        ok = ok and status_ok(s, 4)
+        return verdict(ok, "an unknown op gets an error and the connection lives: %s" % rep)
+    raise SystemExit("unknown case '%s'" % case)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
