@@ -1228,6 +1228,10 @@ void op_actor(conn *c, uint32_t id, cJSON *req)
 	actor *a;
 	cJSON *r;
 
+	/* The head hosts the actors and their names for the whole cluster. */
+	if (proxy_to_head(c, id, req, NULL))
+		return;
+
 	if (!strcmp(op, "actor_create")) {
 		op_create(c, id, req);
 	} else if (!strcmp(op, "actor_call")) {

@@ -412,3 +412,60 @@ void op_cluster(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_EUSAGE, "unknown request '%.64s'", op);
 	}
 }
+
+/* ---- requests the head answers for the whole cluster ---- */
+
+typedef struct proxied {
+	conn *c;
+	uint32_t id;
+	peer *p;
+	void (*hook)(cJSON *reply);
+} proxied;
+
+static void on_proxied(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	proxied *px = ud;
+
+	(void)rc;
+	if (reply) {
+		if (!rc && px->hook)
+			px->hook(reply);
+		conn_reply(px->c, px->id, cJSON_Duplicate(reply, 1), d, dl);
+	} else {
+		conn_reply_err(px->c, px->id, RAY_EUNREACH, "cannot reach the head node at '%s'", N->head_addr);
+	}
+	conn_resume(px->c);
+	conn_unref(px->c);
+	peer_close(px->p);
+	free(px);
+}
+
+/* On a non-head node: passes the request to the head on a connection of
+ * its own and relays the answer (hook sees it first).  Returns 1 when it
+ * took the request, 0 on the head. */
+int proxy_to_head(conn *c, uint32_t id, cJSON *req, void (*hook)(cJSON *reply))
+{
+	proxied *px;
+
+	if (N->is_head)
+		return 0;
+	px = calloc(1, sizeof(*px));
+	if (!px || !(px->p = peer_private(N->head_addr))) {
+		free(px);
+		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the head node at '%s'", N->head_addr);
+		return 1;
+	}
+	px->c = c;
+	px->id = id;
+	px->hook = hook;
+	c->busy = 1;
+	conn_ref(c);
+	if (peer_request(px->p, req, NULL, 0, on_proxied, px)) {
+		peer_close(px->p);
+		free(px);
+		conn_unref(c);
+		c->busy = 0;
+		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the head node at '%s'", N->head_addr);
+	}
+	return 1;
+}

@@ -279,6 +279,8 @@ peer *peer_for(const char *node_id, const char *addr);
 int peer_request(peer *p, cJSON *req, const void *data, size_t dlen, peer_cb cb, void *ud);
 void peer_forget(void *ud);
 void peers_close_all(void);
+peer *peer_private(const char *addr);
+void peer_close(peer *p);
 
 /* cluster.c */
 int cluster_start(void);
@@ -289,6 +291,7 @@ int view_alive_others(void);
 cJSON *rnode_json(const rnode *r);
 void op_cluster(conn *c, uint32_t id, cJSON *req);
 peer *peer_node(const char *node_id);
+int proxy_to_head(conn *c, uint32_t id, cJSON *req, void (*hook)(cJSON *reply));
 
 /* transfer.c */
 void fetch_start(obj *o);

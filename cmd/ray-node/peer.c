@@ -31,6 +31,7 @@ struct peer {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	int state, closing;
+	int private_;           /* one caller's own: never shared */
 	unsigned char nc[RAY_NONCE_LEN], ns[RAY_NONCE_LEN];
 	int got_hello;
 	rbuf in;
@@ -284,10 +285,32 @@ peer *peer_for(const char *node_id, const char *addr)
 	peer *p;
 
 	for (p = peers; p; p = p->next)
-		if (p->state != PEER_BROKEN && !strcmp(p->addr, addr) &&
+		if (p->state != PEER_BROKEN && !p->private_ && !strcmp(p->addr, addr) &&
 		    (!node_id || !p->node_id[0] || !strcmp(p->node_id, node_id)))
 			return p;
 	return peer_new(node_id, addr);
+}
+
+/* A connection of its own, for a request that may wait long (so it never
+ * holds up heartbeats on the shared one); close it with peer_close. */
+peer *peer_private(const char *addr)
+{
+	peer *p = peer_new(NULL, addr);
+
+	if (p)
+		p->private_ = 1;
+	return p;
+}
+
+void peer_close(peer *p)
+{
+	peer *q;
+
+	for (q = peers; q; q = q->next)
+		if (q == p) {
+			peer_break(p);
+			return;
+		}
 }
 
 int peer_request(peer *p, cJSON *req, const void *data, size_t dlen, peer_cb cb, void *ud)

@@ -599,59 +599,25 @@ void pg_node_died(const char *id)
 
 /* ---- requests ---- */
 
-static void proxy_cb(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+/* Learn a group the head just made now, not at the next heartbeat. */
+static void learn_pg(cJSON *reply)
 {
-	struct { conn *c; uint32_t id; } *px = ud;
+	cJSON *one;
+	pg *g;
 
-	(void)d;
-	(void)dl;
-	if (reply) {
-		cJSON *copy = cJSON_Duplicate(reply, 1);
-		if (!rc && cJSON_GetObjectItemCaseSensitive(copy, "pg")) {
-			cJSON *one = cJSON_CreateArray();
-			pg *g;
-			/* Learn the new group now, not at the next heartbeat. */
-			for (g = groups; g; g = g->next)
-				cJSON_AddItemToArray(one, pg_json(g));
-			cJSON_AddItemToArray(one, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(copy, "pg"), 1));
-			pg_merge_table(one);
-			cJSON_Delete(one);
-		}
-		conn_reply(px->c, px->id, copy, NULL, 0);
-	} else {
-		conn_reply_err(px->c, px->id, RAY_EUNREACH, "cannot reach the head node");
-	}
-	conn_resume(px->c);
-	conn_unref(px->c);
-	free(px);
+	if (!cJSON_GetObjectItemCaseSensitive(reply, "pg"))
+		return;
+	one = cJSON_CreateArray();
+	for (g = groups; g; g = g->next)
+		cJSON_AddItemToArray(one, pg_json(g));
+	cJSON_AddItemToArray(one, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(reply, "pg"), 1));
+	pg_merge_table(one);
+	cJSON_Delete(one);
 }
 
-/* Non-head nodes pass group requests to the head and relay the answer. */
 static int proxy(conn *c, uint32_t id, cJSON *req)
 {
-	struct { conn *c; uint32_t id; } *px;
-	peer *p;
-
-	if (N->is_head)
-		return 0;
-	p = peer_for(NULL, N->head_addr);
-	px = malloc(sizeof(*px));
-	if (!p || !px) {
-		free(px);
-		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the head node");
-		return 1;
-	}
-	px->c = c;
-	px->id = id;
-	c->busy = 1;
-	conn_ref(c);
-	if (peer_request(p, req, NULL, 0, proxy_cb, px)) {
-		free(px);
-		conn_unref(c);
-		c->busy = 0;
-		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the head node");
-	}
-	return 1;
+	return proxy_to_head(c, id, req, learn_pg);
 }
 
 static void op_create(conn *c, uint32_t id, cJSON *req)
