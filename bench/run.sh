@@ -117,8 +117,13 @@ WORK=$RAY_TMPDIR/work
 mkdir -p "$WORK"
 BIG=""
 REDIS_PID=""
+SHM_TMPDIR=""
 cleanup() {
 	ray-node stop >/dev/null 2>&1
+	if [[ -n $SHM_TMPDIR ]]; then
+		RAY_TMPDIR=$SHM_TMPDIR ray-node stop >/dev/null 2>&1
+		rm -rf "$SHM_TMPDIR"
+	fi
 	if [[ -n $REDIS_PID ]]; then kill "$REDIS_PID" 2>/dev/null; fi
 	[[ -n $BIG ]] && rm -f "$BIG"
 	rm -f /dev/shm/ray-bench-peer.$$
@@ -136,19 +141,31 @@ start_node() {
 	note "node $RAY_NODE_ID at $RAY_ADDRESS ($SOCK), --cpus $NPROC"
 }
 
-say "ray-tools bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $NPROC CPUs, $(uname -sr), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+loadavg() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
+LOAD0=$(loadavg)
+say "ray-tools bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $NPROC CPUs, $(uname -sr), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), load average $LOAD0"
+if [[ $LOAD0 != '?' ]] && ge "$LOAD0" "$(calc "$NPROC * 0.5")"; then
+	say "bench: warning: the machine is busy (load average $LOAD0 on $NPROC CPUs); other work skews the ratios"
+fi
 install_peers
 start_node
 
 # ---- a) many trivial tasks ----------------------------------------------
 
 bench_tasks() {
-	local cmds=$WORK/cmds i t0 t1 st ours=() xa=() par=() dask=() o x n
+	local cmds=$WORK/cmds i t0 t1 st ours=() shm=() xa=() dask=() o x n shm_env=""
 	say ""
 	say "a) $NTASKS trivial tasks ('true' via sh -c), $NPROC-way parallel"
 	yes true | head -n "$NTASKS" > "$cmds"
 	# Warm up the node (first spawn, page cache).
 	head -n 20 "$cmds" | ray-submit --batch | ray-get > /dev/null
+	# For reference, a second node whose session (and so its per-task logs)
+	# is on tmpfs instead of $TMPDIR: it isolates the cost of the log files.
+	if [[ -d /dev/shm && -w /dev/shm && $TMPBASE != /dev/shm* ]]; then
+		SHM_TMPDIR=$(mktemp -d /dev/shm/ray-bench-tmp.XXXXXX)
+		shm_env=$(RAY_TMPDIR=$SHM_TMPDIR ray-node start --head --port 0 --cpus "$NPROC" 2>>"$log") || shm_env=""
+		[[ -n $shm_env ]] && (export RAY_TMPDIR=$SHM_TMPDIR; eval "$shm_env"; head -n 20 "$cmds" | ray-submit --batch | ray-get > /dev/null)
+	fi
 	for ((i = 0; i < REPS; i++)); do
 		t0=$(now)
 		ray-submit --batch < "$cmds" | ray-get > "$WORK/a.out"
@@ -162,14 +179,28 @@ bench_tasks() {
 		xargs -P "$NPROC" -I{} sh -c {} < "$cmds"
 		t1=$(now)
 		xa+=("$(sub "$t0" "$t1")")
-		note "a rep $i: ray ${ours[-1]} s, xargs ${xa[-1]} s"
+		if [[ -n $shm_env ]]; then
+			t0=$(now)
+			(export RAY_TMPDIR=$SHM_TMPDIR; eval "$shm_env"; ray-submit --batch < "$cmds" | ray-get > /dev/null)
+			t1=$(now)
+			shm+=("$(sub "$t0" "$t1")")
+		fi
+		note "a rep $i: ray ${ours[-1]} s, xargs ${xa[-1]} s${shm_env:+, ray (session on tmpfs) ${shm[-1]} s}"
 	done
+	if [[ -n $shm_env ]]; then
+		RAY_TMPDIR=$SHM_TMPDIR ray-node stop > /dev/null 2>&1
+	fi
 	o=$(median "${ours[@]}")
 	x=$(median "${xa[@]}")
 	say "   ray-submit --batch | ray-get: median $o s of ${ours[*]}"
 	say "   xargs -P $NPROC sh -c:        median $x s of ${xa[*]}"
 	row "a tasks vs xargs" "$(fix "$o")s" "$(fix "$x")s" "$(fix "$(calc "$x / $o")" 2)" ">=0.75" \
 		"$(ge "$(calc "$x / $o")" 0.75 && echo PASS || echo MISS)"
+	if ((${#shm[@]})); then
+		n=$(median "${shm[@]}")
+		say "   (same, RAY_TMPDIR on tmpfs:   median $n s of ${shm[*]})"
+		row "a  (RAY_TMPDIR on tmpfs) vs xargs" "$(fix "$n")s" "$(fix "$x")s" "$(fix "$(calc "$x / $n")" 2)" "-" "-"
+	fi
 
 	if have_dask; then
 		local dout
@@ -340,7 +371,7 @@ ray-node stop > /dev/null 2>&1
 
 {
 	echo ""
-	echo "ray-tools vs peers ($NPROC CPUs, $(uname -r), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(calc "$(sub "$T_START" "$(now)")") s)"
+	echo "ray-tools vs peers ($NPROC CPUs, $(uname -r), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(fix "$(sub "$T_START" "$(now)")" 0) s, load average $LOAD0 at start, $(loadavg) at end)"
 	echo "ratio = peer time / our time (throughput: higher is better); for d, our latency / peer latency"
 	printf '%s\n' "benchmark	ours	peer	ratio	target	status" "${ROWS[@]}" |
 		column -t -s $'\t'
