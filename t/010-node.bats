@@ -163,7 +163,6 @@ load lib/helpers
 }
 
 @test "stop --force of a hung node also kills its workers" {
-	skip "design: workers run in their own sessions (UV_PROCESS_DETACHED), so a node killed with SIGKILL leaves them running; ray-node stop cannot find them"
 	start_node
 	local pid wpid
 	pid=$(node_pid)

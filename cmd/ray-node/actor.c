@@ -388,7 +388,7 @@ static void log_line(actor *a, const char *msg)
 	char path[PATH_MAX + 64];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/logs/%s.err", N->session, a->id);
+	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, a->id);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		dprintf(fd, "ray-node: %s\n", msg);
@@ -755,7 +755,7 @@ static void actor_spawn(actor *a)
 	if (!a->gpu_ids[0])
 		gpu_take(&a->req, a->gpu_ids, sizeof(a->gpu_ids));
 	env = env_build(a->id, a->job, a->num_restarts, &a->req, a->gpu_ids, a->env, 0, NULL);
-	snprintf(path, sizeof(path), "%s/logs/%s.err", N->session, a->id);
+	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, a->id);
 	logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	uv_pipe_init(N->loop, &a->in, 0);
 	uv_pipe_init(N->loop, &a->out, 0);

@@ -220,6 +220,12 @@ static int node_setup(const opts *o, ray_err *err)
 		return ray_seterr(err, RAY_EUSAGE, "cannot create object store '%s': %s", N->store, strerror(errno));
 	snprintf(path, sizeof(path), "%s/tmp", N->store);
 	mkdir(path, 0700);
+	/* Task logs live on tmpfs too: creating an inode per task on a disk
+	 * filesystem cost more than the spawn itself (docs/design.md). */
+	snprintf(N->logdir, sizeof(N->logdir), "%s/logs", N->store);
+	if (mkdir_p(N->logdir, 0700))
+		return ray_seterr(err, RAY_EUSAGE, "cannot create '%s': %s", N->logdir, strerror(errno));
+	N->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	/* The token: given, or a fresh one for a new cluster.  A joining
 	 * node must be given the cluster's. */
 	if (!o->token_file && o->address) {
@@ -264,6 +270,8 @@ static int node_setup(const opts *o, ray_err *err)
 			                  "cannot join the cluster at '%s': %s", N->head_addr,
 			                  N->join_err[0] ? N->join_err : "no answer from the head");
 	}
+	if ((rc = spawn_init()))
+		return ray_seterr(err, RAY_EUSAGE, "cannot watch child processes: %s", uv_strerror(rc));
 	uv_signal_init(N->loop, &N->sigterm);
 	uv_signal_start(&N->sigterm, on_signal, SIGTERM);
 	uv_signal_init(N->loop, &N->sigint);
@@ -318,6 +326,7 @@ static void node_teardown(void)
 	uv_run(N->loop, UV_RUN_DEFAULT);
 	uv_loop_close(N->loop);
 	uv_library_shutdown();
+	spawn_release();
 	tasks_free_all();
 	actors_free_all();
 	pgs_free_all();
@@ -325,6 +334,8 @@ static void node_teardown(void)
 	sodium_memzero(N->key, sizeof(N->key));
 	if (lock_fd >= 0)
 		close(lock_fd);
+	if (N->devnull >= 0)
+		close(N->devnull);
 }
 
 static int env_text(char *buf, size_t len)

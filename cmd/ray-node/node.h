@@ -149,6 +149,8 @@ typedef struct node {
 	uv_loop_t *loop;
 	char id[RAY_NODEID_LEN + 1];
 	char session[PATH_MAX], store[PATH_MAX];
+	char logdir[PATH_MAX];    /* task and actor stderr: tmpfs, beside the store */
+	int devnull;              /* /dev/null, opened once for every task's stdin */
 	char host[256];
 	int port;
 	unsigned char key[RAY_KEY_LEN];
@@ -322,6 +324,14 @@ void pg_release_on(const char *node_id, const char *pgid, int index);
 res *task_pool(task *t);
 int pg_local_bundle(const char *pgid, int index);
 void pgs_free_all(void);
+
+/* spawn.c */
+/* exec_err: the errno of a failed exec (status is then 127), else 0. */
+typedef void (*reap_cb)(void *ud, int status, int sig, int exec_err);
+int spawn_init(void);
+int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb cb, void *ud,
+               int *pid_out);
+void spawn_release(void);
 
 /* main.c */
 void node_shutdown(void);

@@ -100,6 +100,22 @@ void res_add(res *a, const res *b)
 	}
 }
 
+/* Caps each quantity of a at max's (a view's guess never exceeds a total). */
+static void res_clamp(res *a, const res *max)
+{
+	int i;
+
+	if (a->cpu > max->cpu)
+		a->cpu = max->cpu;
+	if (a->gpu > max->gpu)
+		a->gpu = max->gpu;
+	if (a->mem > max->mem)
+		a->mem = max->mem;
+	for (i = 0; i < a->ncustom; i++)
+		if (a->custom[i].q > custom_get(max, a->custom[i].name))
+			a->custom[i].q = custom_get(max, a->custom[i].name);
+}
+
 static int res_add_one(res *r, const char *item, ray_err *err)
 {
 	char name[64];
@@ -352,18 +368,6 @@ static int line_refs(const char *line, char refs[][RAY_REF_MAX + 1], int max)
 
 /* ---- spawning ---- */
 
-static void on_proc_closed(uv_handle_t *h)
-{
-	task *t = h->data;
-
-	t->proc_live = 0;
-	N->nprocs--;
-	if (N->stopping && N->nprocs == 0)
-		node_shutdown();
-	else if (!N->stopping && t->queued)
-		sched_run();  /* a retry waited for its old handle to close */
-}
-
 static void close_rets_tmp(task *t)
 {
 	char path[PATH_MAX + 64];
@@ -378,7 +382,7 @@ static void close_rets_tmp(task *t)
 
 static void log_path(const task *t, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/logs/%s.err", N->session, t->id);
+	snprintf(buf, len, "%s/%s.err", N->logdir, t->id);
 }
 
 /* The last few lines of the task's stderr, on one line. */
@@ -556,16 +560,26 @@ void task_seal_ok(task *t)
 	sched_task_ended(t);
 }
 
-static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+static void on_reaped(void *ud, int status, int sig, int exec_err)
 {
-	task *t = p->data;
+	task *t = ud;
 	char desc[256], tail[600], msg[1024];
 
-	t->exit_code = (int)status;
+	t->exit_code = status;
 	t->term_signal = sig;
 	t->pid = 0;
-	uv_close((uv_handle_t *)p, on_proc_closed);
+	t->proc_live = 0;
 	N->nrunning--;
+	if (exec_err && !N->stopping) {
+		release_resources(t);
+		close_rets_tmp(t);
+		task_desc(t, desc, sizeof(desc));
+		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,
+		         t->shell ? "sh" : t->argv[0], N->id, strerror(exec_err));
+		task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
+		sched_run();
+		return;
+	}
 	release_resources(t);
 	if (N->stopping)
 		return;
@@ -694,8 +708,6 @@ static char **build_argv(task *t)
 
 static void task_start(task *t)
 {
-	uv_process_options_t po;
-	uv_stdio_container_t io[3];
 	char path[PATH_MAX + 64], desc[256], msg[1024];
 	char **argv = build_argv(t);
 	char **env;
@@ -710,30 +722,17 @@ static void task_start(task *t)
 	if (t->stdin_obj && !store_path(t->stdin_obj, path, sizeof(path)))
 		fds[0] = open(path, O_RDONLY | O_CLOEXEC);
 	else
-		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		fds[0] = fcntl(N->devnull, F_DUPFD_CLOEXEC, 0);
 	log_path(t, path, sizeof(path));
 	fds[2] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (t->num_returns == 1) {
 		snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[0]->ref);
 		fds[1] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	} else {
-		fds[1] = dup(fds[2]);
+		fds[1] = fcntl(fds[2], F_DUPFD_CLOEXEC, 0);
 	}
-	memset(&po, 0, sizeof(po));
-	po.exit_cb = on_exit_cb;
-	po.file = argv ? argv[0] : NULL;
-	po.args = argv;
-	po.env = env;
-	po.flags = UV_PROCESS_DETACHED;
-	po.stdio_count = 3;
-	for (i = 0; i < 3; i++) {
-		io[i].flags = UV_INHERIT_FD;
-		io[i].data.fd = fds[i];
-	}
-	po.stdio = io;
-	t->proc.data = t;
 	rc = (!argv || !env || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) ? UV_ENOMEM
-	     : uv_spawn(N->loop, &t->proc, &po);
+	     : spawn_proc(argv, env, fds, on_reaped, t, &t->pid);
 	for (i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -743,11 +742,6 @@ static void task_start(task *t)
 		if ((pool = task_pool(t)))
 			res_add(pool, &t->req);
 		gpu_give(&t->req, t->gpu_ids);
-		if (t->proc.type == UV_PROCESS && !uv_is_closing((uv_handle_t *)&t->proc) && rc != UV_ENOMEM) {
-			t->proc_live = 1;
-			N->nprocs++;
-			uv_close((uv_handle_t *)&t->proc, on_proc_closed);
-		}
 		close_rets_tmp(t);
 		task_desc(t, desc, sizeof(desc));
 		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,
@@ -757,9 +751,7 @@ static void task_start(task *t)
 		return;
 	}
 	t->proc_live = 1;
-	N->nprocs++;
 	N->nrunning++;
-	t->pid = t->proc.pid;
 	t->state = T_RUNNING;
 	t->start_ms = ray_now_ms();
 	t->exit_code = 0;
@@ -929,7 +921,16 @@ static int place(task *t)
 		if (!strcmp(t->pin, N->id))
 			return res_fits(&t->req, &N->avail) ? 0 : -1;
 		r = view_find(t->pin);
-		if (!r || !r->alive)
+		if (r && !r->alive) {
+			char desc[256], msg[512];
+			task_desc(t, desc, sizeof(desc));
+			snprintf(msg, sizeof(msg), "%s can never be placed: it is pinned to node %s, which died",
+			         desc, t->pin);
+			queue_remove(t);
+			task_finish_error(t, T_FAILED, RAY_ERESOURCE, msg);
+			return 2;
+		}
+		if (!r)
 			return -1;
 		return forward(t, r) ? -1 : 1;
 	}
@@ -1680,6 +1681,7 @@ void op_task_done(conn *c, uint32_t id, cJSON *req)
 	const char *from = rj_str(req, "node_id");
 	const cJSON *results = cJSON_GetObjectItemCaseSensitive(req, "results"), *it;
 	int state = (int)rj_int(req, "state", T_FAILED), i = 0;
+	rnode *r;
 
 	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
 	if (!t || t->owner[0] || t->state >= T_FINISHED || !from || strcmp(from, t->exec_node) ||
@@ -1688,6 +1690,12 @@ void op_task_done(conn *c, uint32_t id, cJSON *req)
 	t->attempt = (int)rj_int(req, "attempt", t->attempt);
 	t->exit_code = (int)rj_int(req, "exit_code", 0);
 	t->term_signal = (int)rj_int(req, "signal", 0);
+	/* Its resources are free there now: do not wait for a heartbeat to
+	 * send that node more work. */
+	if ((r = view_find(from)) && r->alive && !t->pg[0]) {
+		res_add(&r->avail, &t->req);
+		res_clamp(&r->avail, &r->total);
+	}
 	if (state == T_FINISHED) {
 		cJSON_ArrayForEach(it, results) {
 			obj *o = t->rets[i++];
@@ -1715,6 +1723,7 @@ void op_task_done(conn *c, uint32_t id, cJSON *req)
 		task_finish_error(t, state == T_CANCELLED ? T_CANCELLED : T_FAILED, code,
 		                  rj_str(first, "msg") ? rj_str(first, "msg") : "task failed");
 	}
+	sched_run();
 }
 
 /* Re-runs a finished task to rebuild its lost results (lineage). */
@@ -1776,7 +1785,8 @@ void sched_node_died(const char *id)
 		if (o->foreign || o->state != OBJ_READY || !o->remote || strcmp(o->loc, id))
 			continue;
 		t = o->producer;
-		if (t && t->state == T_FINISHED && !t->act && t->attempt < t->max_retries) {
+		if (t && t->state == T_FINISHED && !t->act && t->attempt < t->max_retries &&
+		    (t->pin_soft || strcmp(t->pin, id))) {
 			node_log("rebuilding %s: its only copy was on dead node %s", o->ref, id);
 			task_rebuild(t);
 			continue;
@@ -1785,7 +1795,8 @@ void sched_node_died(const char *id)
 			continue;   /* a rebuild above already reset it */
 		snprintf(msg, sizeof(msg),
 		         "object %s is lost: its only copy was on node %s, which died, and it cannot be rebuilt%s",
-		         o->ref, id, t ? " (retries exhausted)" : " (it was put, not computed)");
+		         o->ref, id, !t ? " (it was put, not computed)" : t->attempt >= t->max_retries ?
+		         " (retries exhausted)" : " (its task is pinned to that node)");
 		o->state = OBJ_PENDING;
 		o->remote = 0;
 		store_fail(o, RAY_ELOST, msg);

@@ -72,7 +72,7 @@ static cJSON *task_json(const task *t)
 	else
 		cJSON_AddStringToObject(j, "name", t->shell ? t->argv[2] : t->argv[0]);
 	cJSON_AddStringToObject(j, "state", task_state_name(t->state));
-	cJSON_AddStringToObject(j, "node_id", N->id);
+	cJSON_AddStringToObject(j, "node_id", t->exec_node[0] ? t->exec_node : N->id);
 	cJSON_AddNumberToObject(j, "attempt", t->attempt);
 	if (t->state == T_FINISHED || t->state == T_FAILED)
 		cJSON_AddNumberToObject(j, "exit_code", t->term_signal ? 128 + t->term_signal : t->exit_code);
@@ -268,7 +268,7 @@ void op_logs(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task or actor '%s'", want);
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/logs/%s.err", N->session, tid);
+	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);

@@ -1,0 +1,157 @@
+/*
+ * spawn.c: starting task processes.  libuv's uv_spawn blocks the loop
+ * until the child has exec'd, which on a busy machine is the time it takes
+ * the child to get a CPU: tasks then start one at a time.  Here the parent
+ * forks and returns at once, like xargs; the child reports a failed exec
+ * through a close-on-exec pipe, read when it is reaped.  Children are
+ * reaped on SIGCHLD by pid, so libuv's own children (actors) are left to it.
+ * A child dies with its node (PR_SET_PDEATHSIG), so a node killed with
+ * SIGKILL leaves no task processes running.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "node.h"
+
+extern char **environ;
+
+typedef struct child {
+	int pid, errfd;
+	reap_cb cb;
+	void *ud;
+} child;
+
+static child *kids;
+static size_t nkids, capkids;
+static uv_signal_t sigchld;
+static int started;
+
+static void on_sigchld(uv_signal_t *h, int sig)
+{
+	size_t i = 0;
+
+	(void)h;
+	(void)sig;
+	while (i < nkids) {
+		int st, e = 0;
+		pid_t r = waitpid(kids[i].pid, &st, WNOHANG);
+		child k;
+		if (r == 0 || (r < 0 && errno == EINTR)) {
+			i++;
+			continue;
+		}
+		k = kids[i];
+		kids[i] = kids[--nkids];
+		if (read(k.errfd, &e, sizeof(e)) != (ssize_t)sizeof(e))
+			e = 0;
+		close(k.errfd);
+		N->nprocs--;
+		if (r < 0)
+			k.cb(k.ud, 1, 0, 0);
+		else if (WIFSIGNALED(st))
+			k.cb(k.ud, 0, WTERMSIG(st), 0);
+		else
+			k.cb(k.ud, WEXITSTATUS(st), 0, e);
+		/* the callback may have spawned more: rescan from the start */
+		i = 0;
+	}
+	if (N->stopping && N->nprocs == 0)
+		node_shutdown();
+}
+
+int spawn_init(void)
+{
+	int rc = uv_signal_init(N->loop, &sigchld);
+
+	if (!rc)
+		rc = uv_signal_start(&sigchld, on_sigchld, SIGCHLD);
+	started = !rc;
+	return rc;
+}
+
+/* The child: own session, stdio from fds, default signals, then exec. */
+static void child_exec(char *const argv[], char *const env[], const int fds[3], int errfd,
+                       pid_t parent)
+{
+	sigset_t none;
+	int i, e;
+
+	/* A task must not outlive its node, even one killed with SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	setsid();
+	for (i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			goto fail;
+	for (i = 1; i < NSIG; i++)
+		signal(i, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	environ = (char **)env;
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	if (write(errfd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb cb, void *ud,
+               int *pid_out)
+{
+	int ep[2];
+	pid_t pid, parent;
+
+	if (!started)
+		return UV_EINVAL;
+	if (nkids == capkids) {
+		size_t nc = capkids ? capkids * 2 : 64;
+		child *nk = realloc(kids, nc * sizeof(*nk));
+		if (!nk)
+			return UV_ENOMEM;
+		kids = nk;
+		capkids = nc;
+	}
+	if (pipe2(ep, O_CLOEXEC))
+		return uv_translate_sys_error(errno);
+	parent = getpid();
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(ep[0]);
+		close(ep[1]);
+		return uv_translate_sys_error(e);
+	}
+	if (pid == 0) {
+		close(ep[0]);
+		child_exec(argv, env, fds, ep[1], parent);
+	}
+	close(ep[1]);
+	fcntl(ep[0], F_SETFL, O_NONBLOCK);
+	kids[nkids].pid = pid;
+	kids[nkids].errfd = ep[0];
+	kids[nkids].cb = cb;
+	kids[nkids].ud = ud;
+	nkids++;
+	N->nprocs++;
+	*pid_out = pid;
+	return 0;
+}
+
+void spawn_release(void)
+{
+	size_t i;
+
+	for (i = 0; i < nkids; i++)
+		close(kids[i].errfd);
+	free(kids);
+	kids = NULL;
+	nkids = capkids = 0;
+}
