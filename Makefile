@@ -68,7 +68,7 @@ bin/ray-node: $(NODE_OBJ) lib/libray.a
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $(NODE_OBJ) lib/libray.a $(LDLIBS)
 
-bin/%: cmd/%.c lib/libray.a include/ray.h lib/rayint.h
+bin/%: cmd/%.c cmd/tool.h lib/libray.a include/ray.h lib/rayint.h
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 

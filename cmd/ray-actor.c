@@ -64,6 +64,7 @@ static int cmd_create(int argc, char **argv)
 
 	ray_actor_opts_init(&o);
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -115,7 +116,7 @@ static int cmd_create(int argc, char **argv)
 				return tool_usage(prog, USAGE, "bad --protocol '%s': want line, tagged or frame", optarg);
 			o.protocol = optarg;
 			break;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
 	if (optind >= argc)
@@ -151,10 +152,11 @@ static int cmd_call(int argc, char **argv)
 	ray_err err = { 0, "" };
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		if (c != 'n' || parse_int(optarg, "--num-returns", 0, &nret) || nret < 1 || nret > 1024)
 			return c == 'n' ? tool_usage(prog, USAGE, "bad --num-returns '%s': want 1..1024", optarg)
-			                : (fputs(USAGE, stderr), 2);
+			                : tool_bad_opt(prog, argc, argv);
 	}
 	if (argc - optind < 2)
 		return tool_usage(prog, USAGE, "call needs ACTOR and METHOD%s", "");
@@ -184,12 +186,13 @@ static int cmd_simple(const char *cmd, int argc, char **argv)
 	ray_err err = { 0, "" };
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r': restart = 1; break;
 		case 'n': ns = optarg; break;
 		case 'j': json = 1; break;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
 	if (strcmp(cmd, "list") && argc - optind != 1)

@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 	char *reply = NULL;
 	cJSON *req, *r, *it;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
@@ -195,7 +196,7 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'h': fputs(USAGE, stdout); return 0;
 		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
 	if (optind < argc)

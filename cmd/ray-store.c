@@ -22,12 +22,13 @@ int main(int argc, char **argv)
 	char *reply = NULL;
 	cJSON *r, *it;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'h': fputs(USAGE, stdout); return 0;
 		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
 	if (optind >= argc)
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "ls") && strcmp(cmd, "stats") && strcmp(cmd, "free"))
 		return tool_usage(prog, USAGE, "unknown command '%s'", cmd);
 	/* Options may also follow the command: ray-store ls --json. */
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		if (c == 'j')
 			json = 1;

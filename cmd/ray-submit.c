@@ -76,6 +76,7 @@ int main(int argc, char **argv)
 	if (!res || !env || !labels)
 		return 1;
 	ray_task_opts_init(&o);
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -159,7 +160,7 @@ int main(int argc, char **argv)
 		case 'B': batch = 1; break;
 		case 'h': fputs(USAGE, stdout); return 0;
 		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
 	o.resources = res;

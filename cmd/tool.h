@@ -14,11 +14,24 @@ static inline int tool_fail(const char *prog, int rc, const ray_err *err)
 	return ray_exit_code(rc);
 }
 
+/* A usage error: one line that says what is wrong and where to look. */
 static inline int tool_usage(const char *prog, const char *usage, const char *fmt, const char *arg)
 {
+	(void)usage;
 	fprintf(stderr, "%s: ", prog);
 	fprintf(stderr, fmt, arg ? arg : "");
-	fprintf(stderr, "\n%s", usage);
+	fprintf(stderr, "; see '%s --help'\n", prog);
+	return 2;
+}
+
+/* getopt_long's complaint, as one line of ours (call with opterr = 0). */
+static inline int tool_bad_opt(const char *prog, int argc, char **argv)
+{
+	extern int optind;
+	const char *arg = optind >= 1 && optind - 1 < argc ? argv[optind - 1] : "";
+
+	fprintf(stderr, "%s: bad option '%s' (unknown, or missing its value); see '%s --help'\n",
+	        prog, arg, prog);
 	return 2;
 }
 
