@@ -1,6 +1,6 @@
 # ray-tools: one Makefile for build, check, demo, bench, install and deps.
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit bats demo bench chaos install clean
+.PHONY: all deps check unit bats demo bench bench-actors chaos install clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -97,6 +97,13 @@ bench: deps
 bench/putget: bench/putget.c lib/libray.a include/ray.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
+bench-actors: deps
+	$(MAKE) all bench/actor_calls
+	PATH="$(CURDIR)/bin:$$PATH" bash bench/actors.sh
+
+bench/actor_calls: bench/actor_calls.c lib/libray.a include/ray.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
@@ -111,4 +118,4 @@ install: all
 	-install -m 0644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7
 
 clean:
-	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o $(UNIT_BIN) bench/putget
+	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o $(UNIT_BIN) bench/putget bench/actor_calls
