@@ -432,7 +432,7 @@ static void on_proxied(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
 			px->hook(reply);
 		conn_reply(px->c, px->id, cJSON_Duplicate(reply, 1), d, dl);
 	} else {
-		conn_reply_err(px->c, px->id, RAY_EUNREACH, "cannot reach the head node at '%s'", N->head_addr);
+		conn_reply_err(px->c, px->id, RAY_EUNREACH, "the node serving this request went away");
 	}
 	conn_resume(px->c);
 	conn_unref(px->c);
@@ -440,20 +440,29 @@ static void on_proxied(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
 	free(px);
 }
 
+void proxy_to(conn *c, uint32_t id, cJSON *req, const char *addr, void (*hook)(cJSON *reply));
+
 /* On a non-head node: passes the request to the head on a connection of
  * its own and relays the answer (hook sees it first).  Returns 1 when it
  * took the request, 0 on the head. */
 int proxy_to_head(conn *c, uint32_t id, cJSON *req, void (*hook)(cJSON *reply))
 {
-	proxied *px;
-
 	if (N->is_head)
 		return 0;
+	proxy_to(c, id, req, N->head_addr, hook);
+	return 1;
+}
+
+/* Passes a request to the node at addr and relays its answer. */
+void proxy_to(conn *c, uint32_t id, cJSON *req, const char *addr, void (*hook)(cJSON *reply))
+{
+	proxied *px;
+
 	px = calloc(1, sizeof(*px));
-	if (!px || !(px->p = peer_private(N->head_addr))) {
+	if (!px || !(px->p = peer_private(addr))) {
 		free(px);
-		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the head node at '%s'", N->head_addr);
-		return 1;
+		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the node at '%s'", addr);
+		return;
 	}
 	px->c = c;
 	px->id = id;
@@ -465,7 +474,6 @@ int proxy_to_head(conn *c, uint32_t id, cJSON *req, void (*hook)(cJSON *reply))
 		free(px);
 		conn_unref(c);
 		c->busy = 0;
-		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the head node at '%s'", N->head_addr);
+		conn_reply_err(c, id, RAY_EUNREACH, "cannot reach the node at '%s'", addr);
 	}
-	return 1;
 }

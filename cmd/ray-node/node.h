@@ -294,6 +294,7 @@ cJSON *rnode_json(const rnode *r);
 void op_cluster(conn *c, uint32_t id, cJSON *req);
 peer *peer_node(const char *node_id);
 int proxy_to_head(conn *c, uint32_t id, cJSON *req, void (*hook)(cJSON *reply));
+void proxy_to(conn *c, uint32_t id, cJSON *req, const char *addr, void (*hook)(cJSON *reply));
 
 /* transfer.c */
 void fetch_start(obj *o);
@@ -306,7 +307,7 @@ void transfer_stats_json(cJSON *r);
 
 /* sched.c (cluster side) */
 void op_task_run(conn *c, uint32_t id, cJSON *req);
-void op_task_done(conn *c, uint32_t id, cJSON *req);
+void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen);
 void sched_node_died(const char *id);
 int sched_feasible_anywhere(const task *t);
 void sched_task_ended(task *t);

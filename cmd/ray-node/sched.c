@@ -22,6 +22,7 @@
 #define MAX_RETURNS 1024
 #define MAX_HISTORY 200000
 #define SCAN_LIMIT 512
+#define LOG_SHIP_MAX (1u << 20)
 
 extern char **environ;
 
@@ -1552,7 +1553,24 @@ static void report_done(task *t)
 		}
 		cJSON_AddItemToArray(a, r);
 	}
-	peer_request(p, req, NULL, 0, NULL, NULL);
+	{
+		/* The stderr travels to the owner, so logs outlive this node. */
+		char path[PATH_MAX + 64];
+		rbuf log = { 0 };
+		int fd;
+		log_path(t, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			off_t end = lseek(fd, 0, SEEK_END), start = end > (off_t)LOG_SHIP_MAX ? end - (off_t)LOG_SHIP_MAX : 0;
+			if (end > 0 && !rbuf_reserve(&log, (size_t)(end - start))) {
+				ssize_t n = pread(fd, log.p, (size_t)(end - start), start);
+				log.len = n > 0 ? (size_t)n : 0;
+			}
+			close(fd);
+		}
+		peer_request(p, req, log.p, log.len, NULL, NULL);
+		rbuf_release(&log);
+	}
 	cJSON_Delete(req);
 }
 
@@ -1675,7 +1693,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	}
 }
 
-void op_task_done(conn *c, uint32_t id, cJSON *req)
+void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 {
 	task *t = task_find(rj_str(req, "task_id"));
 	const char *from = rj_str(req, "node_id");
@@ -1687,6 +1705,17 @@ void op_task_done(conn *c, uint32_t id, cJSON *req)
 	if (!t || t->owner[0] || t->state >= T_FINISHED || !from || strcmp(from, t->exec_node) ||
 	    cJSON_GetArraySize(results) != t->num_returns)
 		return;
+	if (dlen) {
+		char path[PATH_MAX + 64];
+		int fd;
+		log_path(t, path, sizeof(path));
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			if (write(fd, data, dlen) < 0)
+				node_log("cannot keep the log of %s", t->id);
+			close(fd);
+		}
+	}
 	t->attempt = (int)rj_int(req, "attempt", t->attempt);
 	t->exit_code = (int)rj_int(req, "exit_code", 0);
 	t->term_signal = (int)rj_int(req, "signal", 0);

@@ -467,7 +467,7 @@ void dispatch(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 	else if (!strcmp(op, "task_run"))
 		op_task_run(c, id, req);
 	else if (!strcmp(op, "task_done"))
-		op_task_done(c, id, req);
+		op_task_done(c, id, req, data, dlen);
 	else if (!strncmp(op, "obj_", 4))
 		op_transfer(c, id, req);
 	else if (!strncmp(op, "actor_", 6))

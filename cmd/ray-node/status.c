@@ -268,6 +268,19 @@ void op_logs(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task or actor '%s'", want);
 		return;
 	}
+	{
+		/* A task running on another node: its log is there until it ends. */
+		task *t = task_find(tid);
+		rnode *r = t && t->exec_node[0] && t->state < T_FINISHED ? view_find(t->exec_node) : NULL;
+		if (r && r->alive) {
+			cJSON *fw = cJSON_CreateObject();
+			cJSON_AddStringToObject(fw, "op", "logs");
+			cJSON_AddStringToObject(fw, "id", tid);
+			proxy_to(c, id, fw, r->addr, NULL);
+			cJSON_Delete(fw);
+			return;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

@@ -797,6 +797,7 @@ void op_store_stats(conn *c, uint32_t id, cJSON *req)
 	cJSON_AddNumberToObject(r, "spilled_objects", 0);
 	cJSON_AddNumberToObject(r, "pinned_bytes", (double)pinned);
 	cJSON_AddNumberToObject(r, "pending_objects", (double)np);
+	transfer_stats_json(r);
 	conn_reply(c, id, r, NULL, 0);
 }
 

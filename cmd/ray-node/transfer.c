@@ -42,6 +42,7 @@ typedef struct chunk_req {
 } chunk_req;
 
 static int retry_needed;
+static uint64_t npulls, pulled_bytes, npull_fail, pull_seq;
 
 static void sum_hex(char out[2 * SUM_LEN + 1], const void *data, size_t len)
 {
@@ -59,14 +60,17 @@ static void pull_finish(pull *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+	if (o)
+		o->fetching = 0;
 	if (!o || o->state != OBJ_READY || !o->remote) {
+		/* Reset meanwhile (its node died): a new pull may start later. */
 		unlink(p->tmp);
 		free(p);
 		return;
 	}
-	o->fetching = 0;
 	if (p->failed) {
 		unlink(p->tmp);
+		npull_fail++;
 		if (!p->unreachable)
 			o->fetch_fail++;
 		retry_needed = 1;
@@ -94,6 +98,9 @@ static void pull_finish(pull *p)
 	o->remote = 0;
 	o->in_file = 1;
 	N->store_used += o->size;
+	npulls++;
+	pulled_bytes += p->size;
+	node_log("pulled %s (%llu bytes) from node %s", p->ref, (unsigned long long)p->size, p->from);
 	free(p);
 	store_ready(o);
 }
@@ -189,7 +196,7 @@ void fetch_start(obj *o)
 		return;
 	snprintf(p->ref, sizeof(p->ref), "%s", o->ref);
 	snprintf(p->from, sizeof(p->from), "%s", o->loc);
-	snprintf(p->tmp, sizeof(p->tmp), "%s/tmp/pull-%s", N->store, o->ref);
+	snprintf(p->tmp, sizeof(p->tmp), "%s/tmp/pull-%s.%llu", N->store, o->ref, (unsigned long long)++pull_seq);
 	p->size = o->size;
 	p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (p->fd < 0 || (p->size && ftruncate(p->fd, (off_t)p->size))) {
@@ -261,8 +268,15 @@ static void locate(obj *o)
 
 	snprintf(owner, sizeof(owner), "%.*s", RAY_NODEID_LEN, o->ref);
 	p = peer_node(owner);
-	if (!p)
+	if (!p) {
+		rnode *r = view_find(owner);
+		char msg[300];
+		if (r && !r->alive) {
+			snprintf(msg, sizeof(msg), "object %s is lost: its owner node %s died", o->ref, owner);
+			store_fail(o, RAY_ELOST, msg);
+		}
 		return;
+	}
 	ud = strdup(o->ref);
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "obj_locate");
@@ -323,8 +337,11 @@ void transfer_node_died(const char *id)
 		next = o->next;
 		if (!o->foreign)
 			continue;
-		if (!strncmp(o->ref, id, RAY_NODEID_LEN) && o->state == OBJ_PENDING) {
+		if (!strncmp(o->ref, id, RAY_NODEID_LEN) && (o->state == OBJ_PENDING || o->remote)) {
+			/* The owner holds the lineage: nobody can rebuild it now. */
 			snprintf(msg, sizeof(msg), "object %s is lost: its owner node %s died", o->ref, id);
+			o->state = OBJ_PENDING;
+			o->remote = 0;
 			store_fail(o, RAY_ELOST, msg);
 		} else if (o->state == OBJ_READY && o->remote && !strcmp(o->loc, id)) {
 			/* Ask the owner for another copy (or a rebuilt one). */
@@ -333,6 +350,13 @@ void transfer_node_died(const char *id)
 		}
 	}
 	retry_needed = 1;
+}
+
+void transfer_stats_json(cJSON *r)
+{
+	cJSON_AddNumberToObject(r, "pulls", (double)npulls);
+	cJSON_AddNumberToObject(r, "pulled_bytes", (double)pulled_bytes);
+	cJSON_AddNumberToObject(r, "pull_failures", (double)npull_fail);
 }
 
 /* ---- requests from other nodes ---- */
