@@ -67,6 +67,9 @@ static cJSON *task_json(const task *t)
 	cJSON *j = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(j, "task_id", t->id);
+	cJSON_AddNumberToObject(j, "submit_ms", (double)(t->submit_ms - N->start_ms + N->wall_start_ms));
+	if (t->owner[0])
+		cJSON_AddStringToObject(j, "owner", t->owner);
 	if (t->name)
 		cJSON_AddStringToObject(j, "name", t->name);
 	else
@@ -120,6 +123,133 @@ static void list_tasks(cJSON *arr, const char *state, int64_t limit)
 			items[n++] = task_json(t);
 	add_limited(arr, items, n, limit);
 	free(items);
+}
+
+/* ---- tasks across the cluster: every live node's, merged ---- */
+
+typedef struct gather {
+	conn *c;
+	uint32_t id;
+	int pending;
+	int64_t limit;
+	cJSON *items;
+} gather;
+
+static int state_rank(const cJSON *j)
+{
+	const char *s = rj_str(j, "state");
+	int i;
+
+	for (i = 0; s && i <= T_CANCELLED; i++)
+		if (!strcmp(s, task_state_name(i)))
+			return i;
+	return -1;
+}
+
+static int by_submit(const void *a, const void *b)
+{
+	double x = rj_int(*(cJSON *const *)a, "submit_ms", 0), y = rj_int(*(cJSON *const *)b, "submit_ms", 0);
+
+	return x < y ? -1 : x > y;
+}
+
+static void gather_add(gather *g, const cJSON *arr)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, arr) {
+		const char *id = rj_str(it, "task_id");
+		cJSON *cur;
+		int dup = 0;
+		if (!id)
+			continue;
+		cJSON_ArrayForEach(cur, g->items) {
+			const char *cid = rj_str(cur, "task_id");
+			if (!cid || strcmp(cid, id))
+				continue;
+			dup = 1;
+			/* Keep the further-along record; on a tie, the owner's. */
+			if (state_rank(it) > state_rank(cur) ||
+			    (state_rank(it) == state_rank(cur) && !rj_str(it, "owner") && rj_str(cur, "owner")))
+				cJSON_ReplaceItemViaPointer(g->items, cur, cJSON_Duplicate(it, 1));
+			break;
+		}
+		if (!dup)
+			cJSON_AddItemToArray(g->items, cJSON_Duplicate(it, 1));
+	}
+}
+
+static void gather_finish(gather *g)
+{
+	int n = cJSON_GetArraySize(g->items), i, start;
+	cJSON **v = calloc((size_t)(n ? n : 1), sizeof(*v)), *r = cJSON_CreateObject(), *out;
+
+	for (i = 0; v && i < n; i++)
+		v[i] = cJSON_GetArrayItem(g->items, i);
+	if (v)
+		qsort(v, (size_t)n, sizeof(*v), by_submit);
+	out = cJSON_AddArrayToObject(r, "items");
+	start = g->limit >= 0 && n > g->limit ? n - (int)g->limit : 0;
+	for (i = start; v && i < n; i++)
+		cJSON_AddItemToArray(out, cJSON_Duplicate(v[i], 1));
+	free(v);
+	cJSON_Delete(g->items);
+	conn_reply(g->c, g->id, r, NULL, 0);
+	conn_resume(g->c);
+	conn_unref(g->c);
+	free(g);
+}
+
+static void on_gathered(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	gather *g = ud;
+
+	(void)d;
+	(void)dl;
+	if (!rc && reply)
+		gather_add(g, cJSON_GetObjectItemCaseSensitive(reply, "items"));
+	if (--g->pending == 0)
+		gather_finish(g);
+}
+
+static void gather_tasks(conn *c, uint32_t id, const char *state, int64_t limit)
+{
+	gather *g = calloc(1, sizeof(*g));
+	cJSON *mine = cJSON_CreateArray(), *req;
+	int i;
+
+	if (!g) {
+		cJSON_Delete(mine);
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return;
+	}
+	g->c = c;
+	g->id = id;
+	g->limit = limit;
+	g->items = cJSON_CreateArray();
+	list_tasks(mine, state, -1);
+	gather_add(g, mine);
+	cJSON_Delete(mine);
+	conn_ref(c);
+	c->busy = 1;
+	g->pending = 1;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "status");
+	cJSON_AddStringToObject(req, "what", "tasks");
+	cJSON_AddBoolToObject(req, "local", 1);
+	if (state)
+		cJSON_AddStringToObject(req, "state", state);
+	for (i = 0; i < N->nview; i++) {
+		peer *p;
+		if (!N->view[i].alive || !strcmp(N->view[i].id, N->id))
+			continue;
+		p = peer_for(N->view[i].id, N->view[i].addr);
+		if (p && !peer_request(p, req, NULL, 0, on_gathered, g))
+			g->pending++;
+	}
+	cJSON_Delete(req);
+	if (--g->pending == 0)
+		gather_finish(g);
 }
 
 static void list_objects(cJSON *arr, const char *state, int64_t limit)
@@ -227,7 +357,12 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 				cJSON_AddItemToArray(items, j);
 		}
 	} else if (!strcmp(what, "tasks")) {
-		list_tasks(items, state, limit);
+		if (!rj_bool(req, "local") && view_alive_others() > 0) {
+			cJSON_Delete(r);
+			gather_tasks(c, id, state, limit);
+			return;
+		}
+		list_tasks(items, state, rj_bool(req, "local") ? -1 : limit);
 	} else if (!strcmp(what, "objects")) {
 		list_objects(items, state, limit);
 	} else if (!strcmp(what, "actors")) {
