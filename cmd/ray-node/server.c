@@ -21,6 +21,7 @@
 
 #define AUTH_TIMEOUT_MS 5000
 #define WRITE_QUEUE_MAX (1024u << 20)
+#define MAX_CONNS 4096   /* clients, peers and tasks' own clients together */
 
 typedef struct wreq {
 	uv_write_t w;
@@ -28,6 +29,7 @@ typedef struct wreq {
 } wreq;
 
 static void process(conn *c);
+static int nconns;
 
 void conn_ref(conn *c)
 {
@@ -44,6 +46,7 @@ static void conn_release(conn *c)
 	}
 	rbuf_release(&c->in);
 	free(c);
+	nconns--;
 }
 
 void conn_unref(conn *c)
@@ -350,6 +353,20 @@ static void on_connection(uv_stream_t *srv, int status)
 
 	if (status < 0 || N->stopping)
 		return;
+	if (nconns >= MAX_CONNS) {
+		/* Accept and drop at once, so the backlog does not fill up. */
+		union { uv_tcp_t tcp; uv_pipe_t pipe; } *t = malloc(sizeof(*t));
+		int bad = !t || (srv == (uv_stream_t *)&N->usrv ? uv_pipe_init(N->loop, &t->pipe, 0)
+		                                                : uv_tcp_init(N->loop, &t->tcp));
+		if (bad) {
+			free(t);
+			return;
+		}
+		uv_accept(srv, (uv_stream_t *)t);
+		uv_close((uv_handle_t *)t, (uv_close_cb)free);
+		node_log("refusing a connection: %d open already", MAX_CONNS);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
@@ -369,6 +386,7 @@ static void on_connection(uv_stream_t *srv, int status)
 	if (N->conns)
 		N->conns->prev = c;
 	N->conns = c;
+	nconns++;
 	if (uv_accept(srv, &c->u.s)) {
 		conn_close(c);
 		return;
