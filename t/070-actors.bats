@@ -327,6 +327,32 @@ setup() {
 	assert_line "$id	ALIVE	lister"
 }
 
+@test "an actor holds its --cpus for life; a pending actor starts when one dies" {
+	local a b c d ref
+	run_ray 0 ray-actor create --cpus 1 -- "$BATS_TEST_TMPDIR/actor.sh"
+	a=$output
+	run_ray 0 ray-actor create --cpus 1 -- "$BATS_TEST_TMPDIR/actor.sh"
+	b=$output
+	run_ray 0 ray-actor create --cpus 1 -- "$BATS_TEST_TMPDIR/actor.sh"
+	c=$output
+	assert_equal "$(actor_field "$c" state)" PENDING_CREATION
+	run_ray 0 ray-actor call "$c" echo waited
+	ref=$output
+	run_ray 3 ray-wait --timeout 0.2 "$ref"
+	# As in Ray, an actor that asks for no CPU holds none.
+	run_ray 0 ray-actor create -- "$BATS_TEST_TMPDIR/actor.sh"
+	d=$output
+	assert_equal "$(actor_field "$d" state)" ALIVE
+	run_ray 0 ray-actor kill "$a"
+	wait_for actor_in_state "$c" ALIVE
+	run_ray 0 ray-get "$ref"
+	assert_output waited
+	# More than any node has: created, pending, and said so.
+	run_ray 0 ray-actor create --cpus 3 -- "$BATS_TEST_TMPDIR/actor.sh"
+	assert_regex "$stderr" "warning: .*infeasible"
+	assert_equal "$(actor_field "$output" state)" PENDING_CREATION
+}
+
 @test "ray-actor usage errors exit 2" {
 	run_ray 2 ray-actor
 	run_ray 2 ray-actor frob

@@ -233,6 +233,18 @@ EOF
 	wait_for proc_gone "$PID"
 }
 
+@test "an actor that closes its stdin is killed when a call cannot reach it" {
+	new_actor
+	run_ray 0 ray-actor call "$A" closein
+	run_ray 0 ray-get "$output"
+	assert_output closed
+	run_ray 0 ray-actor call "$A" echo x
+	run_ray 5 ray-get "$output"
+	assert_regex "$stderr" "closed its standard input"
+	wait_for actor_in_state "$A" DEAD
+	wait_for proc_gone "$PID"
+}
+
 @test "a blocked actor wedges nobody else" {
 	new_actor
 	local stuck=$A

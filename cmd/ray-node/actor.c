@@ -242,18 +242,32 @@ static task *inflight_find(actor *a, uint32_t id)
 
 /* ---- writing to the actor ---- */
 
+static void log_line(actor *a, const char *msg);
+
 typedef struct awrite {
 	uv_write_t w;
 	char *buf;
 } awrite;
 
+/* A call that cannot be written (the actor closed its standard input, so
+ * EPIPE) would wait for ever: handle it as a crash.  UV_ECANCELED is our
+ * own close of the pipe, already a death. */
 static void on_written(uv_write_t *w, int status)
 {
 	awrite *aw = (awrite *)w;
+	actor *a = w->handle->data;
 
-	(void)status;
 	free(aw->buf);
 	free(aw);
+	if (status < 0 && status != UV_ECANCELED && !a->dying && a->pid > 0 && !a->exited) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "closed its standard input (a call could not be written: %s)",
+		         uv_strerror(status));
+		log_line(a, msg);
+		set_cause(a, "%s", msg);
+		a->dying = 1;
+		kill(-a->pid, SIGKILL);
+	}
 }
 
 static void put_u32(rbuf *b, uint32_t v)

@@ -17,6 +17,7 @@
 #   fail MSG   fails with MSG              split A B answers A<TAB>B
 #   block K    touches DIR/started.K.PID, waits for DIR/go.K, answers "K by PID"
 #   exit C     exits with status C         closeout  closes stdout, lingers
+#   closein    answers "closed", closes stdin, lingers
 make_line_actor() {
 	cat >"$BATS_TEST_TMPDIR/actor.sh" <<'EOF'
 #!/bin/bash
@@ -35,6 +36,7 @@ while IFS=$'\t' read -r method a b; do
 	        echo "$a by $$" ;;
 	exit)   exit "$a" ;;
 	closeout) exec 1>&-; while :; do sleep 1; done ;;
+	closein) echo closed; exec 0<&-; while :; do sleep 1; done ;;
 	*)      echo "!no method '$method'" ;;
 	esac
 done
