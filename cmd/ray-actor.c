@@ -53,9 +53,9 @@ static int cmd_create(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	ray_actor_opts o;
-	const char **res = calloc((size_t)argc + 1, sizeof(char *));
-	const char **env = calloc((size_t)argc + 1, sizeof(char *));
-	const char **labels = calloc((size_t)argc + 1, sizeof(char *));
+	const char *res[TOOL_MAX_REPEAT + 1] = { 0 };
+	const char *env[TOOL_MAX_REPEAT + 1] = { 0 };
+	const char *labels[TOOL_MAX_REPEAT + 1] = { 0 };
 	int nres = 0, nenv = 0, nlab = 0, c, rc;
 	uint64_t v;
 	char id[RAY_ID_MAX + 1];
@@ -83,11 +83,15 @@ static int cmd_create(int argc, char **argv)
 		case 'r':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
 				return tool_usage(prog, USAGE, "bad --resource '%s': want NAME=QTY", optarg);
+			if (nres == TOOL_MAX_REPEAT)
+				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
 			res[nres++] = optarg;
 			break;
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
 				return tool_usage(prog, USAGE, "bad --env '%s': want K=V", optarg);
+			if (nenv == TOOL_MAX_REPEAT)
+				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
 			env[nenv++] = optarg;
 			break;
 		case 's': o.task.strategy = optarg; break;
@@ -130,9 +134,6 @@ static int cmd_create(int argc, char **argv)
 		return tool_fail(prog, rc, &err);
 	rc = ray_actor_create(cl, &o, (const char *const *)(argv + optind), id, &err);
 	ray_client_free(cl);
-	free(res);
-	free(env);
-	free(labels);
 	if (rc)
 		return tool_fail(prog, rc, &err);
 	if (err.msg[0])

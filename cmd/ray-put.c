@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "ray-put";
 	char ref[RAY_REF_MAX + 1];
-	const char **urls = calloc((size_t)argc + 1, sizeof(char *));
+	const char *urls[TOOL_MAX_REPEAT + 1] = { 0 };
 	int nurl = 0, c, i, rc = 0, nfiles, *fds;
 	ray_client *cl;
 	ray_err err = { 0, "" };
@@ -27,7 +27,11 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'u': urls[nurl++] = optarg; break;
+		case 'u':
+			if (nurl == TOOL_MAX_REPEAT)
+				return tool_usage(prog, USAGE, "too many --url options (at most %s)", "256");
+			urls[nurl++] = optarg;
+			break;
 		case 'h': fputs(USAGE, stdout); return 0;
 		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
 		default: return tool_bad_opt(prog, argc, argv);
@@ -37,7 +41,7 @@ int main(int argc, char **argv)
 	if (!nfiles && !nurl)
 		nfiles = -1; /* stdin */
 	fds = calloc((size_t)(nfiles > 0 ? nfiles : 1), sizeof(int));
-	if (!fds || !urls)
+	if (!fds)
 		return 1;
 	if (nfiles < 0)
 		fds[0] = 0;
@@ -46,11 +50,14 @@ int main(int argc, char **argv)
 		fds[i] = strcmp(f, "-") ? open(f, O_RDONLY | O_CLOEXEC) : 0;
 		if (fds[i] < 0) {
 			fprintf(stderr, "%s: cannot open '%s': %s\n", prog, f, strerror(errno));
+			free(fds);
 			return 2;
 		}
 	}
-	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
+	if ((rc = ray_connect(&cl, NULL, NULL, &err))) {
+		free(fds);
 		return tool_fail(prog, rc, &err);
+	}
 	for (i = 0; i < (nfiles < 0 ? 1 : nfiles) && !rc; i++) {
 		rc = ray_put_fd(cl, fds[i], ref, &err);
 		if (!rc)
@@ -63,7 +70,6 @@ int main(int argc, char **argv)
 	}
 	ray_client_free(cl);
 	free(fds);
-	free(urls);
 	if (rc)
 		return tool_finish(prog, tool_fail(prog, rc, &err));
 	return tool_finish(prog, 0);

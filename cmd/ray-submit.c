@@ -62,9 +62,9 @@ int main(int argc, char **argv)
 	};
 	const char *prog = "ray-submit";
 	ray_task_opts o;
-	const char **res = calloc((size_t)argc + 1, sizeof(char *));
-	const char **env = calloc((size_t)argc + 1, sizeof(char *));
-	const char **labels = calloc((size_t)argc + 1, sizeof(char *));
+	const char *res[TOOL_MAX_REPEAT + 1] = { 0 };
+	const char *env[TOOL_MAX_REPEAT + 1] = { 0 };
+	const char *labels[TOOL_MAX_REPEAT + 1] = { 0 };
 	int codes[256], ncodes = 0, nres = 0, nenv = 0, nlab = 0, batch = 0, get = 0, c, rc;
 	uint64_t v;
 	char **lines = NULL, warning[600];
@@ -73,8 +73,6 @@ int main(int argc, char **argv)
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
-	if (!res || !env || !labels)
-		return 1;
 	ray_task_opts_init(&o);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
@@ -97,6 +95,8 @@ int main(int argc, char **argv)
 			int64_t q;
 			if (!eq || eq == optarg || ray_parse_qty(eq + 1, &q))
 				return tool_usage(prog, USAGE, "bad --resource '%s': want NAME=QTY", optarg);
+			if (nres == TOOL_MAX_REPEAT)
+				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
 			res[nres++] = optarg;
 			break;
 		}
@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
 				return tool_usage(prog, USAGE, "bad --env '%s': want K=V", optarg);
+			if (nenv == TOOL_MAX_REPEAT)
+				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
 			env[nenv++] = optarg;
 			break;
 		case 'i':
@@ -144,6 +146,8 @@ int main(int argc, char **argv)
 		case 'l':
 			if (!strchr(optarg, '='))
 				return tool_usage(prog, USAGE, "bad --label '%s': want KEY=VAL", optarg);
+			if (nlab == TOOL_MAX_REPEAT)
+				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
 			labels[nlab++] = optarg;
 			break;
 		case 'L':
@@ -176,8 +180,12 @@ int main(int argc, char **argv)
 		return tool_usage(prog, USAGE, "no command given%s", "");
 	if (batch && read_lines(&lines, &nlines))
 		return tool_fail(prog, RAY_EUSAGE, NULL);
-	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
+	if ((rc = ray_connect(&cl, NULL, NULL, &err))) {
+		for (i = 0; i < nlines; i++)
+			free(lines[i]);
+		free(lines);
 		return tool_fail(prog, rc, &err);
+	}
 	nr = (size_t)(o.num_returns > 0 ? o.num_returns : 1);
 	if (!batch) {
 		const char *const *av = (const char *const *)(argv + optind);
@@ -214,9 +222,6 @@ int main(int argc, char **argv)
 		free(lines[i]);
 	free(lines);
 	free(refs);
-	free(res);
-	free(env);
-	free(labels);
 	if (rc)
 		return tool_finish(prog, tool_fail(prog, rc, &err));
 	return tool_finish(prog, 0);

@@ -8,6 +8,9 @@
 
 #include "ray.h"
 
+/* How often one option may repeat (--env, --resource, --label, --url). */
+#define TOOL_MAX_REPEAT 256
+
 static inline int tool_fail(const char *prog, int rc, const ray_err *err)
 {
 	fprintf(stderr, "%s: %s\n", prog, err && err->msg[0] ? err->msg : "failed");

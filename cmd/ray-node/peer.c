@@ -194,6 +194,14 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		if (p->state == PEER_AUTH) {
 			/* The node's hello: authenticated and ready. */
 			const char *id = rj_str(js, "node_id");
+			if (id && p->node_id[0] && strcmp(id, p->node_id)) {
+				/* Another node now listens there (a restart on the
+				 * same port): not the one we want to talk to. */
+				node_log("node %s at %s is gone: node %s answers there", p->node_id, p->addr, id);
+				cJSON_Delete(js);
+				peer_break(p);
+				return;
+			}
 			if (id)
 				snprintf(p->node_id, sizeof(p->node_id), "%s", id);
 			cJSON_Delete(js);

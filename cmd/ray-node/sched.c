@@ -1239,12 +1239,15 @@ int task_arg_check(const char *a, ray_err *err)
 /* Checks that every ref named by a task exists; returns the bad one. */
 static int check_task_refs(const cJSON *t, ray_err *err)
 {
-	char refs[64][RAY_REF_MAX + 1];
+	char refs[65][RAY_REF_MAX + 1];
 	const cJSON *it;
 	int n, i, rc;
 
 	if (cJSON_IsString(t)) {
-		n = line_refs(t->valuestring, refs, 64);
+		n = line_refs(t->valuestring, refs, 65);
+		if (n > 64)
+			return ray_seterr(err, RAY_EUSAGE, "a command line names more than 64 @REF objects; "
+			                  "pass them as arguments instead (ray-submit -- CMD @REF...)");
 		for (i = 0; i < n; i++)
 			if (!store_lookup(refs[i]))
 				return ray_seterr(err, RAY_ENOTFOUND, "unknown ref '%s'", refs[i]);
