@@ -104,6 +104,10 @@ bench-actors: deps
 bench/actor_calls: bench/actor_calls.c lib/libray.a include/ray.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
+chaos: deps
+	$(MAKE) all
+	PATH="$(CURDIR)/bin:$$PATH" bash bench/chaos.sh
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
