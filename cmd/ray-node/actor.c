@@ -52,6 +52,7 @@ typedef struct actor {
 	                           * send it nothing more */
 	char *cause;              /* owned: why it died last */
 	rbuf rx;
+	size_t scanned;           /* bytes at the head of rx known to hold no LF */
 	task *qhead, *qtail;      /* calls not yet sent, in order */
 	task *fhead, *ftail;      /* calls in flight, in send order */
 	int ninflight;
@@ -474,16 +475,20 @@ static int parse_answers(actor *a)
 			continue;
 		}
 		{
-			char *nl = memchr(p, '\n', avail);
+			/* A long line arrives in many reads: scan each byte once. */
+			size_t skip = off == 0 && a->scanned < avail ? a->scanned : 0;
+			char *nl = memchr(p + skip, '\n', avail - skip);
 			size_t ll;
 			task *t;
 			if (!nl) {
+				a->scanned = avail;
 				if (avail > RAY_DATA_MAX) {
 					protocol_error(a, "answer line too long");
 					rc = -1;
 				}
 				break;
 			}
+			a->scanned = 0;
 			ll = (size_t)(nl - p);
 			if (a->protocol == P_LINE) {
 				t = a->fhead;
@@ -713,6 +718,7 @@ static void after_death(actor *a)
 	int delay;
 
 	rbuf_release(&a->rx);
+	a->scanned = 0;
 	a->exited = 0;
 	snprintf(why, sizeof(why), "was running when the actor died (it %s)", a->cause ? a->cause : "died");
 	while ((t = a->fhead)) {
