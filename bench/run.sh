@@ -117,13 +117,8 @@ WORK=$RAY_TMPDIR/work
 mkdir -p "$WORK"
 BIG=""
 REDIS_PID=""
-SHM_TMPDIR=""
 cleanup() {
 	ray-node stop >/dev/null 2>&1
-	if [[ -n $SHM_TMPDIR ]]; then
-		RAY_TMPDIR=$SHM_TMPDIR ray-node stop >/dev/null 2>&1
-		rm -rf "$SHM_TMPDIR"
-	fi
 	if [[ -n $REDIS_PID ]]; then kill "$REDIS_PID" 2>/dev/null; fi
 	[[ -n $BIG ]] && rm -f "$BIG"
 	rm -f /dev/shm/ray-bench-peer.$$
@@ -132,6 +127,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# CPU seconds (user + system) the node daemon has used so far.
+node_cpu() {
+	local pid
+	pid=$(cat "$RAY_TMPDIR/node-$RAY_NODE_ID/node.pid" 2>/dev/null)
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$pid/stat" 2>/dev/null || echo 0
+}
 
 start_node() {
 	local env
@@ -153,24 +155,21 @@ start_node
 # ---- a) many trivial tasks ----------------------------------------------
 
 bench_tasks() {
-	local cmds=$WORK/cmds i t0 t1 st ours=() shm=() xa=() dask=() o x n shm_env=""
+	local cmds=$WORK/cmds i t0 t1 st ours=() xa=() dask=() o x
 	say ""
 	say "a) $NTASKS trivial tasks ('true' via sh -c), $NPROC-way parallel"
 	yes true | head -n "$NTASKS" > "$cmds"
 	# Warm up the node (first spawn, page cache).
 	head -n 20 "$cmds" | ray-submit --batch | ray-get > /dev/null
-	# For reference, a second node whose session (and so its per-task logs)
-	# is on tmpfs instead of $TMPDIR: it isolates the cost of the log files.
-	if [[ -d /dev/shm && -w /dev/shm && $TMPBASE != /dev/shm* ]]; then
-		SHM_TMPDIR=$(mktemp -d /dev/shm/ray-bench-tmp.XXXXXX)
-		shm_env=$(RAY_TMPDIR=$SHM_TMPDIR ray-node start --head --port 0 --cpus "$NPROC" 2>>"$log") || shm_env=""
-		[[ -n $shm_env ]] && (export RAY_TMPDIR=$SHM_TMPDIR; eval "$shm_env"; head -n 20 "$cmds" | ray-submit --batch | ray-get > /dev/null)
-	fi
+	local cpu0 cpu1 cpu=0
 	for ((i = 0; i < REPS; i++)); do
+		cpu0=$(node_cpu)
 		t0=$(now)
 		ray-submit --batch < "$cmds" | ray-get > "$WORK/a.out"
 		st="${PIPESTATUS[*]}"
 		t1=$(now)
+		cpu1=$(node_cpu)
+		cpu=$(calc "$cpu + $cpu1 - $cpu0")
 		if [[ $st != "0 0" || -s $WORK/a.out ]]; then
 			say "bench: ray-submit --batch | ray-get failed (exit $st)"
 		fi
@@ -179,28 +178,15 @@ bench_tasks() {
 		xargs -P "$NPROC" -I{} sh -c {} < "$cmds"
 		t1=$(now)
 		xa+=("$(sub "$t0" "$t1")")
-		if [[ -n $shm_env ]]; then
-			t0=$(now)
-			(export RAY_TMPDIR=$SHM_TMPDIR; eval "$shm_env"; ray-submit --batch < "$cmds" | ray-get > /dev/null)
-			t1=$(now)
-			shm+=("$(sub "$t0" "$t1")")
-		fi
-		note "a rep $i: ray ${ours[-1]} s, xargs ${xa[-1]} s${shm_env:+, ray (session on tmpfs) ${shm[-1]} s}"
+		note "a rep $i: ray ${ours[-1]} s, xargs ${xa[-1]} s"
 	done
-	if [[ -n $shm_env ]]; then
-		RAY_TMPDIR=$SHM_TMPDIR ray-node stop > /dev/null 2>&1
-	fi
 	o=$(median "${ours[@]}")
 	x=$(median "${xa[@]}")
 	say "   ray-submit --batch | ray-get: median $o s of ${ours[*]}"
 	say "   xargs -P $NPROC sh -c:        median $x s of ${xa[*]}"
+	say "   (the node daemon itself used $(fix "$(calc "$cpu * 1000000 / ($REPS * $NTASKS)")" 0) us of CPU per task)"
 	row "a tasks vs xargs" "$(fix "$o")s" "$(fix "$x")s" "$(fix "$(calc "$x / $o")" 2)" ">=0.75" \
 		"$(ge "$(calc "$x / $o")" 0.75 && echo PASS || echo MISS)"
-	if ((${#shm[@]})); then
-		n=$(median "${shm[@]}")
-		say "   (same, RAY_TMPDIR on tmpfs:   median $n s of ${shm[*]})"
-		row "a  (RAY_TMPDIR on tmpfs) vs xargs" "$(fix "$n")s" "$(fix "$x")s" "$(fix "$(calc "$x / $n")" 2)" "-" "-"
-	fi
 
 	if have_dask; then
 		local dout
