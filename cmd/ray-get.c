@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 	const char *prog = "ray-get", *out = NULL, *dir = NULL;
 	int64_t timeout = -1;
 	char **refs;
-	size_t n, i;
+	size_t n;
 	int c, rc, fd = 1;
 	ray_client *cl;
 	ray_err err = { 0, "" };
@@ -60,24 +60,7 @@ int main(int argc, char **argv)
 		rc = ray_get_to_fd(cl, n, (const char *const *)refs, timeout, fd, &err);
 	} else if (!rc) {
 		/* One request for all, so the wait is shared; then one file each. */
-		unsigned char *ready = calloc(n ? n : 1, 1);
-		rc = ray_wait(cl, n, (const char *const *)refs, n, timeout, ready, &err);
-		free(ready);
-		for (i = 0; (rc >= 0) && i < n; i++) {
-			char path[PATH_MAX];
-			int f;
-			snprintf(path, sizeof(path), "%s/%s", dir, refs[i]);
-			f = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (f < 0) {
-				rc = ray_seterr(&err, RAY_EUSAGE, "cannot create '%s': %s", path, strerror(errno));
-				break;
-			}
-			rc = ray_get_to_fd(cl, 1, (const char *const *)&refs[i], timeout, f, &err);
-			if (close(f) && !rc)
-				rc = ray_seterr(&err, RAY_EUSAGE, "cannot write '%s'", path);
-		}
-		if (rc > 0)
-			rc = 0;
+		rc = ray_get_to_dir(cl, n, (const char *const *)refs, timeout, dir, &err);
 	}
 	if (out && fd >= 0 && close(fd) && !rc)
 		rc = ray_seterr(&err, RAY_EUSAGE, "cannot write '%s': %s", out, strerror(errno));

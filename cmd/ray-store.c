@@ -76,10 +76,15 @@ int main(int argc, char **argv)
 			puts(s);
 			free(s);
 		} else {
-			cJSON_ArrayForEach(it, objs)
-				printf("%s\t%.0f\t%s\n", cJSON_GetObjectItem(it, "ref")->valuestring,
-				       cJSON_GetObjectItem(it, "size")->valuedouble,
-				       cJSON_GetObjectItem(it, "where")->valuestring);
+			cJSON_ArrayForEach(it, objs) {
+				const cJSON *ref = cJSON_GetObjectItemCaseSensitive(it, "ref");
+				const cJSON *size = cJSON_GetObjectItemCaseSensitive(it, "size");
+				const cJSON *where = cJSON_GetObjectItemCaseSensitive(it, "where");
+				printf("%s\t%.0f\t%s\t%s\n", cJSON_IsString(ref) ? ref->valuestring : "",
+				       cJSON_IsNumber(size) ? size->valuedouble : 0,
+				       cJSON_IsString(where) ? where->valuestring : "",
+				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "pinned")) ? "pinned" : "-");
+			}
 		}
 	} else {
 		cJSON_DeleteItemFromObject(r, "ok");

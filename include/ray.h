@@ -119,6 +119,9 @@ int ray_get_many(ray_client *c, size_t n, const char *const *refs,
 /* Writes each object's bytes to fd in order (zero copy where local). */
 int ray_get_to_fd(ray_client *c, size_t n, const char *const *refs,
                   int64_t timeout_ms, int fd, ray_err *err);
+/* Like ray_get_to_fd, writing each object to the file DIR/REF. */
+int ray_get_to_dir(ray_client *c, size_t n, const char *const *refs,
+                   int64_t timeout_ms, const char *dir, ray_err *err);
 
 /* Waits until k of the n refs exist; ready[i] is set to 1 for those that
  * do.  Returns the number ready, or RAY_ETIMEOUT (ready still filled). */
@@ -210,6 +213,38 @@ int ray_pg_create(ray_client *c, const char *strategy, const char *name,
                   size_t nbundles, const char *const *bundles, int wait,
                   int64_t timeout_ms, char id[RAY_ID_MAX + 1], ray_err *err);
 int ray_pg_remove(ray_client *c, const char *pg, ray_err *err);
+
+/* ---- jobs ---- */
+
+/*
+ * Registers a job whose driver argv[0..] runs elsewhere (submit 0: the
+ * caller runs it, as ray-job run does, and must report its end over this
+ * same connection; if the connection closes first the job fails) or on the
+ * node itself (submit 1: detached, output kept; cwd is its directory when
+ * it exists there).  ns: the job's namespace, or NULL.  id receives the
+ * job id (8 hex digits).  A submitted command that cannot start fails here
+ * with RAY_EUSAGE; the job is then listed as FAILED.
+ */
+int ray_job_start(ray_client *c, const char *const *argv, const char *ns, int submit,
+                  const char *cwd, char id[RAY_ID_MAX + 1], ray_err *err);
+/* The pid of a driver the caller started (so ray-job stop can signal it). */
+int ray_job_set_pid(ray_client *c, const char *id, long pid, ray_err *err);
+/* Reports the end of a driver the caller ran: its exit code, or the
+ * signal that killed it (0 if none).  The node frees the job's objects
+ * and stops its actors. */
+int ray_job_end(ray_client *c, const char *id, int exit_code, int sig, ray_err *err);
+/* Stops a job's driver (SIGTERM, then SIGKILL after 5 s for submitted
+ * ones); the job ends as STOPPED.  Stopping an ended job does nothing. */
+int ray_job_stop(ray_client *c, const char *id, ray_err *err);
+/* One job (a JSON object) or all (a JSON array) as text in *json
+ * (malloc'd, caller frees): job_id, status, entrypoint, start_time,
+ * end_time, ... as ray-status jobs --json shows them. */
+int ray_job_status(ray_client *c, const char *id, char **json, ray_err *err);
+int ray_job_list(ray_client *c, char **json, ray_err *err);
+/* A submitted job's output so far (*data malloc'd, caller frees); *kept is
+ * 0 for a job run by ray-job run, whose output the node never saw. */
+int ray_job_logs(ray_client *c, const char *id, char **data, size_t *len, int *kept,
+                 ray_err *err);
 
 /* ---- generic request (status queries, store listing, jobs, pgs) ---- */
 

@@ -19,6 +19,15 @@
 
 #define CHUNK (4u << 20)
 
+/* Objects belong to the job in RAY_JOB_ID (see ray-job). */
+static void add_job(cJSON *req)
+{
+	const char *job = getenv("RAY_JOB_ID");
+
+	if (job && *job)
+		cJSON_AddStringToObject(req, "job_id", job);
+}
+
 static int copy_ref(char ref[RAY_REF_MAX + 1], const char *s, ray_err *err)
 {
 	if (!s || !ray_ref_valid(s))
@@ -40,6 +49,7 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 
 		req = cJSON_CreateObject();
 		cJSON_AddStringToObject(req, "op", "put");
+		add_job(req);
 		sizes = cJSON_AddArrayToObject(req, "sizes");
 		data.len = 0;
 		/* Batch as many as fit in one frame. */
@@ -178,6 +188,7 @@ static int put_local_file(ray_client *c, int fd, const char *head, size_t hlen,
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "seal");
 	cJSON_AddStringToObject(req, "tmp", name);
+	add_job(req);
 	rc = ray_call(c, req, NULL, 0, -1, &reply, NULL, err);
 	cJSON_Delete(req);
 	if (!rc)
@@ -214,6 +225,7 @@ static int put_stream(ray_client *c, int fd, const char *head, size_t hlen,
 		}
 		last = (size_t)n < buflen;
 		cJSON_AddStringToObject(req, "op", "put_part");
+		add_job(req);
 		if (handle[0])
 			cJSON_AddStringToObject(req, "handle", handle);
 		cJSON_AddBoolToObject(req, "last", last);
@@ -270,9 +282,12 @@ static int check_refs(size_t n, const char *const *refs, ray_err *err)
 	return 0;
 }
 
-/* One get request; reply["objs"] describes each object. */
+/* One get request; reply["objs"] describes each object.  With restore, the
+ * node first restores spilled objects; without, it marks them "spilled" and
+ * the caller asks for each alone, so a long list never brings every spilled
+ * object back into memory at once. */
 static int get_req(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
-                   int want_inline, cJSON **reply, rbuf *data, ray_err *err)
+                   int want_inline, int restore, cJSON **reply, rbuf *data, ray_err *err)
 {
 	cJSON *req;
 	int rc;
@@ -285,6 +300,8 @@ static int get_req(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
 	if (want_inline || !ray_client_store(c))
 		cJSON_AddBoolToObject(req, "inline", 1);
+	if (restore)
+		cJSON_AddBoolToObject(req, "restore", 1);
 	ray_req_add_task(req);
 	rc = ray_call(c, req, NULL, 0, timeout_ms, reply, data, err);
 	cJSON_Delete(req);
@@ -335,7 +352,7 @@ int ray_get_many(ray_client *c, size_t n, const char *const *refs, int64_t timeo
 
 	for (i = 0; i < n; i++)
 		out[i] = NULL;
-	rc = get_req(c, n, refs, timeout_ms, 1, &reply, &data, err);
+	rc = get_req(c, n, refs, timeout_ms, 1, n == 1, &reply, &data, err);
 	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
 	for (i = 0; !rc && i < n; i++) {
 		uint64_t size, off;
@@ -435,48 +452,179 @@ static int send_file(int fd, const char *path, uint64_t size, ray_err *err)
 	return 0;
 }
 
+#define PREFETCH 4
+
+/* Lets go of every file this connection was given (the node may spill
+ * those objects again). */
+static void release_all(ray_client *c)
+{
+	cJSON *req = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(req, "op", "release");
+	ray_call(c, req, NULL, 0, 30000, NULL, NULL, NULL);
+	cJSON_Delete(req);
+}
+
+/* Where the bytes go: one fd for all, or DIR/REF for each. */
+typedef struct sink {
+	int fd;
+	const char *dir;
+} sink;
+
+static int sink_open(const sink *k, const char *ref, ray_err *err)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!k->dir)
+		return k->fd;
+	snprintf(path, sizeof(path), "%s/%s", k->dir, ref);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ray_seterr(err, RAY_EUSAGE, "cannot create '%s': %s", path, strerror(errno));
+	return fd;
+}
+
+static int sink_close(const sink *k, int fd, const char *ref, int rc, ray_err *err)
+{
+	if (!k->dir)
+		return rc;
+	if (close(fd) && !rc)
+		rc = ray_seterr(err, RAY_EUSAGE, "cannot write '%s/%s': %s", k->dir, ref, strerror(errno));
+	return rc;
+}
+
+/* Writes one object described by a get reply to fd: bytes in the reply,
+ * the local file it names, or fetched in chunks (remote clients). */
+static int write_obj(ray_client *c, const char *ref, const cJSON *o, const rbuf *data,
+                     int fd, rbuf *part, ray_err *err)
+{
+	uint64_t size, off;
+	const char *path;
+	int rc;
+
+	if ((rc = obj_error(o, err)))
+		return rc;
+	size = (uint64_t)rj_int(o, "size", 0);
+	off = (uint64_t)rj_int(o, "off", -1);
+	path = rj_str(o, "path");
+	if (off != (uint64_t)-1) {
+		if (off > data->len || size > data->len - off)
+			return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+		if (write_full(fd, data->p + off, size))
+			return ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
+		return 0;
+	}
+	if (path && ray_client_store(c))
+		return send_file(fd, path, size, err);
+	for (off = 0; !rc && off < size; off += CHUNK) {
+		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		rc = get_part(c, ref, off, want, part, err);
+		if (!rc && write_full(fd, part->p, want))
+			rc = ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
+	}
+	return rc;
+}
+
+static int is_spilled(const cJSON *o)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "spilled"));
+}
+
+/*
+ * One get for all refs, then each object in order.  Objects the node has
+ * spilled come back marked, and each is then asked for alone, which
+ * restores it.  That request also names the next few spilled ones, which
+ * the node starts restoring in the background (so restores run in
+ * parallel and overlap our copying), and releases the previous restored
+ * file once copied (the node may spill it again): one round trip each.
+ */
+static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                   const sink *k, ray_err *err)
+{
+	cJSON *reply = NULL, *objs, *one = NULL;
+	rbuf data = { 0 }, odata = { 0 }, part = { 0 };
+	const char *prev = NULL;
+	size_t i, j, pf = 0;
+	int rc, release = 0;
+
+	rc = get_req(c, n, refs, timeout_ms, 0, n == 1, &reply, &data, err);
+	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
+	for (i = 0; !rc && i < n; i++) {
+		const cJSON *o = cJSON_GetArrayItem(objs, (int)i);
+		const rbuf *src = &data;
+		int fd;
+
+		if (is_spilled(o)) {
+			cJSON *req = cJSON_CreateObject(), *a;
+			int npf = 0;
+
+			cJSON_AddStringToObject(req, "op", "get");
+			cJSON_AddItemToObject(req, "refs", refs_array(1, &refs[i]));
+			cJSON_AddBoolToObject(req, "restore", 1);
+			cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
+			if (!ray_client_store(c))
+				cJSON_AddBoolToObject(req, "inline", 1);
+			if (prev)
+				cJSON_AddItemToObject(req, "release", refs_array(1, &prev));
+			prev = NULL;
+			a = cJSON_AddArrayToObject(req, "prefetch");
+			for (j = pf > i ? pf : i + 1; j < n && npf < PREFETCH; j++)
+				if (is_spilled(cJSON_GetArrayItem(objs, (int)j))) {
+					cJSON_AddItemToArray(a, cJSON_CreateString(refs[j]));
+					npf++;
+					pf = j + 1;
+				}
+			ray_req_add_task(req);
+			cJSON_Delete(one);
+			one = NULL;
+			rc = ray_call(c, req, NULL, 0, timeout_ms, &one, &odata, err);
+			cJSON_Delete(req);
+			release = 1;
+			if (rc)
+				break;
+			o = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(one, "objs"), 0);
+			if (!o) {
+				rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+				break;
+			}
+			src = &odata;
+			if (rj_str(o, "path"))
+				prev = refs[i];
+		} else if (rj_str(o, "path")) {
+			release = 1;
+		}
+		fd = sink_open(k, refs[i], err);
+		if (fd < 0) {
+			rc = fd;
+			break;
+		}
+		rc = sink_close(k, fd, refs[i], write_obj(c, refs[i], o, src, fd, &part, err), err);
+	}
+	if (release)
+		release_all(c);
+	cJSON_Delete(one);
+	cJSON_Delete(reply);
+	rbuf_release(&data);
+	rbuf_release(&odata);
+	rbuf_release(&part);
+	return rc;
+}
+
 int ray_get_to_fd(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
                   int fd, ray_err *err)
 {
-	cJSON *reply = NULL, *objs, *o;
-	rbuf data = { 0 }, part = { 0 };
-	size_t i;
-	int rc;
+	sink k = { fd, NULL };
 
-	rc = get_req(c, n, refs, timeout_ms, 0, &reply, &data, err);
-	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
-	for (i = 0; !rc && i < n; i++) {
-		uint64_t size, off;
-		const char *path;
+	return get_out(c, n, refs, timeout_ms, &k, err);
+}
 
-		o = cJSON_GetArrayItem(objs, (int)i);
-		if ((rc = obj_error(o, err)))
-			break;
-		size = (uint64_t)rj_int(o, "size", 0);
-		off = (uint64_t)rj_int(o, "off", -1);
-		path = rj_str(o, "path");
-		if (off != (uint64_t)-1) {
-			if (off > data.len || size > data.len - off)
-				rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
-			else if (write_full(fd, data.p + off, size))
-				rc = ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
-		} else if (path && ray_client_store(c)) {
-			rc = send_file(fd, path, size, err);
-		} else {
-			uint64_t pos = 0;
-			while (!rc && pos < size) {
-				size_t want = size - pos < CHUNK ? (size_t)(size - pos) : CHUNK;
-				rc = get_part(c, refs[i], pos, want, &part, err);
-				if (!rc && write_full(fd, part.p, want))
-					rc = ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
-				pos += want;
-			}
-		}
-	}
-	cJSON_Delete(reply);
-	rbuf_release(&data);
-	rbuf_release(&part);
-	return rc;
+int ray_get_to_dir(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                   const char *dir, ray_err *err)
+{
+	sink k = { -1, dir };
+
+	return get_out(c, n, refs, timeout_ms, &k, err);
 }
 
 int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,

@@ -84,6 +84,10 @@ const char *ray_client_store(const ray_client *c);
 /* Attach the task id from RAY_TASK_ID so a waiting task lends its CPUs. */
 void ray_req_add_task(cJSON *req);
 
+/* This host and pid namespace as a string ("" when unknown): two processes
+ * with equal ones may signal each other's pids. */
+void ray_host_ident(char *buf, size_t len);
+
 /* The JSON of a task's options (tasks and actors share it). */
 cJSON *ray_task_opts_json(const ray_task_opts *o);
 

@@ -37,9 +37,15 @@ int ray_put_url(ray_client *c, const char *url, char ref[RAY_REF_MAX + 1], ray_e
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(h);
+	if (cc == CURLE_HTTP_RETURNED_ERROR) {
+		fclose(tmp);
+		return ray_seterr(err, RAY_ENOTFOUND, "cannot fetch '%s': the server answered HTTP %ld%s",
+		                  url, status, status == 404 ? " (not found)" : "");
+	}
 	if (cc != CURLE_OK) {
 		fclose(tmp);
 		return ray_seterr(err, cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT

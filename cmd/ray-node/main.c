@@ -83,6 +83,7 @@ static void finish_shutdown(void)
 	ssize_t n;
 
 	uv_walk(N->loop, close_walk, NULL);
+	store_shutdown();
 	rm_rf(N->store);
 	snprintf(link, sizeof(link), "%s/latest", ray_tmpdir());
 	n = readlink(link, target, sizeof(target) - 1);
@@ -103,6 +104,7 @@ void node_shutdown(void)
 		cluster_stop();
 		sched_kill_all();
 		actors_stop_all();
+		jobs_kill_all();
 	}
 	if (N->nprocs == 0)
 		finish_shutdown();
@@ -226,6 +228,8 @@ static int node_setup(const opts *o, ray_err *err)
 	if (mkdir_p(N->logdir, 0700))
 		return ray_seterr(err, RAY_EUSAGE, "cannot create '%s': %s", N->logdir, strerror(errno));
 	N->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if ((rc = store_init(o->spill_dir, err)))
+		return rc;
 	/* The token: given, or a fresh one for a new cluster.  A joining
 	 * node must be given the cluster's. */
 	if (!o->token_file && o->address) {
@@ -330,6 +334,7 @@ static void node_teardown(void)
 	tasks_free_all();
 	actors_free_all();
 	pgs_free_all();
+	jobs_free_all();
 	store_drop_all();
 	sodium_memzero(N->key, sizeof(N->key));
 	if (lock_fd >= 0)

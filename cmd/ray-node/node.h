@@ -41,7 +41,17 @@ typedef struct obj {
 	task *producer;         /* not owned; NULL for puts */
 	waiter **waiters; int nwait, capwait;   /* array owned, waiters not */
 	task **deps; int ndeps, capdeps;        /* tasks waiting on us */
-	int pins;
+	int pins;               /* readers that need the bytes resident */
+	char job[RAY_ID_MAX + 1]; /* the job that made it */
+	int spill;              /* a complete spill file exists; sum is its hash */
+	int io;                 /* IO_SPILL or IO_RESTORE in flight, else 0 */
+	int doomed;             /* freed: released once nothing uses it */
+	int keep;               /* daemon references that forbid releasing it */
+	unsigned char sum[32];  /* BLAKE2b-256 of the bytes, once spilled */
+	int64_t ra_until;       /* prefetched for a reader: kept until read or then */
+	struct obj *lprev, *lnext; /* LRU list of resident ready objects */
+	int in_lru;
+	void *sio;              /* the spill or restore in flight (store.c) */
 	int remote;             /* ready, but the bytes are on node `loc` */
 	char loc[RAY_NODEID_LEN + 1];
 	int fetching;           /* a pull into this node is running */
@@ -50,6 +60,8 @@ typedef struct obj {
 	int fetch_fail;         /* failed pulls so far */
 	struct obj *prev, *next; /* list in creation order */
 } obj;
+
+enum obj_io { IO_NONE, IO_SPILL, IO_RESTORE };
 
 enum task_state {
 	T_PENDING_ARGS, T_PENDING_NODE, T_SUBMITTED, T_RUNNING,
@@ -110,6 +122,11 @@ struct waiter {
 	uv_timer_t timer;
 	int has_timer;
 	char lender[RAY_ID_MAX + 1]; /* task whose CPUs were lent, or "" */
+	int restore;              /* get: spilled objects count once restored */
+	void (*redo)(conn *c, uint32_t id, cJSON *req); /* run redo_req again once objs[0] is resident */
+	cJSON *redo_req;          /* owned */
+	cJSON *room;              /* a put waiting for room: its reply (owned) */
+	waiter *qnext;            /* queue of puts waiting for room */
 	waiter *cprev, *cnext;    /* per-connection list */
 };
 
@@ -127,6 +144,7 @@ struct conn {
 	char *put_path;           /* owned; a put_part in progress */
 	int put_fd;
 	char put_ref[RAY_REF_MAX + 1];
+	obj **held; int nheld, capheld; /* pinned while the peer reads their files (array owned) */
 };
 
 /* A node as the cluster view knows it (the head's table, copied to all). */
@@ -213,6 +231,27 @@ int store_path(obj *o, char *buf, size_t len);
 void store_free(obj *o);
 void store_drop_all(void);
 void store_touch(obj *o);
+/* Spill directory, created under dir (NULL: <session>/spill); 0 or RAY_E... */
+int store_init(const char *dir, ray_err *err);
+void store_shutdown(void);
+/* Like store_find, but also objects already freed and awaiting release. */
+obj *store_find_any(const char *ref);
+int obj_resident(const obj *o);
+/* Starts restoring a spilled object; its waiters and deps are told when done. */
+void store_restore(obj *o);
+void store_unpin(obj *o);
+/* Frees o once nothing uses it (ray-store free, end of its job). */
+void store_release(obj *o);
+/* Frees every object of a job; returns how many. */
+size_t store_free_job(const char *job_id);
+uint64_t store_spilled_bytes(void);
+void store_conn_closed(conn *c);
+void op_release(conn *c, uint32_t id, cJSON *req);
+/* For a request that needs o's bytes: 0 when o is resident; else restores
+ * it, runs fn(c, id, req) again once it is (or answers with its error), and
+ * returns 1. */
+int store_need_resident(conn *c, uint32_t id, cJSON *req, obj *o,
+                        void (*fn)(conn *c, uint32_t id, cJSON *req));
 int store_fill(obj *o, const char *data, size_t len);
 int obj_add_dep(obj *o, task *t);
 cJSON *obj_json(obj *o);
@@ -333,6 +372,12 @@ int spawn_init(void);
 int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb cb, void *ud,
                int *pid_out);
 void spawn_release(void);
+/* job.c */
+void op_job(conn *c, uint32_t id, cJSON *req);
+void job_conn_closed(conn *c);
+void jobs_kill_all(void);
+void jobs_free_all(void);
+void jobs_json(cJSON *arr, const char *state, int64_t limit);
 
 /* main.c */
 void node_shutdown(void);

@@ -250,8 +250,8 @@ void task_unpin_deps(task *t)
 	int i;
 
 	for (i = 0; i < t->ndeps; i++)
-		if (t->deps[i] && t->deps[i]->pins > 0)
-			t->deps[i]->pins--;
+		if (t->deps[i])
+			store_unpin(t->deps[i]);
 	free(t->deps);
 	t->deps = NULL;
 	t->ndeps = 0;
@@ -330,7 +330,7 @@ static char *subst_line(const char *line)
 			if (n && n <= RAY_REF_MAX && (!*q || ref_word_edge(*q))) {
 				memcpy(ref, p + 1, n);
 				ref[n] = '\0';
-				o = store_find(ref);
+				o = store_find_any(ref);
 				if (o && !store_path(o, path, sizeof(path))) {
 					rbuf_append(&b, path, strlen(path));
 					p = q;
@@ -678,7 +678,7 @@ char *task_arg_resolve(const char *a)
 	if (a[0] == '@' && a[1] == '@')
 		return strdup(a + 1);
 	if (is_ref_arg(a)) {
-		obj *o = store_find(a + 1);
+		obj *o = store_find_any(a + 1);
 		return strdup((o && !store_path(o, path, sizeof(path))) ? path : "/dev/null");
 	}
 	return strdup(a);
@@ -1275,11 +1275,14 @@ void task_add_dep(task *t, obj *o)
 	t->deps = nd;
 	t->deps[t->ndeps++] = o;
 	o->pins++;
-	if (o->state == OBJ_PENDING || o->remote) {
+	if (o->state == OBJ_PENDING || o->remote || (o->state == OBJ_READY && !obj_resident(o))) {
+		/* Pending, elsewhere, or spilled: fetched or restored first. */
 		t->deps_missing++;
 		obj_add_dep(o, t);
 		if (o->remote)
 			fetch_start(o);
+		else
+			store_restore(o);
 	}
 }
 

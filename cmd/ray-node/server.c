@@ -87,6 +87,8 @@ static void conn_close(conn *c)
 		}
 	}
 	c->waiters = NULL;
+	store_conn_closed(c);
+	job_conn_closed(c);
 	if (c->resume_queued) {
 		if (c->rprev)
 			c->rprev->rnext = c->rnext;
@@ -468,6 +470,10 @@ void dispatch(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 		op_wait(c, id, req);
 	else if (!strcmp(op, "free"))
 		op_free(c, id, req);
+	else if (!strcmp(op, "release"))
+		op_release(c, id, req);
+	else if (!strncmp(op, "job_", 4))
+		op_job(c, id, req);
 	else if (!strcmp(op, "submit"))
 		op_submit(c, id, req);
 	else if (!strcmp(op, "cancel"))

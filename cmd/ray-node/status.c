@@ -328,9 +328,10 @@ static void summary(cJSON *r)
 		}
 	d = cJSON_AddObjectToObject(r, "store");
 	cJSON_AddNumberToObject(d, "objects", (double)nobj);
-	cJSON_AddNumberToObject(d, "used_bytes", (double)bytes);
+	cJSON_AddNumberToObject(d, "object_bytes", (double)bytes);
+	cJSON_AddNumberToObject(d, "used_bytes", (double)N->store_used);
 	cJSON_AddNumberToObject(d, "capacity_bytes", (double)N->store_cap);
-	cJSON_AddNumberToObject(d, "spilled_bytes", 0);
+	cJSON_AddNumberToObject(d, "spilled_bytes", (double)store_spilled_bytes());
 }
 
 void op_status(conn *c, uint32_t id, cJSON *req)
@@ -372,7 +373,7 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 		cJSON_Delete(cJSON_DetachItemFromObject(r, "items"));
 		cJSON_AddItemToObject(r, "items", pgs_json(state, limit));
 	} else if (!strcmp(what, "jobs")) {
-		/* none yet on this node */
+		jobs_json(items, state, limit);
 	} else {
 		cJSON_Delete(r);
 		conn_reply_err(c, id, RAY_EUSAGE, "unknown status '%.40s'", what);

@@ -396,6 +396,8 @@ static void op_read(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_ENOTFOUND, "no local copy of '%.80s'", rj_str(req, "ref") ? rj_str(req, "ref") : "");
 		return;
 	}
+	if (store_need_resident(c, id, req, o, op_read))
+		return;  /* spilled: answered once restored */
 	if (off < 0 || len < 0 || len > (int64_t)CHUNK || (uint64_t)off > o->size ||
 	    (uint64_t)len > o->size - (uint64_t)off) {
 		conn_reply_err(c, id, RAY_EUSAGE, "bad range");
