@@ -60,11 +60,19 @@ static void print_summary(cJSON *r)
 	          cJSON_GetObjectItemCaseSensitive(r, "resources_available"));
 	printf("Demands:\n");
 	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(r, "demands")) {
-		const cJSON *res = cJSON_GetObjectItemCaseSensitive(d, "resources");
+		const cJSON *res = cJSON_GetObjectItemCaseSensitive(d, "resources"), *q;
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(d, "reason");
+		const cJSON *pg = cJSON_GetObjectItemCaseSensitive(d, "pg");
 		printf("  {CPU: %g", jn(res, "CPU"));
-		if (jn(res, "GPU"))
-			printf(", GPU: %g", jn(res, "GPU"));
-		printf("}%s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "infeasible")) ? " (infeasible)" : "");
+		cJSON_ArrayForEach(q, res)
+			if (strcmp(q->string, "CPU") && cJSON_IsNumber(q) && q->valuedouble)
+				printf(", %s: %g", q->string, q->valuedouble);
+		printf("}");
+		if (cJSON_IsString(pg))
+			printf(" in placement group %s", pg->valuestring);
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "infeasible")))
+			printf(" (infeasible%s%s)", cJSON_IsString(why) ? ": " : "", cJSON_IsString(why) ? why->valuestring : "");
+		printf("\n");
 		n++;
 	}
 	if (!n)

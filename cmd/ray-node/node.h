@@ -289,6 +289,7 @@ int task_arg_check(const char *a, ray_err *err);
 char *task_arg_resolve(const char *a);
 char **env_build(const char *id, const char *job, int attempt, const res *req,
                  const char *gpu_ids, char **user_env, int nrets, obj **rets);
+int gpu_can_take(const res *req);
 void gpu_take(const res *req, char *ids, size_t len);
 void gpu_give(const res *req, char *ids);
 void strv_free(char **v);
@@ -349,6 +350,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req);
 void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen);
 void sched_node_died(const char *id);
 int sched_feasible_anywhere(const task *t);
+int sched_infeasible_reason(const task *t, char *buf, size_t len);
 void sched_task_ended(task *t);
 
 /* pg.c */
@@ -360,6 +362,8 @@ cJSON *pg_table_json(void);
 void pg_merge_table(const cJSON *a);
 const char *pg_bundle_node(const char *pgid, int index, int *state, int *nb);
 const char *pg_resolve_id(const char *idname);
+int pg_bundle_fits(const char *pgid, int index, const res *req);
+int pg_refresh_then(conn *c, uint32_t id, cJSON *req, void (*again)(conn *c, uint32_t id, cJSON *req));
 void pg_release_on(const char *node_id, const char *pgid, int index);
 res *task_pool(task *t);
 int pg_local_bundle(const char *pgid, int index);

@@ -33,18 +33,24 @@ typedef struct pgwait {
 	struct pgwait *next;
 } pgwait;
 
+typedef char nodeid[RAY_NODEID_LEN + 1];
+
+/* The bundle arrays are sized nb, allocated with the group (pg_new). */
 typedef struct pg {
 	char id[RAY_ID_MAX + 1];
 	char *name;
 	int strategy, state, nb;
-	res b[MAX_BUNDLES];
-	char node[MAX_BUNDLES][RAY_NODEID_LEN + 1];   /* "" while unplaced */
-	int placing, replies, refused, prepared[MAX_BUNDLES];
-	char try_node[MAX_BUNDLES][RAY_NODEID_LEN + 1];
+	res *b;
+	nodeid *node;             /* "" while unplaced */
+	int placing, replies, refused, *prepared;
+	nodeid *try_node;
 	pgwait *waiters;
 	double created;
 	struct pg *next;
 } pg;
+
+/* Removed groups kept for listing; older ones are forgotten. */
+#define MAX_REMOVED 1000
 
 /* A bundle reserved on this node. */
 typedef struct bundle {
@@ -254,10 +260,43 @@ static int parse_bundle(res *r, const cJSON *j)
 	return 0;
 }
 
+static int res_empty(const res *r)
+{
+	int k;
+
+	if (r->cpu > 0 || r->gpu > 0 || r->mem > 0)
+		return 0;
+	for (k = 0; k < r->ncustom; k++)
+		if (r->custom[k].q > 0)
+			return 0;
+	return 1;
+}
+
 static void pg_free(pg *g)
 {
 	free(g->name);
+	free(g->b);
+	free(g->node);
+	free(g->try_node);
+	free(g->prepared);
 	free(g);
+}
+
+static pg *pg_new(int nb)
+{
+	pg *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->b = calloc((size_t)nb, sizeof(*g->b));
+	g->node = calloc((size_t)nb, sizeof(*g->node));
+	g->try_node = calloc((size_t)nb, sizeof(*g->try_node));
+	g->prepared = calloc((size_t)nb, sizeof(*g->prepared));
+	if (!g->b || !g->node || !g->try_node || !g->prepared) {
+		pg_free(g);
+		return NULL;
+	}
+	return g;
 }
 
 void pg_merge_table(const cJSON *a)
@@ -269,11 +308,13 @@ void pg_merge_table(const cJSON *a)
 		return;
 	cJSON_ArrayForEach(it, a) {
 		const char *id = rj_str(it, "pg_id"), *st = rj_str(it, "state"), *sg = rj_str(it, "strategy");
-		const cJSON *b;
-		int i = 0, k;
-		if (!id || strlen(id) > RAY_ID_MAX || !(g = calloc(1, sizeof(*g))))
+		const cJSON *bs = cJSON_GetObjectItemCaseSensitive(it, "bundles"), *b;
+		const cJSON *cr = cJSON_GetObjectItemCaseSensitive(it, "created");
+		int i = 0, k, nb = cJSON_GetArraySize(bs);
+		if (!id || strlen(id) > RAY_ID_MAX || nb < 1 || nb > MAX_BUNDLES || !(g = pg_new(nb)))
 			continue;
 		snprintf(g->id, sizeof(g->id), "%s", id);
+		g->created = cJSON_IsNumber(cr) ? cr->valuedouble : 0;
 		g->name = rj_str(it, "name") ? strdup(rj_str(it, "name")) : NULL;
 		for (k = 0; k < 4; k++) {
 			if (st && !strcmp(st, states[k]))
@@ -281,9 +322,9 @@ void pg_merge_table(const cJSON *a)
 			if (sg && !strcmp(sg, strategies[k]))
 				g->strategy = k;
 		}
-		cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(it, "bundles")) {
+		cJSON_ArrayForEach(b, bs) {
 			const char *nid = rj_str(b, "node_id");
-			if (i == MAX_BUNDLES)
+			if (i == nb)
 				break;
 			parse_bundle(&g->b[i], cJSON_GetObjectItemCaseSensitive(b, "resources"));
 			snprintf(g->node[i], sizeof(g->node[0]), "%s", nid ? nid : "");
@@ -300,23 +341,45 @@ void pg_merge_table(const cJSON *a)
 	groups = fresh;
 }
 
-/* For placement of a task: where bundle `index` (or any) of a group is. */
+/* For placement of a task: where bundle `index` of a group is; NULL once
+ * the group is gone.  For any bundle (-1), the caller has found no room in
+ * this node's bundles, so the others are taken in turn ("" while one is
+ * unplaced; this node's id when it holds them all). */
 const char *pg_bundle_node(const char *pgid, int index, int *state, int *nb)
 {
 	pg *g = pg_find(pgid);
 	static unsigned rr;
-	int i;
+	unsigned i, k, n;
 
-	if (!g)
+	if (!g || g->state == PG_REMOVED)
 		return NULL;
 	*state = g->state == PG_CREATED ? 1 : 0;
 	*nb = g->nb;
 	if (index >= 0)
 		return index < g->nb ? g->node[index] : NULL;
+	n = (unsigned)g->nb;
+	for (k = 0; k < n; k++) {
+		i = (rr + k) % n;
+		if (strcmp(g->node[i], N->id)) {
+			rr = i + 1;
+			return g->node[i];
+		}
+	}
+	return N->id;
+}
+
+/* Whether req fits in bundle `index` (any bundle: -1) as created. */
+int pg_bundle_fits(const char *pgid, int index, const res *req)
+{
+	pg *g = pg_find(pgid);
+	int i;
+
+	if (!g)
+		return 0;
 	for (i = 0; i < g->nb; i++)
-		if (!strcmp(g->node[i], N->id) && pg_local_bundle(g->id, i))
-			return N->id;
-	return g->nb ? g->node[rr++ % (unsigned)g->nb] : NULL;
+		if ((index < 0 || i == index) && res_fits(req, &g->b[i]))
+			return 1;
+	return 0;
 }
 
 const char *pg_resolve_id(const char *idname)
@@ -428,6 +491,37 @@ static int choose(pg *g)
 	return 0;
 }
 
+/* The head's view of another node's free resources lags by a heartbeat;
+ * what it reserves there, or lets go of, is counted at once. */
+static void view_debit(const char *node_id, const res *r)
+{
+	rnode *v = strcmp(node_id, N->id) ? view_find(node_id) : NULL;
+
+	if (v)
+		res_sub(&v->avail, r);
+}
+
+static void view_credit(const char *node_id, const res *r)
+{
+	rnode *v = strcmp(node_id, N->id) ? view_find(node_id) : NULL;
+	int i, k;
+
+	if (!v)
+		return;
+	res_add(&v->avail, r);
+	if (v->avail.cpu > v->total.cpu)
+		v->avail.cpu = v->total.cpu;
+	if (v->avail.gpu > v->total.gpu)
+		v->avail.gpu = v->total.gpu;
+	if (v->avail.mem > v->total.mem)
+		v->avail.mem = v->total.mem;
+	for (i = 0; i < v->avail.ncustom; i++)
+		for (k = 0; k < v->total.ncustom; k++)
+			if (!strcmp(v->avail.custom[i].name, v->total.custom[k].name) &&
+			    v->avail.custom[i].q > v->total.custom[k].q)
+				v->avail.custom[i].q = v->total.custom[k].q;
+}
+
 static void pg_settle(pg *g)
 {
 	int i;
@@ -441,9 +535,11 @@ static void pg_settle(pg *g)
 		return;
 	}
 	if (g->refused) {
+		/* Every node asked lets go, also those whose answer was lost. */
 		for (i = 0; i < g->nb; i++)
-			if (g->prepared[i] && !g->node[i][0]) {
+			if (!g->node[i][0]) {
 				pg_release_on(g->try_node[i], g->id, i);
+				view_credit(g->try_node[i], &g->b[i]);
 				g->prepared[i] = 0;
 			}
 		return;   /* tried again on a later tick */
@@ -555,6 +651,8 @@ static void pg_try(pg *g)
 				free(pp);
 				g->replies--;
 				g->refused = 1;
+			} else {
+				view_debit(g->try_node[i], &g->b[i]);
 			}
 			cJSON_Delete(req);
 		}
@@ -584,11 +682,15 @@ void pg_node_died(const char *id)
 		int lost = 0;
 		if (g->state == PG_REMOVED)
 			continue;
-		for (i = 0; i < g->nb; i++)
+		for (i = 0; i < g->nb; i++) {
 			if (!strcmp(g->node[i], id)) {
 				g->node[i][0] = '\0';
 				lost = 1;
 			}
+			/* A placement in flight must not settle onto the dead node. */
+			if (g->placing && !strcmp(g->try_node[i], id))
+				g->refused = 1;
+		}
 		if (lost && g->state == PG_CREATED) {
 			g->state = PG_RESCHEDULING;
 			node_log("placement group %s lost bundles on node %s: rescheduling", g->id, id);
@@ -599,20 +701,106 @@ void pg_node_died(const char *id)
 
 /* ---- requests ---- */
 
-/* Learn a group the head just made now, not at the next heartbeat. */
+/* Learn a group the head just made or removed now, not at the next
+ * heartbeat, so that the next request here already knows. */
 static void learn_pg(cJSON *reply)
 {
+	const char *gone = rj_str(reply, "removed");
 	cJSON *one;
-	pg *g;
+	pg *g, **pp;
 
+	if (gone) {
+		for (pp = &groups; *pp; pp = &(*pp)->next)
+			if (!strcmp((*pp)->id, gone)) {
+				g = *pp;
+				*pp = g->next;
+				pg_free(g);
+				break;
+			}
+		sched_run();
+		return;
+	}
 	if (!cJSON_GetObjectItemCaseSensitive(reply, "pg"))
 		return;
+	/* Newest first, as the head's table is. */
 	one = cJSON_CreateArray();
-	for (g = groups; g; g = g->next)
-		cJSON_AddItemToArray(one, pg_json(g));
 	cJSON_AddItemToArray(one, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(reply, "pg"), 1));
+	for (g = groups; g; g = g->next)
+		if (strcmp(g->id, rj_str(reply, "pg_id") ? rj_str(reply, "pg_id") : ""))
+			cJSON_AddItemToArray(one, pg_json(g));
 	pg_merge_table(one);
 	cJSON_Delete(one);
+}
+
+typedef struct refresh {
+	conn *c;
+	uint32_t id;
+	cJSON *req;               /* owned: the request to run again */
+	peer *p;
+	void (*again)(conn *c, uint32_t id, cJSON *req);
+} refresh;
+
+static void on_refreshed(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	refresh *rf = ud;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(reply, "items"), *it;
+
+	(void)d;
+	(void)dl;
+	if (!rc && cJSON_IsArray(items)) {
+		/* pg_list is oldest first; the table is newest first. */
+		cJSON *a = cJSON_CreateArray();
+		cJSON_ArrayForEach(it, items)
+			if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "state")) &&
+			    strcmp(rj_str(it, "state"), "REMOVED"))
+				cJSON_InsertItemInArray(a, 0, cJSON_Duplicate(it, 1));
+		pg_merge_table(a);
+		cJSON_Delete(a);
+	}
+	cJSON_AddBoolToObject(rf->req, "pg_refreshed", 1);
+	rf->again(rf->c, rf->id, rf->req);
+	conn_resume(rf->c);
+	conn_unref(rf->c);
+	peer_close(rf->p);
+	cJSON_Delete(rf->req);
+	free(rf);
+}
+
+/* On a non-head node, a request naming a group this node has not heard of
+ * yet (made a moment ago through another node): fetch the head's table,
+ * then run the request again.  Returns 1 when it took the request. */
+int pg_refresh_then(conn *c, uint32_t id, cJSON *req, void (*again)(conn *c, uint32_t id, cJSON *req))
+{
+	refresh *rf;
+	cJSON *q;
+
+	if (N->is_head || rj_bool(req, "pg_refreshed"))
+		return 0;
+	rf = calloc(1, sizeof(*rf));
+	if (!rf || !(rf->req = cJSON_Duplicate(req, 1)) || !(rf->p = peer_private(N->head_addr))) {
+		if (rf)
+			cJSON_Delete(rf->req);
+		free(rf);
+		return 0;
+	}
+	rf->c = c;
+	rf->id = id;
+	rf->again = again;
+	q = cJSON_CreateObject();
+	cJSON_AddStringToObject(q, "op", "pg_list");
+	c->busy = 1;
+	conn_ref(c);
+	if (peer_request(rf->p, q, NULL, 0, on_refreshed, rf)) {
+		cJSON_Delete(q);
+		peer_close(rf->p);
+		cJSON_Delete(rf->req);
+		free(rf);
+		conn_unref(c);
+		c->busy = 0;
+		return 0;
+	}
+	cJSON_Delete(q);
+	return 1;
 }
 
 static int proxy(conn *c, uint32_t id, cJSON *req)
@@ -646,15 +834,20 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_EUSAGE, "placement group name '%.80s' is taken", name);
 		return;
 	}
-	g = calloc(1, sizeof(*g));
+	g = pg_new(cJSON_GetArraySize(bs));
 	if (!g) {
 		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
 		return;
 	}
 	cJSON_ArrayForEach(b, bs) {
 		if (parse_bundle(&g->b[i], b)) {
-			free(g);
+			pg_free(g);
 			conn_reply_err(c, id, RAY_EUSAGE, "bad bundle %d", i);
+			return;
+		}
+		if (res_empty(&g->b[i])) {
+			pg_free(g);
+			conn_reply_err(c, id, RAY_EUSAGE, "bundle %d asks for nothing: give it at least one resource above 0", i);
 			return;
 		}
 		i++;
@@ -700,9 +893,27 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 	}
 }
 
+/* Forgets the oldest removed groups beyond MAX_REMOVED (never one whose
+ * placement is still in flight: its answers must find it). */
+static void prune_removed(void)
+{
+	pg **pp, *g;
+	int n = 0;
+
+	for (pp = &groups; (g = *pp);) {
+		if (g->state == PG_REMOVED && !g->placing && ++n > MAX_REMOVED) {
+			*pp = g->next;
+			pg_free(g);
+			continue;
+		}
+		pp = &g->next;
+	}
+}
+
 static void op_remove(conn *c, uint32_t id, cJSON *req)
 {
 	pg *g = pg_find(rj_str(req, "pg_id"));
+	cJSON *r;
 	int i;
 
 	if (!g || g->state == PG_REMOVED) {
@@ -711,11 +922,19 @@ static void op_remove(conn *c, uint32_t id, cJSON *req)
 		return;
 	}
 	g->state = PG_REMOVED;
+	node_log("placement group %s removed", g->id);
 	for (i = 0; i < g->nb; i++)
-		if (g->node[i][0])
+		if (g->node[i][0]) {
 			pg_release_on(g->node[i], g->id, i);
+			view_credit(g->node[i], &g->b[i]);
+		}
 	waiters_answer(g, RAY_ENOTFOUND, "the placement group was removed");
-	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "removed", g->id);
+	conn_reply(c, id, r, NULL, 0);
+	prune_removed();
+	/* Its queued tasks fail now (place() finds the group gone). */
+	sched_run();
 }
 
 void op_pg(conn *c, uint32_t id, cJSON *req)

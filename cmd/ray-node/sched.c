@@ -166,11 +166,11 @@ static const char *res_missing(const res *need, const res *total, char *buf, siz
 	int i;
 
 	if (need->cpu > total->cpu) {
-		snprintf(buf, len, "%g CPU (the node has %g)", need->cpu / 1e4, total->cpu / 1e4);
+		snprintf(buf, len, "%g CPU (the largest node has %g)", need->cpu / 1e4, total->cpu / 1e4);
 		return buf;
 	}
 	if (need->gpu > total->gpu) {
-		snprintf(buf, len, "%g GPU (the node has %g)", need->gpu / 1e4, total->gpu / 1e4);
+		snprintf(buf, len, "%g GPU (the largest node has %g)", need->gpu / 1e4, total->gpu / 1e4);
 		return buf;
 	}
 	if (need->mem > total->mem) {
@@ -471,6 +471,38 @@ static int gpu_count(void)
 	return n > MAX_GPUS ? MAX_GPUS : (int)n;
 }
 
+static void gpu_setup(void)
+{
+	int i, n = gpu_count();
+
+	if (!gpu_init) {
+		for (i = 0; i < n; i++)
+			gpu_left[i] = QTY_ONE;
+		gpu_init = 1;
+	}
+}
+
+/* Whether gpu_take would find devices for req now: the GPU count in the
+ * pool is not enough, since fractions may leave no device whole. */
+int gpu_can_take(const res *req)
+{
+	int n = gpu_count(), i, k = 0, want;
+
+	if (req->gpu <= 0 || n == 0)
+		return 1;
+	gpu_setup();
+	if (req->gpu < QTY_ONE) {
+		for (i = 0; i < n; i++)
+			if (gpu_left[i] >= req->gpu)
+				return 1;
+		return 0;
+	}
+	want = (int)((req->gpu + QTY_ONE - 1) / QTY_ONE);
+	for (i = 0; i < n; i++)
+		k += gpu_left[i] == QTY_ONE;
+	return k >= want;
+}
+
 void gpu_take(const res *req, char *ids, size_t len)
 {
 	int n = gpu_count(), i, k, want;
@@ -479,11 +511,7 @@ void gpu_take(const res *req, char *ids, size_t len)
 	ids[0] = '\0';
 	if (req->gpu <= 0 || n == 0)
 		return;
-	if (!gpu_init) {
-		for (i = 0; i < n; i++)
-			gpu_left[i] = QTY_ONE;
-		gpu_init = 1;
-	}
+	gpu_setup();
 	if (req->gpu < QTY_ONE) {
 		int best = -1;
 		for (i = 0; i < n; i++)
@@ -794,6 +822,61 @@ int sched_feasible_anywhere(const task *t)
 	return 0;
 }
 
+/* The largest of each resource on any live node (into big, zeroed). */
+static int view_largest(res *big)
+{
+	int i, k, alive = 0;
+
+	memset(big, 0, sizeof(*big));
+	for (i = 0; i < N->nview; i++) {
+		const res *r = &N->view[i].total;
+		if (!N->view[i].alive)
+			continue;
+		alive++;
+		big->cpu = r->cpu > big->cpu ? r->cpu : big->cpu;
+		big->gpu = r->gpu > big->gpu ? r->gpu : big->gpu;
+		big->mem = r->mem > big->mem ? r->mem : big->mem;
+		for (k = 0; k < r->ncustom; k++) {
+			int64_t q = custom_get(big, r->custom[k].name);
+			if (r->custom[k].q > q) {
+				res one;
+				memset(&one, 0, sizeof(one));
+				one.ncustom = 1;
+				snprintf(one.custom[0].name, sizeof(one.custom[0].name), "%s", r->custom[k].name);
+				one.custom[0].q = r->custom[k].q - q;
+				res_add(big, &one);
+			}
+		}
+	}
+	return alive;
+}
+
+/* Why no live node can ever run t (for ray-status); 0 when one can. */
+int sched_infeasible_reason(const task *t, char *buf, size_t len)
+{
+	res big;
+	char what[200];
+
+	if (t->pg[0] || t->owner[0] || sched_feasible_anywhere(t))
+		return 0;
+	if (t->pin[0] && !t->pin_soft) {
+		rnode *r = view_find(t->pin);
+		snprintf(buf, len, "its node %s (--node) is %s", t->pin, r && r->alive ? "too small" : "dead");
+	} else if (!view_largest(&big)) {
+		snprintf(buf, len, "no node is alive");
+	} else if (res_missing(&t->req, &big, what, sizeof(what))) {
+		snprintf(buf, len, "no live node has %s", what);
+	} else if (t->labels) {
+		size_t n = strlen(t->labels);
+		/* ",k=v,k=v," as k=v,k=v */
+		snprintf(buf, len, "no live node with labels %.*s can hold it", n > 2 ? (int)(n - 2) : 0,
+		         t->labels + (n > 2));
+	} else {
+		snprintf(buf, len, "no single live node has all it asks for");
+	}
+	return 1;
+}
+
 static int prefers(const rnode *r, const task *t)
 {
 	if (t->pin[0] && t->pin_soft && !strcmp(t->pin, r->id))
@@ -897,10 +980,13 @@ static int place(task *t)
 			pool = task_pool(t);
 			if (pool && res_fits(&t->req, pool))
 				return 0;
-			if (t->owner[0] || t->bundle >= 0)
+			if (t->owner[0] && pool)
+				return -1;
+			if (!t->owner[0] && t->bundle >= 0)
 				return -1;
 		}
-		where = pg_bundle_node(t->pg, t->bundle, &ready, &nb);
+		/* Sent here for a bundle this node no longer holds: removed. */
+		where = t->owner[0] ? NULL : pg_bundle_node(t->pg, t->bundle, &ready, &nb);
 		if (!where) {
 			char desc[256], msg[512];
 			task_desc(t, desc, sizeof(desc));
@@ -990,6 +1076,11 @@ void sched_run(void)
 			continue;
 		}
 		where = place(t);
+		if (where == 0 && !gpu_can_take(&t->req)) {
+			scanned++;   /* the GPUs fit, but no device is free enough */
+			t = next;
+			continue;
+		}
 		if (where == 0) {
 			queue_remove(t);
 			task_start(t);
@@ -1182,10 +1273,16 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 		int64_t bi = rj_int(o, "bundle", -1);
 		if (!gid)
 			return ray_seterr(err, RAY_ENOTFOUND, "unknown placement group '%.80s'", pg);
-		pg_bundle_node(gid, -1, &ready, &nb);
+		if (!pg_bundle_node(gid, -1, &ready, &nb))
+			return ray_seterr(err, RAY_ENOTFOUND, "placement group '%.80s' was removed", pg);
 		if (bi >= nb)
 			return ray_seterr(err, RAY_EUSAGE, "placement group %s has no bundle %lld (it has %d)",
 			                  gid, (long long)bi, nb);
+		if (!pg_bundle_fits(gid, (int)bi, &tp->req))
+			return ray_seterr(err, RAY_ERESOURCE,
+			                  "the task asks for more than %s of placement group %s holds; "
+			                  "ask for less (--cpus, --gpus, --resource) or use a bigger bundle",
+			                  bi < 0 ? "any bundle" : "its bundle", gid);
 		snprintf(tp->pg, sizeof(tp->pg), "%s", gid);
 		tp->bundle = bi < 0 ? -1 : (int)bi;
 	}
@@ -1209,17 +1306,9 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 		probe.labels = tp->labels[0] ? tp->labels : NULL;
 		if (!tp->pin_soft && tp->pin[0])
 			snprintf(probe.pin, sizeof(probe.pin), "%s", tp->pin);
-		if (!tp->pg[0] && !sched_feasible_anywhere(&probe)) {
-			if (tp->labels[0] && !res_missing(&tp->req, &N->total, buf, sizeof(buf)))
-				snprintf(tp->warning, sizeof(tp->warning),
-				         "no live node has labels %s; the task stays pending until one joins", tp->labels);
-			else if (res_missing(&tp->req, &N->total, buf, sizeof(buf)))
-				snprintf(tp->warning, sizeof(tp->warning),
-				         "infeasible: no node has %s; the task stays pending until a node that fits joins", buf);
-			else
-				snprintf(tp->warning, sizeof(tp->warning),
-				         "infeasible: no live node fits this request; the task stays pending until one joins");
-		}
+		if (!tp->pg[0] && sched_infeasible_reason(&probe, buf, sizeof(buf)))
+			snprintf(tp->warning, sizeof(tp->warning),
+			         "infeasible: %s; the task stays pending until a node that fits joins", buf);
 	}
 	return 0;
 }
@@ -1406,6 +1495,12 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 		return;
 	}
 	rc = parse_opts(opts, &tp, &err);
+	if (rc == RAY_ENOTFOUND && !tp.pg[0] && rj_str(opts, "pg") && pg_refresh_then(c, id, req, op_submit)) {
+		/* a group made a moment ago through another node: ask the head */
+		free(tp.codes);
+		strv_free(tp.env);
+		return;
+	}
 	if (!rc && tp.stdin_ref && !ray_ref_valid(tp.stdin_ref))
 		rc = ray_seterr(&err, RAY_EUSAGE, "malformed ref '%.80s'", tp.stdin_ref);
 	if (!rc && tp.stdin_ref && !store_lookup(tp.stdin_ref))

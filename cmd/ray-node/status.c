@@ -315,9 +315,17 @@ static void summary(cJSON *r)
 	shapes = cJSON_AddArrayToObject(r, "demands");
 	for (t = N->qhead, i = 0; t && i < 20; t = t->qnext, i++) {
 		cJSON *s = cJSON_CreateObject();
-		cJSON_AddItemToObject(s, "resources", res_json(&t->req));
-		cJSON_AddBoolToObject(s, "infeasible", t->blocked || !res_fits(&t->req, &N->total));
+		char why[300];
+		int inf = sched_infeasible_reason(t, why, sizeof(why));
+		cJSON *rq = res_json(&t->req);
+		cJSON_DeleteItemFromObjectCaseSensitive(rq, "object_store_memory");   /* the node's, not asked for */
+		cJSON_AddItemToObject(s, "resources", rq);
+		cJSON_AddBoolToObject(s, "infeasible", inf);
+		if (inf)
+			cJSON_AddStringToObject(s, "reason", why);
 		cJSON_AddStringToObject(s, "task_id", t->id);
+		if (t->pg[0])
+			cJSON_AddStringToObject(s, "pg", t->pg);
 		cJSON_AddItemToArray(shapes, s);
 	}
 	cJSON_AddNumberToObject(r, "pending_tasks", (double)N->nqueued);
