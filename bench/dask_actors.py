@@ -10,7 +10,9 @@ REPS times:
   - sequential: SEQ calls, each waiting for its result before the next.
 Every result is checked against the count it must hold (for batched
 calls, as a set: Dask does not keep the order of calls issued back to back).  Cluster start-up
-is not timed (the ray-tools side runs on an already started node).  Prints
+is not timed (the ray-tools side runs on an already started node).  The
+asynchronous client (await asyncio.gather of the calls) was tried for the
+batched case and is no faster: the cost is in Dask's per-call messaging.  Prints
 "start_s S", then per repetition "batch_s S" and "seq_s S".
 """
 import sys
