@@ -150,7 +150,6 @@ if [[ $LOAD0 != '?' ]] && ge "$LOAD0" "$(calc "$NPROC * 0.5")"; then
 	say "bench: warning: the machine is busy (load average $LOAD0 on $NPROC CPUs); other work skews the ratios"
 fi
 install_peers
-start_node
 
 # ---- a) many trivial tasks ----------------------------------------------
 
@@ -348,12 +347,18 @@ bench_latency() {
 		"$( ((fails == 0)) && ge "$lim" "$o" && echo PASS || echo MISS)"
 }
 
+# Each benchmark gets a fresh node, so none pays for what an earlier one
+# left behind (thousands of finished tasks, 200,000 small objects).
+run_bench() {
+	start_node
+	"$1"
+	ray-node stop > /dev/null 2>&1
+}
 T_START=$(now)
-want a && bench_tasks
-want b && bench_big
-want c && bench_small
-want d && bench_latency
-ray-node stop > /dev/null 2>&1
+want a && run_bench bench_tasks
+want b && run_bench bench_big
+want c && run_bench bench_small
+want d && run_bench bench_latency
 
 {
 	echo ""
