@@ -1,6 +1,6 @@
 # ray-tools: one Makefile for build, check, demo, bench, install and deps.
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit bats demo bench bench-actors chaos install clean
+.PHONY: all deps check unit bats demo bench bench-actors bench-pg chaos install clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -104,6 +104,13 @@ bench-actors: deps
 bench/actor_calls: bench/actor_calls.c lib/libray.a include/ray.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
+bench-pg: deps
+	$(MAKE) all bench/pg_bench
+	PATH="$(CURDIR)/bin:$$PATH" bash bench/pg.sh
+
+bench/pg_bench: bench/pg_bench.c lib/libray.a include/ray.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
+
 chaos: deps
 	$(MAKE) all
 	PATH="$(CURDIR)/bin:$$PATH" bash bench/chaos.sh
@@ -122,4 +129,4 @@ install: all
 	-install -m 0644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7
 
 clean:
-	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o $(UNIT_BIN) bench/putget bench/actor_calls
+	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench
