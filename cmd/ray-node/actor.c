@@ -58,7 +58,9 @@ typedef struct actor {
 	int ninflight;
 	uint32_t next_call;
 	uv_timer_t timer;         /* restart backoff, or stop grace */
-	int timer_live;
+	int timer_live;           /* timer open, or closing */
+	uv_timer_cb timer_next;   /* to start once the closing timer is closed */
+	uint64_t timer_next_ms;
 	uv_timer_t eof_timer;     /* stdout closed: give it a moment to exit */
 	int eof_live;
 	int64_t created_ms;
@@ -656,17 +658,43 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 	close_handles(a);
 }
 
+static void start_timer(actor *a, uv_timer_cb cb, uint64_t ms);
+
 static void timer_closed(uv_handle_t *h)
 {
 	actor *a = h->data;
 
 	a->timer_live = 0;
+	if (a->timer_next) {
+		uv_timer_cb cb = a->timer_next;
+		a->timer_next = NULL;
+		start_timer(a, cb, a->timer_next_ms);
+		return;
+	}
 	if (a->state == A_DEAD && !a->nhandles && !a->timer_live && N->stopping && N->nprocs == 0)
 		node_shutdown();
 }
 
+/* A handle may not be initialized again while it is closing: a timer asked
+ * for then starts from timer_closed. */
+static void start_timer(actor *a, uv_timer_cb cb, uint64_t ms)
+{
+	if (a->timer_live && uv_is_closing((uv_handle_t *)&a->timer)) {
+		a->timer_next = cb;
+		a->timer_next_ms = ms;
+		return;
+	}
+	if (!a->timer_live) {
+		uv_timer_init(N->loop, &a->timer);
+		a->timer.data = a;
+		a->timer_live = 1;
+	}
+	uv_timer_start(&a->timer, cb, ms, 0);
+}
+
 static void stop_timer(actor *a)
 {
+	a->timer_next = NULL;
 	if (a->timer_live && !uv_is_closing((uv_handle_t *)&a->timer)) {
 		uv_timer_stop(&a->timer);
 		uv_close((uv_handle_t *)&a->timer, timer_closed);
@@ -758,10 +786,7 @@ static void after_death(actor *a)
 	free(a->cause);
 	a->cause = NULL;
 	delay = a->num_restarts > 5 ? 1000 : 50 * a->num_restarts;
-	uv_timer_init(N->loop, &a->timer);
-	a->timer.data = a;
-	a->timer_live = 1;
-	uv_timer_start(&a->timer, on_restart_timer, (uint64_t)delay, 0);
+	start_timer(a, on_restart_timer, (uint64_t)delay);
 }
 
 static void actor_spawn(actor *a)
@@ -857,13 +882,10 @@ static void actor_stop(actor *a, const char *cause, int graceful)
 		kill(-a->pid, SIGKILL);
 		return;
 	}
-	uv_close((uv_handle_t *)&a->in, on_handle_closed);
+	if (!uv_is_closing((uv_handle_t *)&a->in))
+		uv_close((uv_handle_t *)&a->in, on_handle_closed);
 	kill(-a->pid, SIGTERM);
-	stop_timer(a);
-	uv_timer_init(N->loop, &a->timer);
-	a->timer.data = a;
-	a->timer_live = 1;
-	uv_timer_start(&a->timer, on_grace_timer, STOP_GRACE_MS, 0);
+	start_timer(a, on_grace_timer, STOP_GRACE_MS);
 }
 
 void actor_job_ended(const char *job_id)
