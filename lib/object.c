@@ -552,10 +552,15 @@ static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
 	for (i = 0; !rc && i < n; i++) {
 		const cJSON *o = cJSON_GetArrayItem(objs, (int)i);
+		const char *path = rj_str(o, "path");
 		const rbuf *src = &data;
-		int fd;
+		int fd, spilled = is_spilled(o);
 
-		if (is_spilled(o)) {
+		/* A path no longer held (a connection holds at most 65536) may
+		 * have been spilled since: ask for it alone. */
+		if (!spilled && path && ray_client_store(c) && access(path, F_OK) && errno == ENOENT)
+			spilled = 1;
+		if (spilled) {
 			cJSON *req = cJSON_CreateObject(), *a;
 			int npf = 0;
 

@@ -668,7 +668,6 @@ static int io_start(obj *o, int kind)
 	s->o = o;
 	s->kind = kind;
 	s->size = o->size;
-	o->sio = s;
 	if (kind == IO_SPILL) {
 		if (o->data) {
 			s->data = malloc(o->size ? o->size : 1);
@@ -694,6 +693,7 @@ static int io_start(obj *o, int kind)
 		return -1;
 	}
 	o->io = kind;
+	o->sio = s;
 	if (kind == IO_SPILL) {
 		nspill_io++;
 		spilling_bytes += o->size;
@@ -732,7 +732,11 @@ static void spill_done(uv_work_t *w, int status)
 
 	nspill_io--;
 	spilling_bytes -= s->size;
-	if (!o) {
+	if (!o || N->stopping) {
+		if (o) {
+			o->io = IO_NONE;
+			o->sio = NULL;
+		}
 		/* Freed meanwhile. */
 		if (!s->err)
 			unlink(s->dst);
@@ -823,7 +827,11 @@ static void restore_done(uv_work_t *w, int status)
 
 	nrestore_io--;
 	restoring_bytes -= s->size;
-	if (!o) {
+	if (!o || N->stopping) {
+		if (o) {
+			o->io = IO_NONE;
+			o->sio = NULL;
+		}
 		if (!s->err)
 			unlink(s->dst);
 		free(s);
