@@ -175,22 +175,38 @@ setup() {
 }
 
 @test "tagged: at most --max-concurrency calls are outstanding" {
-	run_ray 0 ray-actor create --protocol tagged --max-concurrency 2 -- bash "$EXAMPLES/sleeper-actor.sh"
-	local a=$output s1 s2 e
-	run_ray 0 ray-actor call "$a" sleep 1
-	s1=$output
-	run_ray 0 ray-actor call "$a" sleep 30
-	s2=$output
+	# Answers 'wait K' once the file go.K exists, other calls at once.
+	cat >"$BATS_TEST_TMPDIR/gate.sh" <<'EOF'
+#!/bin/bash
+while IFS=$'\t' read -r id method arg; do
+	case $method in
+	wait) { while [[ ! -e $1/go.$arg ]]; do sleep 0.02; done; printf '%s\t%s\n' "$id" "$arg"; } & ;;
+	*)    printf '%s\t%s\n' "$id" "$arg" ;;
+	esac
+done
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/gate.sh"
+	run_ray 0 ray-actor create --protocol tagged --max-concurrency 2 -- "$BATS_TEST_TMPDIR/gate.sh" "$BATS_TEST_TMPDIR"
+	local a=$output w1 w2 e
+	run_ray 0 ray-actor call "$a" wait one
+	w1=$output
+	run_ray 0 ray-actor call "$a" wait two
+	w2=$output
 	run_ray 0 ray-actor call "$a" echo third
 	e=$output
 	# Two are sent; the third waits for a free slot.
-	assert_equal "$(task_field "$(ref_task "$s1")" state)" RUNNING
-	assert_equal "$(task_field "$(ref_task "$s2")" state)" RUNNING
+	assert_equal "$(task_field "$(ref_task "$w1")" state)" RUNNING
+	assert_equal "$(task_field "$(ref_task "$w2")" state)" RUNNING
 	assert_equal "$(task_field "$(ref_task "$e")" state)" SUBMITTED_TO_WORKER
-	# When the short sleep ends the third goes, and overtakes the long one.
+	run_ray 3 ray-wait --timeout 0.2 "$e"
+	# When one answers the third goes, and overtakes the other.
+	touch "$BATS_TEST_TMPDIR/go.one"
 	run_ray 0 ray-get "$e"
 	assert_output third
-	run_ray 3 ray-wait --timeout 0.1 "$s2"
+	run_ray 3 ray-wait --timeout 0.1 "$w2"
+	touch "$BATS_TEST_TMPDIR/go.two"
+	run_ray 0 ray-get "$w1" "$w2"
+	assert_output "$(printf 'one\ntwo')"
 }
 
 @test "frame: arguments and results with TAB, newline and NUL cross unchanged" {
