@@ -280,6 +280,33 @@ EOF
 	assert_output --partial dying
 }
 
+@test "actors die with their job unless --detached; a stubborn one is killed after a grace period" {
+	cat >"$D/stubborn.sh" <<'EOF'
+#!/bin/bash
+trap '' TERM
+while :; do sleep 0.1; done
+EOF
+	chmod +x "$D/stubborn.sh"
+	run_ray 0 ray-job run -- sh -c '
+		ray-actor create -- cat >"$0/inner" &&
+		ray-actor create -- "$0/stubborn.sh" >"$0/stubborn" &&
+		ray-actor create --detached --namespace kept --name keeper -- "$0/actor.sh" "$0"' "$D"
+	local inner stubborn keeper pid_inner pid_stubborn
+	inner=$(cat "$D/inner")
+	stubborn=$(cat "$D/stubborn")
+	keeper=$output
+	wait_for actor_in_state "$inner" DEAD
+	assert_regex "$(actor_field "$inner" death_cause)" "job ended"
+	# Ignores EOF and SIGTERM: SIGKILL after the grace period.
+	wait_for -t 10 actor_in_state "$stubborn" DEAD
+	run_ray 0 ray-actor get --namespace kept keeper
+	assert_output "$keeper"
+	assert_equal "$(actor_field "$keeper" state)" ALIVE
+	run_ray 0 ray-actor call "$keeper" echo alive
+	run_ray 0 ray-get "$output"
+	assert_output alive
+}
+
 @test "ray-node stop ends actors and the processes they started" {
 	run_ray 0 ray-actor create --protocol tagged --max-concurrency 2 -- bash "$BATS_TEST_DIRNAME/../share/examples/sleeper-actor.sh"
 	local a=$output pid kids
