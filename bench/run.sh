@@ -359,6 +359,7 @@ want a && run_bench bench_tasks
 want b && run_bench bench_big
 want c && run_bench bench_small
 want d && run_bench bench_latency
+{ want e || [[ -z ${BENCH_ONLY:-} ]]; } && env -u RAY_ADDRESS -u RAY_TOKEN_FILE -u RAY_NODE_ID bash "$here/cluster.sh"
 
 {
 	echo ""

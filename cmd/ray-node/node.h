@@ -318,6 +318,8 @@ cJSON *actors_json(const char *state, int64_t limit);
 
 /* peer.c */
 peer *peer_for(const char *node_id, const char *addr);
+/* The connection for object chunks to a live node (NULL if dead/unknown). */
+peer *peer_bulk(const char *node_id);
 int peer_request(peer *p, cJSON *req, const void *data, size_t dlen, peer_cb cb, void *ud);
 void peer_forget(void *ud);
 void peers_close_all(void);

@@ -32,6 +32,7 @@ struct peer {
 	uv_connect_t creq;
 	int state, closing;
 	int private_;           /* one caller's own: never shared */
+	int bulk;               /* object chunks only (peer_bulk) */
 	unsigned char nc[RAY_NONCE_LEN], ns[RAY_NONCE_LEN];
 	int got_hello;
 	rbuf in;
@@ -288,15 +289,34 @@ fail:
 	return NULL;
 }
 
-peer *peer_for(const char *node_id, const char *addr)
+static peer *peer_get(const char *node_id, const char *addr, int bulk)
 {
 	peer *p;
 
 	for (p = peers; p; p = p->next)
-		if (p->state != PEER_BROKEN && !p->private_ && !strcmp(p->addr, addr) &&
+		if (p->state != PEER_BROKEN && !p->private_ && p->bulk == bulk && !strcmp(p->addr, addr) &&
 		    (!node_id || !p->node_id[0] || !strcmp(p->node_id, node_id)))
 			return p;
-	return peer_new(node_id, addr);
+	p = peer_new(node_id, addr);
+	if (p)
+		p->bulk = bulk;
+	return p;
+}
+
+peer *peer_for(const char *node_id, const char *addr)
+{
+	return peer_get(node_id, addr, 0);
+}
+
+/* Object chunks get a shared connection of their own per node, so that
+ * heartbeats and task messages never queue behind megabytes of data. */
+peer *peer_bulk(const char *node_id)
+{
+	rnode *r = view_find(node_id);
+
+	if (!r || !r->alive)
+		return NULL;
+	return peer_get(r->id, r->addr, 1);
 }
 
 /* A connection of its own, for a request that may wait long (so it never

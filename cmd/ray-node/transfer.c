@@ -4,25 +4,33 @@
  * placeholder and asks the owner where the object is (obj_locate, polled
  * while the object is pending).  Bytes are pulled from a node holding a
  * copy in 4 MiB chunks, several in flight, written straight into the store
- * file at their offsets; each chunk carries a BLAKE2b checksum computed by
- * the sender and checked here, so a corrupted transfer is retried, never
- * stored.  One pull per object per node, however many tasks wait for it.
+ * file at their offsets; each chunk carries a checksum computed by the
+ * sender and checked here (XXH64 seeded with the chunk's offset), so a
+ * corrupted or misplaced chunk fails the pull, which is retried, and is
+ * never stored.  One pull per object per node, however many tasks wait for
+ * it.  Pulls use their own connection to each node (peer_bulk), so
+ * heartbeats and task messages never queue behind megabytes of chunks.
+ *
+ * Why XXH64 and not BLAKE2b: the checksum guards against corruption, not
+ * against an attacker (an unkeyed hash sent beside the data stops no one
+ * who can rewrite the stream).  BLAKE2b ran at about 600 MiB/s here, on
+ * both ends, and capped a pull at 40% of a plain TCP copy; XXH64 runs at
+ * several GiB/s and catches random corruption with probability 1 - 2^-64.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <sodium.h>
 
 #include "node.h"
 
 #define CHUNK (4u << 20)
 #define WINDOW 4
-#define SUM_LEN 16
 #define MAX_FETCH_FAILS 3
 
 typedef struct pull {
@@ -44,12 +52,91 @@ typedef struct chunk_req {
 static int retry_needed;
 static uint64_t npulls, pulled_bytes, npull_fail, pull_seq;
 
-static void sum_hex(char out[2 * SUM_LEN + 1], const void *data, size_t len)
-{
-	unsigned char h[SUM_LEN];
+/* ---- XXH64 (Yann Collet's xxHash, 64-bit variant), as specified in
+ * xxhash's doc/xxhash_spec.md; checked against libxxhash's XXH64(). ---- */
 
-	crypto_generichash(h, sizeof(h), data, len, NULL, 0);
-	sodium_bin2hex(out, 2 * SUM_LEN + 1, h, sizeof(h));
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+#define P4 0x85EBCA77C2B2AE63ULL
+#define P5 0x27D4EB2F165667C5ULL
+
+static uint64_t rotl64(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static uint64_t rd32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static uint64_t xxh_round(uint64_t acc, uint64_t in)
+{
+	return rotl64(acc + in * P2, 31) * P1;
+}
+
+static uint64_t xxh_merge(uint64_t h, uint64_t v)
+{
+	return (h ^ xxh_round(0, v)) * P1 + P4;
+}
+
+static uint64_t xxh64(const void *data, size_t len, uint64_t seed)
+{
+	const unsigned char *p = data, *end = p + len;
+	uint64_t h;
+
+	if (len >= 32) {
+		uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+		const unsigned char *limit = end - 32;
+		do {
+			v1 = xxh_round(v1, rd64(p));
+			v2 = xxh_round(v2, rd64(p + 8));
+			v3 = xxh_round(v3, rd64(p + 16));
+			v4 = xxh_round(v4, rd64(p + 24));
+			p += 32;
+		} while (p <= limit);
+		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+		h = xxh_merge(h, v1);
+		h = xxh_merge(h, v2);
+		h = xxh_merge(h, v3);
+		h = xxh_merge(h, v4);
+	} else {
+		h = seed + P5;
+	}
+	h += (uint64_t)len;
+	for (; p + 8 <= end; p += 8)
+		h = rotl64(h ^ xxh_round(0, rd64(p)), 27) * P1 + P4;
+	if (p + 4 <= end) {
+		h = rotl64(h ^ rd32(p) * P1, 23) * P2 + P3;
+		p += 4;
+	}
+	for (; p < end; p++)
+		h = rotl64(h ^ *p * P5, 11) * P1;
+	h ^= h >> 33;
+	h *= P2;
+	h ^= h >> 29;
+	h *= P3;
+	h ^= h >> 32;
+	return h;
+}
+
+/* The checksum of a chunk, as 16 hex digits: seeded with its offset, so a
+ * chunk delivered for the wrong place fails too. */
+static void sum_hex(char out[17], const void *data, size_t len, uint64_t off)
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)xxh64(data, len, off));
 }
 
 static void pull_finish(pull *p)
@@ -111,8 +198,8 @@ static void on_chunk(void *ud, int rc, cJSON *reply, const char *data, size_t dl
 {
 	chunk_req *cr = ud;
 	pull *p = cr->p;
-	char want[2 * SUM_LEN + 1];
-	const char *sum = reply ? rj_str(reply, "sum") : NULL;
+	char want[17];
+	const char *sum = reply ? rj_str(reply, "xxh64") : NULL;
 
 	p->outstanding--;
 	if (!p->failed) {
@@ -120,7 +207,7 @@ static void on_chunk(void *ud, int rc, cJSON *reply, const char *data, size_t dl
 			p->failed = 1;
 			p->unreachable = rc == RAY_EUNREACH;
 		} else {
-			sum_hex(want, data, dlen);
+			sum_hex(want, data, dlen, cr->off);
 			if (strcmp(want, sum)) {
 				node_log("checksum mismatch pulling %s from %s at offset %llu", p->ref, p->from,
 				         (unsigned long long)cr->off);
@@ -150,7 +237,7 @@ static void on_chunk(void *ud, int rc, cJSON *reply, const char *data, size_t dl
 
 static void request_chunks(pull *p)
 {
-	peer *pe = peer_node(p->from);
+	peer *pe = peer_bulk(p->from);
 
 	while (!p->failed && p->outstanding < WINDOW && p->next_off < p->size) {
 		chunk_req *cr = malloc(sizeof(*cr));
@@ -386,9 +473,12 @@ static void op_read(conn *c, uint32_t id, cJSON *req)
 {
 	obj *o = store_find(rj_str(req, "ref"));
 	int64_t off = rj_int(req, "off", -1), len = rj_int(req, "len", -1);
-	char path[PATH_MAX + 64], sum[2 * SUM_LEN + 1];
-	char *buf;
-	ssize_t got = 0;
+	char path[PATH_MAX + 64], sum[17];
+	const char *buf;
+	void *fmap = NULL;
+	uint64_t start;
+	size_t maplen;
+	struct stat st;
 	cJSON *r;
 	int fd;
 
@@ -404,35 +494,36 @@ static void op_read(conn *c, uint32_t id, cJSON *req)
 		return;
 	}
 	store_touch(o);
-	buf = malloc((size_t)len + 1);
-	if (!buf) {
-		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+	if (o->data) {
+		sum_hex(sum, o->data + off, (size_t)len, (uint64_t)off);
+		r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "xxh64", sum);
+		conn_reply(c, id, r, o->data + off, (size_t)len);
 		return;
 	}
-	if (o->data) {
-		memcpy(buf, o->data + off, (size_t)len);
-		got = len;
-	} else if (!store_path(o, path, sizeof(path)) && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		while (got < len) {
-			ssize_t n = pread(fd, buf + got, (size_t)(len - got), off + got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += n;
-		}
-		close(fd);
-	}
-	if (got != len) {
-		free(buf);
+	/* The sealed file, mapped: its pages go straight into the reply
+	 * frame (one copy, where pread into a buffer made two). */
+	if (store_path(o, path, sizeof(path)) || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		conn_reply_err(c, id, RAY_ELOST, "cannot read object '%s'", o->ref);
 		return;
 	}
-	sum_hex(sum, buf, (size_t)len);
+	start = (uint64_t)off & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+	maplen = (size_t)((uint64_t)off + (uint64_t)len - start);
+	if (fstat(fd, &st) || (uint64_t)st.st_size < (uint64_t)off + (uint64_t)len ||
+	    (maplen && (fmap = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)start)) ==
+	               MAP_FAILED)) {
+		close(fd);
+		conn_reply_err(c, id, RAY_ELOST, "cannot read object '%s'", o->ref);
+		return;
+	}
+	close(fd);
+	buf = maplen ? (char *)fmap + ((uint64_t)off - start) : "";
+	sum_hex(sum, buf, (size_t)len, (uint64_t)off);
 	r = cJSON_CreateObject();
-	cJSON_AddStringToObject(r, "sum", sum);
+	cJSON_AddStringToObject(r, "xxh64", sum);
 	conn_reply(c, id, r, buf, (size_t)len);
-	free(buf);
+	if (maplen)
+		munmap(fmap, maplen);
 }
 
 void op_transfer(conn *c, uint32_t id, cJSON *req)
