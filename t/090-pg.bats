@@ -376,3 +376,24 @@ summary_cpu_used_is() {
 	touch "$GATE"
 	run_ray 0 ray-get "$inpg" "$after"
 }
+
+@test "a task blocked in ray-get lends its CPU to its bundle, so a nested task in the group runs" {
+	start_node
+	run_ray 0 ray-pg create CPU=1
+	local pg=$output
+	# The parent holds the bundle's only CPU while it waits for its child,
+	# which needs that CPU too.
+	run_ray 0 ray-submit --pg "$pg" --bundle 0 --get -- \
+		sh -c 'echo parent; ray-submit --pg "$1" --bundle 0 --get -- echo child' sh "$pg"
+	assert_output "parent
+child"
+	# Nothing leaked: the bundle still runs a 1-CPU task, and the node's
+	# other CPU was never used by the group.
+	run_ray 0 ray-submit --pg "$pg" --bundle 0 --get -- echo again
+	assert_output again
+	run_ray 0 ray-status nodes --json
+	assert_equal "$(json_get '.[0].resources_available.CPU')" 1
+	run_ray 0 ray-pg remove "$pg"
+	run_ray 0 ray-status nodes --json
+	assert_equal "$(json_get '.[0].resources_available.CPU')" 2
+}

@@ -1121,12 +1121,16 @@ void sched_dep_ready(task *t, obj *o)
 	}
 }
 
+/* A task in a placement group lends to and takes back from its bundle. */
 void task_lend(task *t)
 {
+	res *pool;
+
 	if (t->state != T_RUNNING)
 		return;
 	if (t->lent++ == 0) {
-		N->avail.cpu += t->req.cpu;
+		if ((pool = task_pool(t)))
+			pool->cpu += t->req.cpu;
 		sched_run();
 	}
 }
@@ -1134,11 +1138,12 @@ void task_lend(task *t)
 void task_unlend(const char *id)
 {
 	task *t = task_find(id);
+	res *pool;
 
 	if (!t || t->lent <= 0)
 		return;
-	if (--t->lent == 0 && t->state == T_RUNNING)
-		N->avail.cpu -= t->req.cpu;
+	if (--t->lent == 0 && t->state == T_RUNNING && (pool = task_pool(t)))
+		pool->cpu -= t->req.cpu;
 }
 
 /* ---- requests ---- */
