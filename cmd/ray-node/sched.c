@@ -1631,13 +1631,68 @@ static void res_from_json_raw(res *r, const cJSON *j)
 }
 
 /* Tells the owner how a task it forwarded here ended. */
+/* A task_done on its way to the owner: sent again (a few times, each on
+ * a fresh connection) when the connection breaks under it, so a broken
+ * connection never leaves the owner waiting for a task that ended. */
+typedef struct report {
+	char owner[RAY_NODEID_LEN + 1];
+	cJSON *req;               /* owned */
+	rbuf data;                /* owned: the task's stderr tail */
+	int tries;
+} report;
+
+static int report_again(report *r);
+
+static void on_reported(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	report *r = ud;
+
+	(void)reply;
+	(void)d;
+	(void)dl;
+	if (rc == RAY_EUNREACH && !N->stopping && ++r->tries < 5 && !report_again(r))
+		return;
+	if (rc == RAY_EUNREACH)
+		node_log("could not tell node %s that task %s ended", r->owner, rj_str(r->req, "task_id"));
+	cJSON_Delete(r->req);
+	rbuf_release(&r->data);
+	free(r);
+}
+
+static int report_again(report *r)
+{
+	peer *p = peer_node(r->owner);
+
+	return p ? peer_request(p, r->req, r->data.p, r->data.len, on_reported, r) : -1;
+}
+
+/* Sends req (taken) with data (taken) to owner. */
+static void report_send(const char *owner, cJSON *req, rbuf *data)
+{
+	report *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		cJSON_Delete(req);
+		rbuf_release(data);
+		return;
+	}
+	snprintf(r->owner, sizeof(r->owner), "%s", owner);
+	r->req = req;
+	r->data = *data;
+	memset(data, 0, sizeof(*data));
+	if (report_again(r)) {
+		cJSON_Delete(r->req);
+		rbuf_release(&r->data);
+		free(r);
+	}
+}
+
 static void report_done(task *t)
 {
-	peer *p = peer_node(t->owner);
 	cJSON *req, *a;
 	int i;
 
-	if (!p)
+	if (!peer_node(t->owner))
 		return;
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "task_done");
@@ -1674,10 +1729,8 @@ static void report_done(task *t)
 			}
 			close(fd);
 		}
-		peer_request(p, req, log.p, log.len, NULL, NULL);
-		rbuf_release(&log);
+		report_send(t->owner, req, &log);
 	}
-	cJSON_Delete(req);
 }
 
 void sched_task_ended(task *t)
