@@ -81,18 +81,12 @@ static int cmd_create(int argc, char **argv)
 				return tool_usage(prog, USAGE, "bad --memory '%s': want a size", optarg);
 			break;
 		case 'r':
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return tool_usage(prog, USAGE, "bad --resource '%s': want NAME=QTY", optarg);
-			if (nres == TOOL_MAX_REPEAT)
-				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
-			res[nres++] = optarg;
+			if (tool_add_kv(prog, "--resource", res, &nres, optarg))
+				return 2;
 			break;
 		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return tool_usage(prog, USAGE, "bad --env '%s': want K=V", optarg);
-			if (nenv == TOOL_MAX_REPEAT)
-				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
-			env[nenv++] = optarg;
+			if (tool_add_kv(prog, "--env", env, &nenv, optarg))
+				return 2;
 			break;
 		case 's': o.task.strategy = optarg; break;
 		case 'o': o.task.node = optarg; break;

@@ -125,11 +125,8 @@ int main(int argc, char **argv)
 		}
 		case 'N': o.name = optarg; break;
 		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return tool_usage(prog, USAGE, "bad --env '%s': want K=V", optarg);
-			if (nenv == TOOL_MAX_REPEAT)
-				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
-			env[nenv++] = optarg;
+			if (tool_add_kv(prog, "--env", env, &nenv, optarg))
+				return 2;
 			break;
 		case 'i':
 			if (!ray_ref_valid(optarg))
