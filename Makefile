@@ -50,8 +50,13 @@ deps:
 lib/%.o: lib/%.c include/ray.h lib/rayint.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-cmd/ray-node/%.o: cmd/ray-node/%.c cmd/ray-node/node.h cmd/ray-node/map.h include/ray.h lib/rayint.h
+cmd/ray-node/%.o: cmd/ray-node/%.c $(wildcard cmd/ray-node/*.h) include/ray.h lib/rayint.h
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Every part of the daemon but main(), for unit tests of its modules.
+cmd/ray-node/libnode.a: $(filter-out cmd/ray-node/main.o,$(NODE_OBJ))
+	rm -f $@
+	ar rcs $@ $^
 
 lib/libray.a: $(LIB_OBJ)
 	rm -f $@
@@ -72,8 +77,8 @@ bin/%: cmd/%.c cmd/tool.h lib/libray.a include/ray.h lib/rayint.h
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
-t/unit/%: t/unit/%.c t/unit/unit.h lib/libray.a cmd/ray-node/map.c cmd/ray-node/map.h
-	$(CC) $(CFLAGS) $(LDFLAGS) -Icmd/ray-node -o $@ $< lib/libray.a $(LDLIBS)
+t/unit/%: t/unit/%.c t/unit/unit.h cmd/ray-node/libnode.a lib/libray.a $(wildcard cmd/ray-node/*.h)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Icmd/ray-node -o $@ $< cmd/ray-node/libnode.a lib/libray.a $(LDLIBS)
 
 unit: all $(UNIT_BIN)
 	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
@@ -129,4 +134,4 @@ install: all
 	-install -m 0644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7
 
 clean:
-	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench
+	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o cmd/ray-node/libnode.a $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "rayint.h"
 #include "tool.h"
 
 static const char USAGE[] =
@@ -31,20 +32,6 @@ static void forward(int sig)
 {
 	if (child_pid > 0)
 		kill(child_pid, sig);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Starts argv with RAY_JOB_ID (and RAY_NAMESPACE) set; an exec failure
@@ -194,7 +181,7 @@ static int cmd_query(ray_client *cl, const char *cmd, const char *job, int json)
 		if (!rc && !kept)
 			fprintf(stderr, "%s: job %s was run by ray-job run: its output went to that terminal\n",
 			        prog, job);
-		if (!rc && len && write_all(1, out, len))
+		if (!rc && len && ray_write_all(1, out, len))
 			rc = ray_seterr(&err, RAY_EUSAGE, "cannot write output: %s", strerror(errno));
 	} else {
 		rc = ray_job_stop(cl, job, &err);

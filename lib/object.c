@@ -91,23 +91,6 @@ int ray_put(ray_client *c, const void *buf, size_t len, char ref[RAY_REF_MAX + 1
 	return ray_put_many(c, 1, &buf, &len, (char (*)[RAY_REF_MAX + 1])ref, err);
 }
 
-static ssize_t read_full(int fd, char *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 static int write_full(int fd, const char *buf, size_t n)
 {
 	while (n) {
@@ -212,12 +195,12 @@ static int put_stream(ray_client *c, int fd, const char *head, size_t hlen,
 
 		if (hlen) {
 			memmove(buf, head, hlen);
-			n = read_full(fd, buf + hlen, buflen - hlen);
+			n = ray_read_full(fd, buf + hlen, buflen - hlen);
 			if (n >= 0)
 				n += (ssize_t)hlen;
 			hlen = 0;
 		} else {
-			n = read_full(fd, buf, buflen);
+			n = ray_read_full(fd, buf, buflen);
 		}
 		if (n < 0) {
 			cJSON_Delete(req);
@@ -247,7 +230,7 @@ int ray_put_fd(ray_client *c, int fd, char ref[RAY_REF_MAX + 1], ray_err *err)
 
 	if (!buf)
 		return ray_seterr(err, RAY_EUNREACH, "out of memory");
-	n = read_full(fd, buf, RAY_INLINE_MAX + 1);
+	n = ray_read_full(fd, buf, RAY_INLINE_MAX + 1);
 	if (n < 0) {
 		rc = ray_seterr(err, RAY_EUSAGE, "cannot read input: %s", strerror(errno));
 	} else if ((size_t)n <= RAY_INLINE_MAX) {

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -61,6 +62,15 @@ const char *ray_tmpdir(void);
 int ray_latest_session(char *buf, size_t len, ray_err *err);
 
 int64_t ray_now_ms(void);
+
+/* sys.c: whole reads and writes (retrying EINTR; -1 with errno set),
+ * mkdir -p, a small file written at once, rm -rf, CLOCK_REALTIME in ms. */
+int ray_write_all(int fd, const void *buf, size_t n);
+ssize_t ray_read_full(int fd, void *buf, size_t n);
+int ray_mkdir_p(const char *path, mode_t mode);
+int ray_write_text(const char *path, mode_t mode, const char *text);
+void ray_rm_rf(const char *path);
+int64_t ray_wall_ms(void);
 /* Random lowercase hex of 2*nbytes digits into out (NUL-terminated). */
 void ray_random_hex(char *out, size_t nbytes);
 

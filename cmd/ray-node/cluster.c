@@ -24,10 +24,7 @@ static unsigned ticks;
 
 static double wall_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)ray_wall_ms() / 1000.0;
 }
 
 rnode *view_find(const char *id)

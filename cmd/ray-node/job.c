@@ -61,14 +61,6 @@ static const char *status_name(int s)
 	return s >= 0 && s <= J_STOPPED ? names[s] : "UNKNOWN";
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static job *job_find(const char *id)
 {
 	job *j;
@@ -131,7 +123,7 @@ static job *job_new(void)
 	do
 		ray_random_hex(j->id, JOB_ID_LEN / 2);
 	while (!strcmp(j->id, "00000000") || job_find(j->id));
-	j->start_ms = wall_ms();
+	j->start_ms = ray_wall_ms();
 	j->prev = jtail;
 	if (jtail)
 		jtail->next = j;
@@ -149,7 +141,7 @@ static void job_finish(job *j, int status, const char *why)
 	if (!job_live(j))
 		return;
 	j->status = status;
-	j->end_ms = wall_ms();
+	j->end_ms = ray_wall_ms();
 	if (why && !j->msg)
 		j->msg = strdup(why);
 	j->c = NULL;

@@ -35,119 +35,15 @@ static const char USAGE[] =
 	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
 	"              --token-file FILE --foreground\n";
 
-node *N;
 static node the_node;
 static int lock_fd = -1;
 static char token_path[PATH_MAX];
-
-void node_log(const char *fmt, ...)
-{
-	va_list ap;
-	char ts[32];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s ray-node[%d]: ", ts, (int)getpid());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	remove(p);
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void close_walk(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
-static void finish_shutdown(void)
-{
-	char link[PATH_MAX + 16], target[PATH_MAX];
-	ssize_t n;
-
-	uv_walk(N->loop, close_walk, NULL);
-	store_shutdown();
-	rm_rf(N->store);
-	snprintf(link, sizeof(link), "%s/latest", ray_tmpdir());
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n > 0) {
-		target[n] = '\0';
-		if (strstr(target, N->id))
-			unlink(link);
-	}
-	rm_rf(N->session);
-}
-
-void node_shutdown(void)
-{
-	if (!N->stopping) {
-		N->stopping = 1;
-		node_log("stopping");
-		server_stop(N);
-		cluster_stop();
-		sched_kill_all();
-		actors_stop_all();
-		jobs_kill_all();
-	}
-	if (N->nprocs == 0)
-		finish_shutdown();
-}
 
 static void on_signal(uv_signal_t *s, int sig)
 {
 	(void)s;
 	(void)sig;
 	node_shutdown();
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX], *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return -1;
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, mode) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-static int write_text(const char *path, mode_t mode, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	size_t n = strlen(text);
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, n) != (ssize_t)n) {
-		close(fd);
-		return -1;
-	}
-	return close(fd);
 }
 
 typedef struct opts {
@@ -189,11 +85,7 @@ static int node_setup(const opts *o, ray_err *err)
 	N = &the_node;
 	N->loop = uv_default_loop();
 	N->start_ms = ray_now_ms();
-	{
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		N->wall_start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
+	N->wall_start_ms = ray_wall_ms();
 	N->is_head = o->head;
 	ray_random_hex(N->id, RAY_NODEID_LEN / 2);
 	snprintf(N->host, sizeof(N->host), "%s", o->host ? o->host : "127.0.0.1");
@@ -207,25 +99,25 @@ static int node_setup(const opts *o, ray_err *err)
 	if (o->labels)
 		snprintf(N->labels, sizeof(N->labels), "%s", o->labels);
 	N->avail = N->total;
-	if (mkdir_p(ray_tmpdir(), 0700))
+	if (ray_mkdir_p(ray_tmpdir(), 0700))
 		return ray_seterr(err, RAY_EUSAGE, "cannot create RAY_TMPDIR '%s': %s", ray_tmpdir(), strerror(errno));
 	snprintf(N->session, sizeof(N->session), "%s/node-%s", ray_tmpdir(), N->id);
 	snprintf(path, sizeof(path), "%s/logs", N->session);
-	if (mkdir_p(path, 0700))
+	if (ray_mkdir_p(path, 0700))
 		return ray_seterr(err, RAY_EUSAGE, "cannot create session '%s': %s", N->session, strerror(errno));
 	if (access("/dev/shm", W_OK) == 0)
 		snprintf(N->store, sizeof(N->store), "/dev/shm/ray-%s", N->id);
 	else
 		snprintf(N->store, sizeof(N->store), "%s/store", N->session);
 	snprintf(path, sizeof(path), "%s/o", N->store);
-	if (mkdir_p(path, 0700))
+	if (ray_mkdir_p(path, 0700))
 		return ray_seterr(err, RAY_EUSAGE, "cannot create object store '%s': %s", N->store, strerror(errno));
 	snprintf(path, sizeof(path), "%s/tmp", N->store);
 	mkdir(path, 0700);
 	/* Task logs live on tmpfs too: creating an inode per task on a disk
 	 * filesystem cost more than the spawn itself (docs/design.md). */
 	snprintf(N->logdir, sizeof(N->logdir), "%s/logs", N->store);
-	if (mkdir_p(N->logdir, 0700))
+	if (ray_mkdir_p(N->logdir, 0700))
 		return ray_seterr(err, RAY_EUSAGE, "cannot create '%s': %s", N->logdir, strerror(errno));
 	N->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if ((rc = store_init(o->spill_dir, err)))
@@ -248,7 +140,7 @@ static int node_setup(const opts *o, ray_err *err)
 		snprintf(token_path, sizeof(token_path), "%s/token", N->session);
 		ray_random_hex(tok, 32);
 		strcat(tok, "\n");
-		if (write_text(token_path, 0600, tok))
+		if (ray_write_text(token_path, 0600, tok))
 			return ray_seterr(err, RAY_EUSAGE, "cannot write token: %s", strerror(errno));
 		sodium_memzero(tok, sizeof(tok));
 	}
@@ -287,7 +179,7 @@ static int node_setup(const opts *o, ray_err *err)
 		return ray_seterr(err, RAY_EUSAGE, "cannot lock session");
 	snprintf(path, sizeof(path), "%s/node.pid", N->session);
 	snprintf(tok, sizeof(tok), "%d\n", (int)getpid());
-	write_text(path, 0600, tok);
+	ray_write_text(path, 0600, tok);
 	snprintf(env, sizeof(env),
 	         "RAY_ADDRESS=%s%s%s:%d; export RAY_ADDRESS;\n"
 	         "RAY_TOKEN_FILE=%s; export RAY_TOKEN_FILE;\n"
@@ -295,7 +187,7 @@ static int node_setup(const opts *o, ray_err *err)
 	         strchr(N->host, ':') ? "[" : "", N->host, strchr(N->host, ':') ? "]" : "", N->port,
 	         token_path, N->id);
 	snprintf(path, sizeof(path), "%s/node.env", N->session);
-	write_text(path, 0600, env);
+	ray_write_text(path, 0600, env);
 	snprintf(path, sizeof(path), "%s/latest.tmp.%s", ray_tmpdir(), N->id);
 	snprintf(tok, sizeof(tok), "node-%s", N->id);
 	unlink(path);
@@ -313,9 +205,9 @@ static int node_setup(const opts *o, ray_err *err)
 static void node_setup_undo(void)
 {
 	if (N && N->store[0])
-		rm_rf(N->store);
+		ray_rm_rf(N->store);
 	if (N && N->session[0])
-		rm_rf(N->session);
+		ray_rm_rf(N->session);
 }
 
 static void log_listening(void)
@@ -326,7 +218,7 @@ static void log_listening(void)
 static void node_teardown(void)
 {
 	uv_run(N->loop, UV_RUN_DEFAULT);
-	uv_walk(N->loop, close_walk, NULL);
+	node_close_handles();
 	uv_run(N->loop, UV_RUN_DEFAULT);
 	uv_loop_close(N->loop);
 	uv_library_shutdown();
@@ -474,8 +366,8 @@ static void rm_stale(const char *name, const char *sess, const char *store)
 	char link[PATH_MAX + 16], target[PATH_MAX];
 	ssize_t n;
 
-	rm_rf(sess);
-	rm_rf(store);
+	ray_rm_rf(sess);
+	ray_rm_rf(store);
 	snprintf(link, sizeof(link), "%s/latest", ray_tmpdir());
 	n = readlink(link, target, sizeof(target) - 1);
 	if (n > 0) {

@@ -385,8 +385,10 @@ void jobs_kill_all(void);
 void jobs_free_all(void);
 void jobs_json(cJSON *arr, const char *state, int64_t limit);
 
-/* main.c */
+/* node.c */
 void node_shutdown(void);
+/* Closes every libuv handle still open (the last step of a stop). */
+void node_close_handles(void);
 void node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

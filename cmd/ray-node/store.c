@@ -438,41 +438,6 @@ void store_unpin(obj *o)
 
 /* ---- spilling ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static ssize_t read_full(int fd, char *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 static void put_be64(unsigned char *p, uint64_t v)
 {
 	int i;
@@ -508,7 +473,7 @@ static int copy_hash(int in, int out, uint64_t len, unsigned char sum[SUM_LEN], 
 	crypto_generichash_init(&h, NULL, 0, SUM_LEN);
 	while (off < len) {
 		size_t n = len - off < IO_BUF ? (size_t)(len - off) : IO_BUF;
-		ssize_t r = read_full(in, buf, n);
+		ssize_t r = ray_read_full(in, buf, n);
 		if (r != (ssize_t)n) {
 			*short_read = r >= 0;
 			if (r >= 0)
@@ -517,7 +482,7 @@ static int copy_hash(int in, int out, uint64_t len, unsigned char sum[SUM_LEN], 
 			return -1;
 		}
 		crypto_generichash_update(&h, (const unsigned char *)buf, n);
-		if (write_all(out, buf, n)) {
+		if (ray_write_all(out, buf, n)) {
 			free(buf);
 			return -1;
 		}
@@ -543,13 +508,13 @@ static void spill_work(uv_work_t *w)
 		return;
 	}
 	memset(hdr, 0, sizeof(hdr));
-	if (write_all(out, (const char *)hdr, SPILL_HDR)) {
+	if (ray_write_all(out, (const char *)hdr, SPILL_HDR)) {
 		s->err = errno;
 		goto out;
 	}
 	if (s->data) {
 		crypto_generichash(s->sum, SUM_LEN, (const unsigned char *)s->data, s->size, NULL, 0);
-		if (write_all(out, s->data, s->size))
+		if (ray_write_all(out, s->data, s->size))
 			s->err = errno;
 	} else {
 		in = open(s->src, O_RDONLY | O_CLOEXEC);
@@ -589,7 +554,7 @@ static void restore_work(uv_work_t *w)
 		return;
 	}
 	if (fstat(in, &sb) || (uint64_t)sb.st_size != s->size + SPILL_HDR ||
-	    read_full(in, (char *)hdr, SPILL_HDR) != SPILL_HDR || memcmp(hdr, SPILL_MAGIC, 8) ||
+	    ray_read_full(in, (char *)hdr, SPILL_HDR) != SPILL_HDR || memcmp(hdr, SPILL_MAGIC, 8) ||
 	    get_be64(hdr + 8) != s->size || sodium_memcmp(hdr + 16, s->sum, SUM_LEN)) {
 		s->err = SIO_CORRUPT;
 		goto out;
@@ -2015,33 +1980,16 @@ int store_fill(obj *o, const char *data, size_t len)
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX], *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return -1;
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0700) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 int store_init(const char *dir, ray_err *err)
 {
 	if (dir && *dir) {
-		if (mkdir_p(dir))
+		if (ray_mkdir_p(dir, 0700))
 			return ray_seterr(err, RAY_EUSAGE, "cannot create spill directory '%s': %s", dir, strerror(errno));
 		snprintf(spill_dir, sizeof(spill_dir), "%s/ray-%s", dir, N->id);
 	} else {
 		snprintf(spill_dir, sizeof(spill_dir), "%s/spill", N->session);
 	}
-	if (mkdir_p(spill_dir) || access(spill_dir, W_OK | X_OK))
+	if (ray_mkdir_p(spill_dir, 0700) || access(spill_dir, W_OK | X_OK))
 		return ray_seterr(err, RAY_EUSAGE, "cannot use spill directory '%s': %s", spill_dir, strerror(errno));
 	uv_idle_init(N->loop, &reap_idle);
 	uv_timer_init(N->loop, &retry_timer);

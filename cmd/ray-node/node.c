@@ -1,0 +1,76 @@
+/*
+ * node.c: the daemon as a whole: the one node state, its log, and the
+ * order in which a stopping node winds down its parts.  This is the top of
+ * ray-node's module graph: it may call every part; no part calls up here
+ * except through node_shutdown() and node_log().
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "node.h"
+
+node *N;
+
+void node_log(const char *fmt, ...)
+{
+	va_list ap;
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(stderr, "%s ray-node[%d]: ", ts, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void node_close_handles(void)
+{
+	uv_walk(N->loop, close_walk, NULL);
+}
+
+static void finish_shutdown(void)
+{
+	char link[PATH_MAX + 16], target[PATH_MAX];
+	ssize_t n;
+
+	node_close_handles();
+	store_shutdown();
+	ray_rm_rf(N->store);
+	snprintf(link, sizeof(link), "%s/latest", ray_tmpdir());
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		if (strstr(target, N->id))
+			unlink(link);
+	}
+	ray_rm_rf(N->session);
+}
+
+void node_shutdown(void)
+{
+	if (!N->stopping) {
+		N->stopping = 1;
+		node_log("stopping");
+		server_stop(N);
+		cluster_stop();
+		sched_kill_all();
+		actors_stop_all();
+		jobs_kill_all();
+	}
+	if (N->nprocs == 0)
+		finish_shutdown();
+}
