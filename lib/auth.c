@@ -67,3 +67,66 @@ int ray_auth_verify(const unsigned char mac[RAY_MAC_LEN],
 	auth_msg(msg, role, ns, nc);
 	return crypto_auth_verify(mac, msg, sizeof(msg), key) == 0 ? 0 : RAY_EUNREACH;
 }
+
+/* The handshake as a state machine over bytes, so that the blocking client,
+ * the daemon's libuv peers and its server run the very same checks. */
+void ray_hs_init(ray_hs *h, char role, const unsigned char *key)
+{
+	memset(h, 0, sizeof(*h));
+	h->role = role;
+	h->key = key;
+	if (role == 'S') {
+		randombytes_buf(h->ns, sizeof(h->ns));
+		memcpy(h->out, RAY_MAGIC, RAY_MAGIC_LEN);
+		memcpy(h->out + RAY_MAGIC_LEN, h->ns, RAY_NONCE_LEN);
+		h->outlen = RAY_MAGIC_LEN + RAY_NONCE_LEN;
+	}
+}
+
+static int hs_client(ray_hs *h, const unsigned char *in, size_t len, size_t *used)
+{
+	if (h->step == 0) {
+		if (len < RAY_MAGIC_LEN + RAY_NONCE_LEN)
+			return RAY_HS_MORE;
+		if (memcmp(in, RAY_MAGIC, RAY_MAGIC_LEN))
+			return RAY_HS_BADMAGIC;
+		memcpy(h->ns, in + RAY_MAGIC_LEN, RAY_NONCE_LEN);
+		randombytes_buf(h->nc, sizeof(h->nc));
+		memcpy(h->out + h->outlen, h->nc, RAY_NONCE_LEN);
+		ray_auth_mac(h->out + h->outlen + RAY_NONCE_LEN, h->key, 'C', h->ns, h->nc);
+		h->outlen += RAY_NONCE_LEN + RAY_MAC_LEN;
+		*used = RAY_MAGIC_LEN + RAY_NONCE_LEN;
+		in += *used;
+		len -= *used;
+		h->step = 1;
+	}
+	if (len < RAY_MAC_LEN)
+		return RAY_HS_MORE;
+	if (ray_auth_verify(in, h->key, 'S', h->ns, h->nc))
+		return RAY_HS_BADMAC;
+	*used += RAY_MAC_LEN;
+	h->step = 2;
+	return RAY_HS_DONE;
+}
+
+static int hs_server(ray_hs *h, const unsigned char *in, size_t len, size_t *used)
+{
+	if (len < RAY_NONCE_LEN + RAY_MAC_LEN)
+		return RAY_HS_MORE;
+	memcpy(h->nc, in, RAY_NONCE_LEN);
+	if (ray_auth_verify(in + RAY_NONCE_LEN, h->key, 'C', h->ns, h->nc))
+		return RAY_HS_BADMAC;
+	ray_auth_mac(h->out + h->outlen, h->key, 'S', h->ns, h->nc);
+	h->outlen += RAY_MAC_LEN;
+	*used = RAY_NONCE_LEN + RAY_MAC_LEN;
+	h->step = 2;
+	return RAY_HS_DONE;
+}
+
+int ray_hs_feed(ray_hs *h, const void *in, size_t len, size_t *used)
+{
+	*used = 0;
+	if (h->step == 2)
+		return RAY_HS_DONE;
+	return h->role == 'S' ? hs_server(h, in, len, used) : hs_client(h, in, len, used);
+}

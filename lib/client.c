@@ -179,28 +179,33 @@ static int dial_tcp(const char *addr, ray_err *err)
 
 static int handshake(ray_client *c, const unsigned char key[RAY_KEY_LEN], ray_err *err)
 {
-	unsigned char ns[RAY_NONCE_LEN], nc[RAY_NONCE_LEN], out[RAY_NONCE_LEN + RAY_MAC_LEN];
 	int64_t deadline = ray_now_ms() + 10000;
-	int rc;
+	ray_hs hs;
+	size_t used;
+	int rc, st;
 
-	if ((rc = fill(c, RAY_MAGIC_LEN + RAY_NONCE_LEN, deadline, err)))
-		return rc == RAY_ETIMEOUT ? ray_seterr(err, RAY_EUNREACH,
-		                  "no handshake from '%s': not a ray-node?", c->address) : rc;
-	if (memcmp(c->in.p, RAY_MAGIC, RAY_MAGIC_LEN))
-		return ray_seterr(err, RAY_EUNREACH, "'%s' is not a ray-node", c->address);
-	memcpy(ns, c->in.p + RAY_MAGIC_LEN, RAY_NONCE_LEN);
-	rbuf_consume(&c->in, RAY_MAGIC_LEN + RAY_NONCE_LEN);
-	randombytes_buf(nc, sizeof(nc));
-	memcpy(out, nc, RAY_NONCE_LEN);
-	ray_auth_mac(out + RAY_NONCE_LEN, key, 'C', ns, nc);
-	if ((rc = write_all(c, out, sizeof(out), err)))
-		return rc;
-	rc = fill(c, RAY_MAC_LEN, deadline, err);
-	if (rc || ray_auth_verify((unsigned char *)c->in.p, key, 'S', ns, nc))
-		return ray_seterr(err, RAY_EUNREACH,
-		                  "authentication refused by '%s': check RAY_TOKEN_FILE", c->address);
-	rbuf_consume(&c->in, RAY_MAC_LEN);
-	return 0;
+	ray_hs_init(&hs, 'C', key);
+	for (;;) {
+		st = ray_hs_feed(&hs, c->in.p, c->in.len, &used);
+		rbuf_consume(&c->in, used);
+		if (hs.outlen && (rc = write_all(c, hs.out, hs.outlen, err)))
+			return rc;
+		hs.outlen = 0;
+		if (st == RAY_HS_DONE)
+			return 0;
+		if (st == RAY_HS_BADMAGIC)
+			return ray_seterr(err, RAY_EUNREACH, "'%s' is not a ray-node", c->address);
+		if (st == RAY_HS_BADMAC)
+			break;
+		if ((rc = fill(c, c->in.len + 1, deadline, err))) {
+			if (hs.step == 0)
+				return rc == RAY_ETIMEOUT ? ray_seterr(err, RAY_EUNREACH,
+				                  "no handshake from '%s': not a ray-node?", c->address) : rc;
+			break;
+		}
+	}
+	return ray_seterr(err, RAY_EUNREACH,
+	                  "authentication refused by '%s': check RAY_TOKEN_FILE", c->address);
 }
 
 int ray_connect(ray_client **out, const char *address, const char *token_file,
@@ -289,64 +294,45 @@ const char *ray_client_store(const ray_client *c)
 
 int ray_send(ray_client *c, cJSON *req, const void *data, size_t dlen, ray_err *err)
 {
-	unsigned char hdr[RAY_HDR_LEN];
-	ray_hdr h;
-	char *js;
-	size_t jl;
+	size_t len;
+	char *buf;
 	int rc;
 
 	if (dlen > RAY_DATA_MAX)
 		return ray_seterr(err, RAY_EUSAGE, "request too large (%zu bytes)", dlen);
-	js = cJSON_PrintUnformatted(req);
-	if (!js)
-		return ray_seterr(err, RAY_EUNREACH, "out of memory");
-	jl = strlen(js);
-	if (jl > RAY_JSON_MAX) {
-		free(js);
-		return ray_seterr(err, RAY_EUSAGE, "request too large (%zu bytes of JSON)", jl);
-	}
-	h.json_len = (uint32_t)jl;
-	h.data_len = (uint32_t)dlen;
-	h.req_id = c->next_id++;
-	h.flags = 0;
-	ray_hdr_pack(hdr, &h);
-	rc = write_all(c, hdr, sizeof(hdr), err);
-	if (!rc)
-		rc = write_all(c, js, jl, err);
+	/* The data goes straight from the caller's buffer: puts are large. */
+	buf = ray_frame_pack(c->next_id++, req, NULL, dlen, &len);
+	if (!buf)
+		return ray_seterr(err, RAY_EUSAGE, "request too large, or out of memory");
+	rc = write_all(c, buf, len, err);
 	if (!rc && dlen)
 		rc = write_all(c, data, dlen, err);
-	free(js);
+	free(buf);
 	return rc;
 }
 
 int ray_recv(ray_client *c, int64_t timeout_ms, cJSON **reply, rbuf *rdata, ray_err *err)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : ray_now_ms() + timeout_ms;
-	ray_hdr h;
+	ray_frame f;
 	cJSON *js;
 	int rc;
 
 	*reply = NULL;
-	if ((rc = fill(c, RAY_HDR_LEN, deadline, err)))
-		return rc;
-	ray_hdr_unpack(&h, (unsigned char *)c->in.p);
-	if (ray_hdr_check(&h, RAY_JSON_MAX, RAY_DATA_MAX))
+	while ((rc = ray_frame_parse(c->in.p, c->in.len, &f)) == 0)
+		if ((rc = fill(c, f.total > c->in.len ? f.total : RAY_HDR_LEN, deadline, err)))
+			return rc;
+	if (rc < 0)
 		return ray_seterr(err, RAY_EUNREACH, "malformed reply from '%s'", c->address);
-	if ((rc = fill(c, RAY_HDR_LEN + (size_t)h.json_len + h.data_len, deadline, err)))
-		return rc;
-	js = cJSON_ParseWithLength(c->in.p + RAY_HDR_LEN, h.json_len);
-	if (!js || !cJSON_IsObject(js)) {
-		cJSON_Delete(js);
-		return ray_seterr(err, RAY_EUNREACH, "malformed reply from '%s'", c->address);
-	}
+	js = f.js;
 	if (rdata) {
 		rdata->len = 0;
-		if (rbuf_append(rdata, c->in.p + RAY_HDR_LEN + h.json_len, h.data_len)) {
+		if (rbuf_append(rdata, f.data, f.dlen)) {
 			cJSON_Delete(js);
 			return ray_seterr(err, RAY_EUNREACH, "out of memory");
 		}
 	}
-	rbuf_consume(&c->in, RAY_HDR_LEN + (size_t)h.json_len + h.data_len);
+	rbuf_consume(&c->in, f.total);
 	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(js, "ok"))) {
 		int code = (int)rj_int(js, "code", RAY_EUNREACH);
 		const char *m = rj_str(js, "msg");

@@ -56,6 +56,40 @@ int ray_auth_verify(const unsigned char mac[RAY_MAC_LEN],
                     const unsigned char ns[RAY_NONCE_LEN],
                     const unsigned char nc[RAY_NONCE_LEN]);
 
+/* The handshake, free of I/O.  Feed it what arrived; it says how much it
+ * used, and leaves in out[0..outlen) what to send (the caller sends it and
+ * sets outlen to 0).  A server has its greeting in out from init.  Nothing
+ * after the handshake may be parsed before ray_hs_feed returns DONE. */
+enum { RAY_HS_MORE = 0, RAY_HS_DONE = 1, RAY_HS_BADMAGIC = -1, RAY_HS_BADMAC = -2 };
+typedef struct ray_hs {
+	char role;                      /* 'C' client, 'S' server */
+	int step;
+	const unsigned char *key;       /* not owned: must outlive the handshake */
+	unsigned char ns[RAY_NONCE_LEN], nc[RAY_NONCE_LEN];
+	unsigned char out[RAY_MAGIC_LEN + RAY_NONCE_LEN + RAY_MAC_LEN];
+	size_t outlen;
+} ray_hs;
+void ray_hs_init(ray_hs *h, char role, const unsigned char *key);
+int ray_hs_feed(ray_hs *h, const void *in, size_t len, size_t *used);
+
+/* A whole frame: the header, req (compact JSON) and dlen bytes of data,
+ * copied when data is non-NULL, else only counted for the caller to send
+ * next.  A malloc'd buffer of *len bytes, or NULL when over the limits or
+ * out of memory. */
+char *ray_frame_pack(uint32_t req_id, const cJSON *js, const void *data, size_t dlen,
+                     size_t *len);
+typedef struct ray_frame {
+	uint32_t req_id, flags;
+	cJSON *js;              /* a JSON object, the caller's to delete */
+	const char *data;       /* into the parsed buffer */
+	size_t dlen;
+	size_t total;           /* bytes of the whole frame, once its header is in */
+} ray_frame;
+/* The frame at the head of buf[0..len): 1 when it is all there (f filled),
+ * 0 when more is needed (f->total says how much, once the header is in),
+ * RAY_EUNREACH when over the limits or its JSON is not an object. */
+int ray_frame_parse(const char *buf, size_t len, ray_frame *f);
+
 /* Session paths. */
 const char *ray_tmpdir(void);
 /* The session dir of the latest node under RAY_TMPDIR into buf. */

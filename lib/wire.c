@@ -124,3 +124,57 @@ int rj_bool(const cJSON *o, const char *key)
 
 	return cJSON_IsTrue(it) || (cJSON_IsNumber(it) && it->valuedouble != 0);
 }
+
+char *ray_frame_pack(uint32_t req_id, const cJSON *js, const void *data, size_t dlen,
+                     size_t *len)
+{
+	char *text = cJSON_PrintUnformatted(js), *buf;
+	size_t jl;
+	ray_hdr h;
+
+	if (!text)
+		return NULL;
+	jl = strlen(text);
+	if (jl > RAY_JSON_MAX || dlen > RAY_DATA_MAX ||
+	    !(buf = malloc(RAY_HDR_LEN + jl + (data ? dlen : 0)))) {
+		free(text);
+		return NULL;
+	}
+	h.json_len = (uint32_t)jl;
+	h.data_len = (uint32_t)dlen;
+	h.req_id = req_id;
+	h.flags = 0;
+	ray_hdr_pack((unsigned char *)buf, &h);
+	memcpy(buf + RAY_HDR_LEN, text, jl);
+	if (data && dlen)
+		memcpy(buf + RAY_HDR_LEN + jl, data, dlen);
+	free(text);
+	*len = RAY_HDR_LEN + jl + (data ? dlen : 0);
+	return buf;
+}
+
+int ray_frame_parse(const char *buf, size_t len, ray_frame *f)
+{
+	ray_hdr h;
+
+	memset(f, 0, sizeof(*f));
+	if (len < RAY_HDR_LEN)
+		return 0;
+	ray_hdr_unpack(&h, (const unsigned char *)buf);
+	if (ray_hdr_check(&h, RAY_JSON_MAX, RAY_DATA_MAX))
+		return RAY_EUNREACH;
+	f->total = RAY_HDR_LEN + (size_t)h.json_len + h.data_len;
+	if (len < f->total)
+		return 0;
+	f->js = cJSON_ParseWithLength(buf + RAY_HDR_LEN, h.json_len);
+	if (!f->js || !cJSON_IsObject(f->js)) {
+		cJSON_Delete(f->js);
+		f->js = NULL;
+		return RAY_EUNREACH;
+	}
+	f->req_id = h.req_id;
+	f->flags = h.flags;
+	f->data = buf + RAY_HDR_LEN + h.json_len;
+	f->dlen = h.data_len;
+	return 1;
+}

@@ -152,6 +152,7 @@ static int node_setup(const opts *o, ray_err *err)
 	}
 	if ((rc = ray_token_key(token_path, N->key, err)))
 		return rc == RAY_EUNREACH ? ray_seterr(err, RAY_EUSAGE, "%s", err->msg) : rc;
+	node_wire();
 	if ((rc = server_start(N, err)))
 		return rc;
 	if ((rc = cluster_start()))

@@ -133,7 +133,7 @@ struct waiter {
 struct conn {
 	union { uv_tcp_t tcp; uv_pipe_t pipe; uv_stream_t s; uv_handle_t h; } u;
 	int authed, closing, busy;
-	unsigned char ns[RAY_NONCE_LEN];
+	ray_hs hs;
 	rbuf in;
 	uv_timer_t auth_timer;
 	waiter *waiters;
@@ -212,11 +212,21 @@ void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t
 void conn_reply_err(conn *c, uint32_t req_id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void conn_resume(conn *c);
+/* Runs fn(c) for every connection that closes, on the next loop turn (c's
+ * memory lives until every hook has run; c->closing is set). */
+typedef void (*conn_hook)(conn *c);
+void server_on_close(conn_hook fn);
 /* Keeps c's memory alive across a deferred reply (replies to a closed
  * connection are dropped). */
 void conn_ref(conn *c);
 void conn_unref(conn *c);
-void dispatch(conn *c, uint32_t req_id, cJSON *req, const char *data, size_t dlen);
+/* Who answers an authenticated request (its JSON and data are the
+ * server's: valid until the handler returns). */
+typedef void (*request_fn)(conn *c, uint32_t req_id, cJSON *req, const char *data, size_t dlen);
+void server_on_request(request_fn fn);
+
+/* ops.c */
+void ops_dispatch(conn *c, uint32_t req_id, cJSON *req, const char *data, size_t dlen);
 
 /* store.c */
 obj *store_new(const char *ref);
@@ -389,6 +399,8 @@ void jobs_json(cJSON *arr, const char *state, int64_t limit);
 void node_shutdown(void);
 /* Closes every libuv handle still open (the last step of a stop). */
 void node_close_handles(void);
+/* Connects the parts through their hooks, before the server starts. */
+void node_wire(void);
 void node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "node.h"
 
 enum { PEER_CONNECTING, PEER_AUTH, PEER_READY, PEER_BROKEN };
@@ -33,8 +31,7 @@ struct peer {
 	int state, closing;
 	int private_;           /* one caller's own: never shared */
 	int bulk;               /* object chunks only (peer_bulk) */
-	unsigned char nc[RAY_NONCE_LEN], ns[RAY_NONCE_LEN];
-	int got_hello;
+	ray_hs hs;
 	rbuf in;
 	uint32_t next_id;
 	preq *head, *tail;      /* awaiting replies (or sending), in order */
@@ -137,83 +134,64 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	}
 	p->in.len += (size_t)n;
-	if (p->state == PEER_AUTH) {
-		unsigned char out[RAY_NONCE_LEN + RAY_MAC_LEN];
-		char *buf;
-		if (p->got_hello == 0) {
-			if (p->in.len < RAY_MAGIC_LEN + RAY_NONCE_LEN)
-				return;
-			if (memcmp(p->in.p, RAY_MAGIC, RAY_MAGIC_LEN)) {
-				peer_break(p);
-				return;
-			}
-			memcpy(p->ns, p->in.p + RAY_MAGIC_LEN, RAY_NONCE_LEN);
-			rbuf_consume(&p->in, RAY_MAGIC_LEN + RAY_NONCE_LEN);
-			randombytes_buf(p->nc, sizeof(p->nc));
-			memcpy(out, p->nc, RAY_NONCE_LEN);
-			ray_auth_mac(out + RAY_NONCE_LEN, N->key, 'C', p->ns, p->nc);
-			buf = malloc(sizeof(out));
+	if (p->state == PEER_AUTH && p->hs.step != 2) {
+		size_t used;
+		int st = ray_hs_feed(&p->hs, p->in.p, p->in.len, &used);
+
+		rbuf_consume(&p->in, used);
+		if (p->hs.outlen) {
+			char *buf = malloc(p->hs.outlen);
 			if (!buf) {
 				peer_break(p);
 				return;
 			}
-			memcpy(buf, out, sizeof(out));
-			raw_write(p, buf, sizeof(out));
-			p->got_hello = 1;
+			memcpy(buf, p->hs.out, p->hs.outlen);
+			raw_write(p, buf, p->hs.outlen);
+			p->hs.outlen = 0;
 		}
-		if (p->got_hello == 1) {
-			if (p->in.len < RAY_MAC_LEN)
-				return;
-			if (ray_auth_verify((unsigned char *)p->in.p, N->key, 'S', p->ns, p->nc)) {
+		if (st == RAY_HS_MORE)
+			return;
+		if (st != RAY_HS_DONE) {
+			if (st == RAY_HS_BADMAC)
 				node_log("node %s at %s failed authentication", p->node_id, p->addr);
-				peer_break(p);
-				return;
-			}
-			rbuf_consume(&p->in, RAY_MAC_LEN);
-			p->got_hello = 2;   /* next frame is the hello, id 0 */
-		}
-	}
-	while (p->in.len >= RAY_HDR_LEN) {
-		ray_hdr h;
-		size_t total;
-		cJSON *js;
-		preq *r;
-
-		ray_hdr_unpack(&h, (unsigned char *)p->in.p);
-		if (ray_hdr_check(&h, RAY_JSON_MAX, RAY_DATA_MAX)) {
 			peer_break(p);
 			return;
 		}
-		total = RAY_HDR_LEN + (size_t)h.json_len + h.data_len;
-		if (p->in.len < total)
+		/* The next frame is the node's hello, id 0. */
+	}
+	for (;;) {
+		ray_frame f;
+		int rc = ray_frame_parse(p->in.p, p->in.len, &f);
+		preq *r;
+
+		if (rc == 0)
 			return;
-		js = cJSON_ParseWithLength(p->in.p + RAY_HDR_LEN, h.json_len);
-		if (!js) {
+		if (rc < 0) {
 			peer_break(p);
 			return;
 		}
 		if (p->state == PEER_AUTH) {
 			/* The node's hello: authenticated and ready. */
-			const char *id = rj_str(js, "node_id");
+			const char *id = rj_str(f.js, "node_id");
 			if (id && p->node_id[0] && strcmp(id, p->node_id)) {
 				/* Another node now listens there (a restart on the
 				 * same port): not the one we want to talk to. */
 				node_log("node %s at %s is gone: node %s answers there", p->node_id, p->addr, id);
-				cJSON_Delete(js);
+				cJSON_Delete(f.js);
 				peer_break(p);
 				return;
 			}
 			if (id)
 				snprintf(p->node_id, sizeof(p->node_id), "%s", id);
-			cJSON_Delete(js);
-			rbuf_consume(&p->in, total);
+			cJSON_Delete(f.js);
+			rbuf_consume(&p->in, f.total);
 			p->state = PEER_READY;
 			flush_queued(p);
 			continue;
 		}
 		r = p->head;
-		if (!r || r->id != h.req_id) {
-			cJSON_Delete(js);
+		if (!r || r->id != f.req_id) {
+			cJSON_Delete(f.js);
 			peer_break(p);
 			return;
 		}
@@ -221,14 +199,14 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		if (!p->head)
 			p->tail = NULL;
 		if (r->cb) {
-			int rc = 0;
-			if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(js, "ok")))
-				rc = (int)rj_int(js, "code", RAY_EUNREACH);
-			r->cb(r->ud, rc, js, p->in.p + RAY_HDR_LEN + h.json_len, h.data_len);
+			int code = 0;
+			if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(f.js, "ok")))
+				code = (int)rj_int(f.js, "code", RAY_EUNREACH);
+			r->cb(r->ud, code, f.js, f.data, f.dlen);
 		}
 		free(r);
-		cJSON_Delete(js);
-		rbuf_consume(&p->in, total);
+		cJSON_Delete(f.js);
+		rbuf_consume(&p->in, f.total);
 		if (p->state == PEER_BROKEN)
 			return;
 	}
@@ -243,6 +221,7 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	p->state = PEER_AUTH;
+	ray_hs_init(&p->hs, 'C', N->key);
 	uv_tcp_nodelay(&p->tcp, 1);
 	uv_read_start((uv_stream_t *)&p->tcp, peer_alloc, peer_read);
 }
@@ -343,32 +322,16 @@ void peer_close(peer *p)
 
 int peer_request(peer *p, cJSON *req, const void *data, size_t dlen, peer_cb cb, void *ud)
 {
-	char *js = cJSON_PrintUnformatted(req), *buf;
-	size_t jl;
-	ray_hdr h;
-	preq *r;
+	size_t len;
+	char *buf = ray_frame_pack(p->next_id, req, data ? data : "", dlen, &len);
+	preq *r = calloc(1, sizeof(*r));
 
-	if (!js)
-		return RAY_ERESOURCE;
-	jl = strlen(js);
-	buf = malloc(RAY_HDR_LEN + jl + dlen);
-	r = calloc(1, sizeof(*r));
-	if (!buf || !r || jl > RAY_JSON_MAX || dlen > RAY_DATA_MAX) {
-		free(js);
+	if (!buf || !r) {
 		free(buf);
 		free(r);
 		return RAY_ERESOURCE;
 	}
-	h.json_len = (uint32_t)jl;
-	h.data_len = (uint32_t)dlen;
-	h.req_id = p->next_id++;
-	h.flags = 0;
-	ray_hdr_pack((unsigned char *)buf, &h);
-	memcpy(buf + RAY_HDR_LEN, js, jl);
-	if (dlen)
-		memcpy(buf + RAY_HDR_LEN + jl, data, dlen);
-	free(js);
-	r->id = h.req_id;
+	r->id = p->next_id++;
 	r->cb = cb;
 	r->ud = ud;
 	if (p->tail)
@@ -377,10 +340,10 @@ int peer_request(peer *p, cJSON *req, const void *data, size_t dlen, peer_cb cb,
 		p->head = r;
 	p->tail = r;
 	if (p->state == PEER_READY) {
-		raw_write(p, buf, RAY_HDR_LEN + jl + dlen);
+		raw_write(p, buf, len);
 	} else {
 		r->buf = buf;
-		r->len = RAY_HDR_LEN + jl + dlen;
+		r->len = len;
 	}
 	return 0;
 }

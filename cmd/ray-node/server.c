@@ -30,6 +30,12 @@ typedef struct wreq {
 
 static void process(conn *c);
 static int nconns;
+static request_fn on_request;
+
+void server_on_request(request_fn fn)
+{
+	on_request = fn;
+}
 
 void conn_ref(conn *c)
 {
@@ -72,23 +78,47 @@ static void on_timer_closed(uv_handle_t *h)
 	uv_close(&c->u.h, on_closed);
 }
 
+/* The modules' hooks for a connection that went away, run in the order
+ * they were registered, on the loop turn after the close: a close can
+ * happen inside any handler that was replying, and a module must never be
+ * re-entered from there (as redis's freeClientAsync defers freeClient). */
+#define MAX_CLOSE_HOOKS 8
+static conn_hook close_hooks[MAX_CLOSE_HOOKS];
+static int nclose_hooks;
+static conn *closed_head;       /* closed, their hooks not run yet */
+static uv_idle_t closed_idle;
+
+void server_on_close(conn_hook fn)
+{
+	if (nclose_hooks < MAX_CLOSE_HOOKS)
+		close_hooks[nclose_hooks++] = fn;
+}
+
+static void run_close_hooks(void)
+{
+	while (closed_head) {
+		conn *c = closed_head;
+		int i;
+
+		closed_head = c->next;
+		for (i = 0; i < nclose_hooks; i++)
+			close_hooks[i](c);
+		uv_close((uv_handle_t *)&c->auth_timer, on_timer_closed);
+	}
+}
+
+static void on_closed_idle(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	run_close_hooks();
+}
+
 static void conn_close(conn *c)
 {
-	waiter *w;
-
 	if (c->closing)
 		return;
 	c->closing = 1;
-	for (w = c->waiters; w; w = w->cnext) {
-		w->c = NULL;
-		if (w->lender[0]) {
-			task_unlend(w->lender);
-			w->lender[0] = '\0';
-		}
-	}
-	c->waiters = NULL;
-	store_conn_closed(c);
-	job_conn_closed(c);
+	uv_read_stop(&c->u.s);
 	if (c->resume_queued) {
 		if (c->rprev)
 			c->rprev->rnext = c->rnext;
@@ -105,7 +135,10 @@ static void conn_close(conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	uv_timer_stop(&c->auth_timer);
-	uv_close((uv_handle_t *)&c->auth_timer, on_timer_closed);
+	c->prev = NULL;
+	c->next = closed_head;
+	closed_head = c;
+	uv_idle_start(&closed_idle, on_closed_idle);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -149,9 +182,8 @@ static void conn_write(conn *c, char *buf, size_t len)
 
 void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t dlen)
 {
-	char *js, *buf;
-	size_t jl;
-	ray_hdr h;
+	char *buf;
+	size_t len;
 
 	if (!c || c->closing) {
 		cJSON_Delete(reply);
@@ -159,30 +191,13 @@ void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(reply, "ok"))
 		cJSON_AddBoolToObject(reply, "ok", 1);
-	js = cJSON_PrintUnformatted(reply);
+	buf = ray_frame_pack(req_id, reply, data ? data : "", dlen, &len);
 	cJSON_Delete(reply);
-	if (!js) {
+	if (!buf) {
 		conn_close(c);
 		return;
 	}
-	jl = strlen(js);
-	buf = malloc(RAY_HDR_LEN + jl + dlen);
-	if (!buf || jl > RAY_JSON_MAX || dlen > RAY_DATA_MAX) {
-		free(js);
-		free(buf);
-		conn_close(c);
-		return;
-	}
-	h.json_len = (uint32_t)jl;
-	h.data_len = (uint32_t)dlen;
-	h.req_id = req_id;
-	h.flags = 0;
-	ray_hdr_pack((unsigned char *)buf, &h);
-	memcpy(buf + RAY_HDR_LEN, js, jl);
-	if (dlen)
-		memcpy(buf + RAY_HDR_LEN + jl, data, dlen);
-	free(js);
-	conn_write(c, buf, RAY_HDR_LEN + jl + dlen);
+	conn_write(c, buf, len);
 }
 
 void conn_reply_err(conn *c, uint32_t req_id, int code, const char *fmt, ...)
@@ -212,23 +227,28 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	*b = uv_buf_init(c->in.p + c->in.len, (unsigned)(c->in.cap - c->in.len));
 }
 
-static void send_hello(conn *c)
+/* Sends what the handshake has to say (its greeting, or its MAC). */
+static void send_hs(conn *c)
 {
-	unsigned char mac[RAY_MAC_LEN];
-	unsigned char nc[RAY_NONCE_LEN];
-	cJSON *h = cJSON_CreateObject();
-	struct stat st;
-	char *buf = malloc(RAY_MAC_LEN);
+	char *buf;
 
-	memcpy(nc, c->in.p, RAY_NONCE_LEN);
-	ray_auth_mac(mac, N->key, 'S', c->ns, nc);
+	if (!c->hs.outlen)
+		return;
+	buf = malloc(c->hs.outlen);
 	if (!buf) {
-		cJSON_Delete(h);
 		conn_close(c);
 		return;
 	}
-	memcpy(buf, mac, RAY_MAC_LEN);
-	conn_write(c, buf, RAY_MAC_LEN);
+	memcpy(buf, c->hs.out, c->hs.outlen);
+	conn_write(c, buf, c->hs.outlen);
+	c->hs.outlen = 0;
+}
+
+static void send_hello(conn *c)
+{
+	cJSON *h = cJSON_CreateObject();
+	struct stat st;
+
 	cJSON_AddStringToObject(h, "node_id", N->id);
 	cJSON_AddStringToObject(h, "store", N->store);
 	if (stat(N->store, &st) == 0) {
@@ -242,6 +262,8 @@ static void send_hello(conn *c)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
 	conn *c = s->data;
+	size_t used;
+	int st;
 
 	(void)b;
 	if (nread < 0) {
@@ -250,19 +272,21 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	}
 	c->in.len += (size_t)nread;
 	if (!c->authed) {
-		const size_t need = RAY_NONCE_LEN + RAY_MAC_LEN;
-		if (c->in.len < need)
+		/* The client may say nothing more than its half of the
+		 * handshake before the MAC checks out. */
+		st = ray_hs_feed(&c->hs, c->in.p, c->in.len, &used);
+		if (st == RAY_HS_MORE)
 			return;
-		if (ray_auth_verify((unsigned char *)c->in.p + RAY_NONCE_LEN, N->key, 'C',
-		                    c->ns, (unsigned char *)c->in.p)) {
+		if (st != RAY_HS_DONE) {
 			node_log("refused a peer that failed authentication");
 			conn_close(c);
 			return;
 		}
 		c->authed = 1;
 		uv_timer_stop(&c->auth_timer);
+		send_hs(c);
 		send_hello(c);
-		rbuf_consume(&c->in, need);
+		rbuf_consume(&c->in, used);
 	}
 	process(c);
 }
@@ -271,35 +295,26 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 static void process(conn *c)
 {
 	while (!c->closing && !c->busy && c->in.len >= RAY_HDR_LEN) {
-		ray_hdr h;
-		cJSON *req;
-		size_t total;
+		ray_frame f;
+		int rc = ray_frame_parse(c->in.p, c->in.len, &f);
 
-		ray_hdr_unpack(&h, (unsigned char *)c->in.p);
-		if (ray_hdr_check(&h, RAY_JSON_MAX, RAY_DATA_MAX)) {
-			node_log("dropping a client: frame over the limits");
-			conn_close(c);
-			return;
-		}
-		total = RAY_HDR_LEN + (size_t)h.json_len + h.data_len;
-		if (c->in.len < total) {
-			if (rbuf_reserve(&c->in, total - c->in.len)) {
+		if (rc == 0) {
+			if (rbuf_reserve(&c->in, f.total - c->in.len))
 				conn_close(c);
-			}
 			return;
 		}
-		req = cJSON_ParseWithLength(c->in.p + RAY_HDR_LEN, h.json_len);
-		if (!req || !cJSON_IsObject(req) || !rj_str(req, "op")) {
-			node_log("dropping a client: malformed request");
-			cJSON_Delete(req);
+		if (rc < 0 || !rj_str(f.js, "op")) {
+			node_log("dropping a client: %s", rc < 0 && !f.total ? "frame over the limits"
+			                                                 : "malformed request");
+			cJSON_Delete(f.js);
 			conn_close(c);
 			return;
 		}
-		dispatch(c, h.req_id, req, c->in.p + RAY_HDR_LEN + h.json_len, h.data_len);
-		cJSON_Delete(req);
+		on_request(c, f.req_id, f.js, f.data, f.dlen);
+		cJSON_Delete(f.js);
 		if (c->closing)
 			return;
-		rbuf_consume(&c->in, total);
+		rbuf_consume(&c->in, f.total);
 	}
 	if (!c->closing) {
 		if (c->busy)
@@ -350,7 +365,6 @@ static void on_auth_timeout(uv_timer_t *t)
 static void on_connection(uv_stream_t *srv, int status)
 {
 	conn *c;
-	char *buf;
 	int rc;
 
 	if (status < 0 || N->stopping)
@@ -395,15 +409,8 @@ static void on_connection(uv_stream_t *srv, int status)
 	}
 	if (srv != (uv_stream_t *)&N->usrv)
 		uv_tcp_nodelay(&c->u.tcp, 1);
-	randombytes_buf(c->ns, sizeof(c->ns));
-	buf = malloc(RAY_MAGIC_LEN + RAY_NONCE_LEN);
-	if (!buf) {
-		conn_close(c);
-		return;
-	}
-	memcpy(buf, RAY_MAGIC, RAY_MAGIC_LEN);
-	memcpy(buf + RAY_MAGIC_LEN, c->ns, RAY_NONCE_LEN);
-	conn_write(c, buf, RAY_MAGIC_LEN + RAY_NONCE_LEN);
+	ray_hs_init(&c->hs, 'S', N->key);
+	send_hs(c);
 	uv_timer_start(&c->auth_timer, on_auth_timeout, AUTH_TIMEOUT_MS, 0);
 	uv_read_start(&c->u.s, on_alloc, on_read);
 }
@@ -416,6 +423,7 @@ int server_start(node *n, ray_err *err)
 	int len = sizeof(ss), rc;
 
 	uv_idle_init(n->loop, &n->resume_idle);
+	uv_idle_init(n->loop, &closed_idle);
 	snprintf(path, sizeof(path), "%s/node.sock", n->session);
 	uv_pipe_init(n->loop, &n->usrv, 0);
 	unlink(path);
@@ -444,63 +452,15 @@ void server_stop(node *n)
 {
 	while (n->conns)
 		conn_close(n->conns);
+	/* Nothing is on the stack at a stop: the hooks can run now, before
+	 * the handles they need are closed. */
+	run_close_hooks();
+	if (!uv_is_closing((uv_handle_t *)&closed_idle))
+		uv_close((uv_handle_t *)&closed_idle, NULL);
 	if (!uv_is_closing((uv_handle_t *)&n->resume_idle))
 		uv_close((uv_handle_t *)&n->resume_idle, NULL);
 	if (!uv_is_closing((uv_handle_t *)&n->usrv))
 		uv_close((uv_handle_t *)&n->usrv, NULL);
 	if (!uv_is_closing((uv_handle_t *)&n->tsrv))
 		uv_close((uv_handle_t *)&n->tsrv, NULL);
-}
-
-void dispatch(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
-{
-	const char *op = rj_str(req, "op");
-
-	if (!strcmp(op, "put"))
-		op_put(c, id, req, data, dlen);
-	else if (!strcmp(op, "seal"))
-		op_seal(c, id, req);
-	else if (!strcmp(op, "put_part"))
-		op_put_part(c, id, req, data, dlen);
-	else if (!strcmp(op, "get"))
-		op_get(c, id, req);
-	else if (!strcmp(op, "get_part"))
-		op_get_part(c, id, req);
-	else if (!strcmp(op, "wait"))
-		op_wait(c, id, req);
-	else if (!strcmp(op, "free"))
-		op_free(c, id, req);
-	else if (!strcmp(op, "release"))
-		op_release(c, id, req);
-	else if (!strncmp(op, "job_", 4))
-		op_job(c, id, req);
-	else if (!strcmp(op, "submit"))
-		op_submit(c, id, req);
-	else if (!strcmp(op, "cancel"))
-		op_cancel(c, id, req);
-	else if (!strcmp(op, "store_ls"))
-		op_store_ls(c, id, req);
-	else if (!strcmp(op, "store_stats"))
-		op_store_stats(c, id, req);
-	else if (!strcmp(op, "status"))
-		op_status(c, id, req);
-	else if (!strncmp(op, "pg_", 3))
-		op_pg(c, id, req);
-	else if (!strncmp(op, "node_", 5))
-		op_cluster(c, id, req);
-	else if (!strcmp(op, "task_run"))
-		op_task_run(c, id, req);
-	else if (!strcmp(op, "task_done"))
-		op_task_done(c, id, req, data, dlen);
-	else if (!strncmp(op, "obj_", 4))
-		op_transfer(c, id, req);
-	else if (!strncmp(op, "actor_", 6))
-		op_actor(c, id, req);
-	else if (!strcmp(op, "logs"))
-		op_logs(c, id, req);
-	else if (!strcmp(op, "shutdown")) {
-		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
-		node_shutdown();
-	} else
-		conn_reply_err(c, id, RAY_EUSAGE, "unknown request '%.64s'", op);
 }

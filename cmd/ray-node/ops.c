@@ -1,0 +1,73 @@
+/*
+ * ops.c: which part of the daemon answers which request.  One table of
+ * {op, handler, needs-head}: the server knows nothing of the parts, and a
+ * new request is one line here.  A request that only the head can answer
+ * is passed to it from any other node.
+ */
+#include <string.h>
+
+#include "node.h"
+
+typedef void (*op_data_fn)(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen);
+typedef void (*op_fn)(conn *c, uint32_t id, cJSON *req);
+
+typedef struct op_entry {
+	const char *name;
+	int prefix;             /* name is a prefix: the part tells its ops apart */
+	int needs_head;
+	op_fn fn;
+	op_data_fn data_fn;     /* for ops that carry data */
+} op_entry;
+
+static void op_shutdown(conn *c, uint32_t id, cJSON *req)
+{
+	(void)req;
+	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+	node_shutdown();
+}
+
+static const op_entry ops[] = {
+	{ "put",          0, 0, NULL,          op_put },
+	{ "seal",         0, 0, op_seal,       NULL },
+	{ "put_part",     0, 0, NULL,          op_put_part },
+	{ "get",          0, 0, op_get,        NULL },
+	{ "get_part",     0, 0, op_get_part,   NULL },
+	{ "wait",         0, 0, op_wait,       NULL },
+	{ "free",         0, 0, op_free,       NULL },
+	{ "release",      0, 0, op_release,    NULL },
+	{ "job_",         1, 0, op_job,        NULL },
+	{ "submit",       0, 0, op_submit,     NULL },
+	{ "cancel",       0, 0, op_cancel,     NULL },
+	{ "store_ls",     0, 0, op_store_ls,   NULL },
+	{ "store_stats",  0, 0, op_store_stats, NULL },
+	{ "status",       0, 0, op_status,     NULL },
+	{ "pg_",          1, 0, op_pg,         NULL },
+	{ "node_",        1, 0, op_cluster,    NULL },
+	{ "task_run",     0, 0, op_task_run,   NULL },
+	{ "task_done",    0, 0, NULL,          op_task_done },
+	{ "obj_",         1, 0, op_transfer,   NULL },
+	/* The head hosts the actors and their names for the whole cluster. */
+	{ "actor_",       1, 1, op_actor,      NULL },
+	{ "logs",         0, 0, op_logs,       NULL },
+	{ "shutdown",     0, 0, op_shutdown,   NULL },
+};
+
+void ops_dispatch(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
+{
+	const char *op = rj_str(req, "op");
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		const op_entry *e = &ops[i];
+		if (e->prefix ? strncmp(op, e->name, strlen(e->name)) : strcmp(op, e->name))
+			continue;
+		if (e->needs_head && proxy_to_head(c, id, req, NULL))
+			return;
+		if (e->data_fn)
+			e->data_fn(c, id, req, data, dlen);
+		else
+			e->fn(c, id, req);
+		return;
+	}
+	conn_reply_err(c, id, RAY_EUSAGE, "unknown request '%.64s'", op);
+}
