@@ -35,43 +35,38 @@ static void names(void)
 	CHECK_EQ_INT(proto_parse_name(""), -1);
 }
 
+/* Takes the next answer off *p and checks it; 0 when it is not as wanted. */
+static int take(int protocol, const char **p, size_t *left, size_t *scanned, uint32_t id,
+                int status, const char *data, size_t len)
+{
+	const char *why;
+	proto_answer a;
+	long n = next(protocol, *p, *left, scanned, &a, &why);
+
+	if (n <= 0 || (size_t)n > *left || a.id != id || a.status != status || !data_is(&a, data, len)) {
+		fprintf(stderr, "answer at '%.20s': %ld, id %u, status %d, %zu bytes\n", *p, n,
+		        (unsigned)a.id, a.status, a.len);
+		return 0;
+	}
+	*p += n;
+	*left -= (size_t)n;
+	return 1;
+}
+
 static void line(void)
 {
-	static const char two[] = "42\n!division by zero\n\nx\r\ta\n";
-	const char *why, *p = two;
-	size_t scanned = 0, left = sizeof(two) - 1;
+	static const char in[] = "42\n!division by zero\n\nx\r\ta\n!\n";
+	const char *why, *p = in;
+	size_t scanned = 0, left = sizeof(in) - 1;
 	proto_answer a;
-	long n;
 
-	n = next(P_LINE, p, left, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 3);
-	CHECK_EQ_INT(a.status, 0);
-	CHECK_EQ_INT(a.id, 0);
-	CHECK(data_is(&a, "42\n", 3));           /* the result keeps its LF */
-	p += n, left -= (size_t)n;
-	n = next(P_LINE, p, left, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 18);
-	CHECK_EQ_INT(a.status, 1);
-	CHECK(data_is(&a, "division by zero", 16));
-	p += n, left -= (size_t)n;
-	n = next(P_LINE, p, left, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 1);                      /* an empty line is a result */
-	CHECK_EQ_INT(a.status, 0);
-	CHECK(data_is(&a, "\n", 1));
-	p += n, left -= (size_t)n;
-	n = next(P_LINE, p, left, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 5);                      /* CR and TAB are result bytes */
-	CHECK(data_is(&a, "x\r\ta\n", 5));
-	p += n, left -= (size_t)n;
+	CHECK(take(P_LINE, &p, &left, &scanned, 0, 0, "42\n", 3));   /* the result keeps its LF */
+	CHECK(take(P_LINE, &p, &left, &scanned, 0, 1, "division by zero", 16));
+	CHECK(take(P_LINE, &p, &left, &scanned, 0, 0, "\n", 1));     /* an empty line is a result */
+	CHECK(take(P_LINE, &p, &left, &scanned, 0, 0, "x\r\ta\n", 5)); /* CR and TAB are result bytes */
+	CHECK(take(P_LINE, &p, &left, &scanned, 0, 1, "", 0));        /* "!": an empty message */
 	CHECK_EQ_INT(left, 0);
 	CHECK_EQ_INT(next(P_LINE, p, 0, &scanned, &a, &why), 0);
-
-	/* "!" alone: a failure with an empty message. */
-	scanned = 0;
-	n = next(P_LINE, "!\n", 2, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 2);
-	CHECK_EQ_INT(a.status, 1);
-	CHECK_EQ_INT(a.len, 0);
 }
 
 /* An answer that arrives in pieces: nothing until its LF, each byte
@@ -127,30 +122,12 @@ static void tagged(void)
 	const char *why, *p = in;
 	size_t scanned = 0, left = sizeof(in) - 1;
 	proto_answer a;
-	long n;
 
-	n = next(P_TAGGED, p, left, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 10);
-	CHECK_EQ_INT(a.id, 2);
-	CHECK_EQ_INT(a.status, 0);
-	CHECK(data_is(&a, "slept 1\n", 8));
-	p += n, left -= (size_t)n;
-	n = next(P_TAGGED, p, left, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 15);
-	CHECK_EQ_INT(a.id, 1);
-	CHECK_EQ_INT(a.status, 1);
-	CHECK(data_is(&a, "no method x", 11));
-	p += n, left -= (size_t)n;
-	n = next(P_TAGGED, p, left, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 4);
-	CHECK_EQ_INT(a.id, 12);
-	CHECK(data_is(&a, "\n", 1));
-	p += n, left -= (size_t)n;
-	n = next(P_TAGGED, p, left, &scanned, &a, &why);
-	CHECK_EQ_INT(n, 6);
-	CHECK_EQ_INT(a.id, 3);
-	CHECK(data_is(&a, "a\tb\n", 4));        /* only the first TAB ends the id */
-	CHECK_EQ_INT(left, (size_t)n);
+	CHECK(take(P_TAGGED, &p, &left, &scanned, 2, 0, "slept 1\n", 8));
+	CHECK(take(P_TAGGED, &p, &left, &scanned, 1, 1, "no method x", 11));
+	CHECK(take(P_TAGGED, &p, &left, &scanned, 12, 0, "\n", 1));
+	CHECK(take(P_TAGGED, &p, &left, &scanned, 3, 0, "a\tb\n", 4)); /* only the first TAB ends the id */
+	CHECK_EQ_INT(left, 0);
 
 	/* Partial, then whole. */
 	scanned = 0;
@@ -211,20 +188,13 @@ static void frames(void)
 	};
 	unsigned char b[64];
 	const char *why, *p = (const char *)doc;
-	size_t scanned = 0, n;
+	size_t scanned = 0, left = sizeof(doc), n;
 	proto_answer a;
-	long used;
 	int k;
 
-	used = next(P_FRAME, p, sizeof(doc), &scanned, &a, &why);
-	CHECK_EQ_INT(used, 11);
-	CHECK_EQ_INT(a.id, 7);
-	CHECK_EQ_INT(a.status, 0);
-	CHECK(data_is(&a, "42", 2));
-	used = next(P_FRAME, p + 11, sizeof(doc) - 11, &scanned, &a, &why);
-	CHECK_EQ_INT(used, 16);
-	CHECK_EQ_INT(a.status, 1);
-	CHECK(data_is(&a, "bad arg", 7));
+	CHECK(take(P_FRAME, &p, &left, &scanned, 7, 0, "42", 2));
+	CHECK(take(P_FRAME, &p, &left, &scanned, 7, 1, "bad arg", 7));
+	CHECK_EQ_INT(left, 0);
 
 	/* Every byte value is payload; an empty payload is a result. */
 	n = frame(b, 5 + 4, 0x01020304, 0, "\n\0\t!", 4);
