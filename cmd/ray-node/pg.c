@@ -1,165 +1,32 @@
 /*
- * pg.c: placement groups.  The head keeps the group table.  Placing a
- * group is a two-phase reservation: the head picks a node for every bundle
- * by the group's strategy, asks each node to prepare (reserve the bundle's
- * resources if they are free right now), and only when every node said yes
- * is the group CREATED; on any refusal the prepared bundles are released
- * and the group stays PENDING, tried again on a later tick.  So two groups
- * racing for the same resources never sit half-reserved.  A node keeps its
- * reserved bundles as resource pools that tasks with --pg draw from.  A
- * dead node takes its bundles with it and the group is RESCHEDULING.
+ * pg.c: the placement group table.  The head keeps it and answers the
+ * pg_* requests (create, remove, list); every other node holds a copy,
+ * carried by heartbeat replies and merged here, so that tasks with --pg
+ * find their group's bundles locally; a request made through a worker goes
+ * to the head.  Placing a group is pg_place.c, the bundles a node holds
+ * are bundle.c.  A dead node takes its bundles with it and the group is
+ * RESCHEDULING.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "node.h"
-
-#define MAX_BUNDLES 256
-
-enum { PG_PENDING, PG_CREATED, PG_RESCHEDULING, PG_REMOVED };
-enum { S_PACK, S_SPREAD, S_STRICT_PACK, S_STRICT_SPREAD };
+#include "bundle.h"
+#include "pg.h"
 
 static const char *strategies[] = { "PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD" };
-static const char *states[] = { "PENDING", "CREATED", "RESCHEDULING", "REMOVED" };
-
-typedef struct pgwait {
-	conn *c;
-	uint32_t req_id;
-	uv_timer_t timer;
-	struct pg *g;
-	struct pgwait *next;
-} pgwait;
-
-typedef char nodeid[RAY_NODEID_LEN + 1];
-
-/* The bundle arrays are sized nb, allocated with the group (pg_new). */
-typedef struct pg {
-	char id[RAY_ID_MAX + 1];
-	char *name;
-	int strategy, state, nb;
-	res *b;
-	nodeid *node;             /* "" while unplaced */
-	int placing, replies, refused, *prepared;
-	nodeid *try_node;
-	pgwait *waiters;
-	double created;
-	struct pg *next;
-} pg;
+const char *const pg_states[] = { "PENDING", "CREATED", "RESCHEDULING", "REMOVED" };
 
 /* Removed groups kept for listing; older ones are forgotten. */
 #define MAX_REMOVED 1000
 
-/* A bundle reserved on this node. */
-typedef struct bundle {
-	char pg[RAY_ID_MAX + 1];
-	int index;
-	res total, avail;
-	struct bundle *next;
-} bundle;
-
 static pg *groups;        /* the head's table, or a copy elsewhere */
-static bundle *bundles;   /* reserved here */
-
-/* ---- the node side: reservations ---- */
-
-bundle *bundle_find(const char *pgid, int index)
-{
-	bundle *b;
-
-	for (b = bundles; b; b = b->next)
-		if (!strcmp(b->pg, pgid) && b->index == index)
-			return b;
-	return NULL;
-}
-
-/* The pool a task draws from: its bundle's, or the node's. */
-res *task_pool(task *t)
-{
-	bundle *b;
-
-	if (!t->pg[0])
-		return &N->avail;
-	if (t->bundle >= 0)
-		return (b = bundle_find(t->pg, t->bundle)) ? &b->avail : NULL;
-	for (b = bundles; b; b = b->next)
-		if (!strcmp(b->pg, t->pg) && res_fits(&t->req, &b->avail)) {
-			t->bundle = b->index;
-			return &b->avail;
-		}
-	for (b = bundles; b; b = b->next)
-		if (!strcmp(b->pg, t->pg))
-			return &b->avail;
-	return NULL;
-}
-
-int pg_local_bundle(const char *pgid, int index)
-{
-	bundle *b;
-
-	for (b = bundles; b; b = b->next)
-		if (!strcmp(b->pg, pgid) && (index < 0 || b->index == index))
-			return 1;
-	return 0;
-}
-
-static void release_bundle(bundle *b)
-{
-	bundle **pp;
-
-	for (pp = &bundles; *pp; pp = &(*pp)->next)
-		if (*pp == b) {
-			*pp = b->next;
-			break;
-		}
-	res_add(&N->avail, &b->total);
-	free(b);
-}
-
-/* Kills what runs in the group's bundles here and frees the bundles. */
-static void release_local(const char *pgid, int index)
-{
-	bundle *b, *next;
-	task *t;
-
-	for (t = N->thead; t; t = t->next)
-		if (!strcmp(t->pg, pgid) && (index < 0 || t->bundle == index) && t->state == T_RUNNING && t->pid > 0) {
-			t->cancel = 2;
-			kill(-t->pid, SIGKILL);
-		}
-	for (b = bundles; b; b = next) {
-		next = b->next;
-		if (!strcmp(b->pg, pgid) && (index < 0 || b->index == index))
-			release_bundle(b);
-	}
-	sched_run();
-}
-
-static int prepare_local(const char *pgid, int index, const res *r)
-{
-	bundle *b;
-
-	if (bundle_find(pgid, index))
-		return 0;
-	if (!res_fits(r, &N->avail))
-		return RAY_ERESOURCE;
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return RAY_ERESOURCE;
-	snprintf(b->pg, sizeof(b->pg), "%s", pgid);
-	b->index = index;
-	b->total = b->avail = *r;
-	res_sub(&N->avail, r);
-	b->next = bundles;
-	bundles = b;
-	return 0;
-}
 
 /* ---- the table ---- */
 
-static pg *pg_find(const char *id)
+pg *pg_find(const char *id)
 {
 	pg *g;
 
@@ -169,7 +36,7 @@ static pg *pg_find(const char *id)
 	return NULL;
 }
 
-static cJSON *pg_json(const pg *g)
+cJSON *pg_json(const pg *g)
 {
 	cJSON *j = cJSON_CreateObject(), *a = NULL;
 	int i;
@@ -180,7 +47,7 @@ static cJSON *pg_json(const pg *g)
 	else
 		cJSON_AddNullToObject(j, "name");
 	cJSON_AddStringToObject(j, "strategy", strategies[g->strategy]);
-	cJSON_AddStringToObject(j, "state", states[g->state]);
+	cJSON_AddStringToObject(j, "state", pg_states[g->state]);
 	cJSON_AddNumberToObject(j, "created", g->created);
 	a = cJSON_AddArrayToObject(j, "bundles");
 	for (i = 0; i < g->nb; i++) {
@@ -212,7 +79,7 @@ cJSON *pgs_json(const char *state, int64_t limit)
 	pg *g;
 
 	for (g = groups; g && n < 4096; g = g->next)
-		if (!state || !strcmp(state, states[g->state]))
+		if (!state || !strcmp(state, pg_states[g->state]))
 			all[n++] = pg_json(g);
 	/* groups is newest first; print oldest first, keep the newest. */
 	start = limit >= 0 && n > limit ? (int)limit : n;
@@ -317,7 +184,7 @@ void pg_merge_table(const cJSON *a)
 		g->created = cJSON_IsNumber(cr) ? cr->valuedouble : 0;
 		g->name = rj_str(it, "name") ? strdup(rj_str(it, "name")) : NULL;
 		for (k = 0; k < 4; k++) {
-			if (st && !strcmp(st, states[k]))
+			if (st && !strcmp(st, pg_states[k]))
 				g->state = k;
 			if (sg && !strcmp(sg, strategies[k]))
 				g->strategy = k;
@@ -387,278 +254,6 @@ const char *pg_resolve_id(const char *idname)
 	pg *g = pg_find(idname);
 
 	return g ? g->id : NULL;
-}
-
-/* ---- placing a group (head) ---- */
-
-static void pg_try(pg *g);
-
-static void waiter_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void waiters_answer(pg *g, int code, const char *msg)
-{
-	pgwait *w;
-
-	while ((w = g->waiters)) {
-		g->waiters = w->next;
-		if (code) {
-			conn_reply_err(w->c, w->req_id, code, "%s", msg);
-		} else {
-			cJSON *r = cJSON_CreateObject();
-			cJSON_AddStringToObject(r, "pg_id", g->id);
-			cJSON_AddItemToObject(r, "pg", pg_json(g));
-			conn_reply(w->c, w->req_id, r, NULL, 0);
-		}
-		conn_resume(w->c);
-		conn_unref(w->c);
-		uv_timer_stop(&w->timer);
-		uv_close((uv_handle_t *)&w->timer, waiter_closed);
-	}
-}
-
-static void on_pg_timeout(uv_timer_t *t)
-{
-	pgwait *w = t->data, **pp;
-	pg *g = w->g;
-
-	for (pp = &g->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	conn_reply_err(w->c, w->req_id, RAY_ETIMEOUT,
-	               "placement group %s is not ready yet (still %s); it stays pending until removed",
-	               g->id, states[g->state]);
-	conn_resume(w->c);
-	conn_unref(w->c);
-	uv_close((uv_handle_t *)&w->timer, waiter_closed);
-}
-
-/* Picks a node for every unplaced bundle by the strategy; 0 when done. */
-static int choose(pg *g)
-{
-	res avail[MAX_NODES];
-	int used[MAX_NODES] = { 0 }, i, k, n = N->nview;
-
-	for (k = 0; k < n; k++) {
-		avail[k] = strcmp(N->view[k].id, N->id) ? N->view[k].avail : N->avail;
-		for (i = 0; i < g->nb; i++)
-			if (!strcmp(g->node[i], N->view[k].id))
-				used[k]++;
-	}
-	if (g->strategy == S_STRICT_PACK || g->strategy == S_PACK) {
-		/* One node if one can take everything unplaced. */
-		for (k = 0; k < n; k++) {
-			res need = { 0 };
-			if (!N->view[k].alive)
-				continue;
-			for (i = 0; i < g->nb; i++)
-				if (!g->node[i][0])
-					res_add(&need, &g->b[i]);
-			if (res_fits(&need, &avail[k])) {
-				for (i = 0; i < g->nb; i++)
-					snprintf(g->try_node[i], sizeof(g->try_node[0]), "%s",
-					         g->node[i][0] ? g->node[i] : N->view[k].id);
-				return 0;
-			}
-		}
-		if (g->strategy == S_STRICT_PACK)
-			return -1;
-	}
-	for (i = 0; i < g->nb; i++) {
-		int best = -1;
-		if (g->node[i][0]) {
-			snprintf(g->try_node[i], sizeof(g->try_node[0]), "%s", g->node[i]);
-			continue;
-		}
-		for (k = 0; k < n; k++) {
-			if (!N->view[k].alive || !res_fits(&g->b[i], &avail[k]))
-				continue;
-			if (g->strategy == S_STRICT_SPREAD && used[k])
-				continue;
-			if (best < 0 || (g->strategy == S_PACK ? used[k] > used[best] : used[k] < used[best]))
-				best = k;
-		}
-		if (best < 0)
-			return -1;
-		res_sub(&avail[best], &g->b[i]);
-		used[best]++;
-		snprintf(g->try_node[i], sizeof(g->try_node[0]), "%s", N->view[best].id);
-	}
-	return 0;
-}
-
-/* The head's view of another node's free resources lags by a heartbeat;
- * what it reserves there, or lets go of, is counted at once. */
-static void view_debit(const char *node_id, const res *r)
-{
-	rnode *v = strcmp(node_id, N->id) ? view_find(node_id) : NULL;
-
-	if (v)
-		res_sub(&v->avail, r);
-}
-
-static void view_credit(const char *node_id, const res *r)
-{
-	rnode *v = strcmp(node_id, N->id) ? view_find(node_id) : NULL;
-	int i, k;
-
-	if (!v)
-		return;
-	res_add(&v->avail, r);
-	if (v->avail.cpu > v->total.cpu)
-		v->avail.cpu = v->total.cpu;
-	if (v->avail.gpu > v->total.gpu)
-		v->avail.gpu = v->total.gpu;
-	if (v->avail.mem > v->total.mem)
-		v->avail.mem = v->total.mem;
-	for (i = 0; i < v->avail.ncustom; i++)
-		for (k = 0; k < v->total.ncustom; k++)
-			if (!strcmp(v->avail.custom[i].name, v->total.custom[k].name) &&
-			    v->avail.custom[i].q > v->total.custom[k].q)
-				v->avail.custom[i].q = v->total.custom[k].q;
-}
-
-static void pg_settle(pg *g)
-{
-	int i;
-
-	g->placing = 0;
-	if (g->state == PG_REMOVED) {
-		/* Removed while placing: let go of what was prepared. */
-		for (i = 0; i < g->nb; i++)
-			if (g->prepared[i])
-				pg_release_on(g->try_node[i], g->id, i);
-		return;
-	}
-	if (g->refused) {
-		/* Every node asked lets go, also those whose answer was lost. */
-		for (i = 0; i < g->nb; i++)
-			if (!g->node[i][0]) {
-				pg_release_on(g->try_node[i], g->id, i);
-				view_credit(g->try_node[i], &g->b[i]);
-				g->prepared[i] = 0;
-			}
-		return;   /* tried again on a later tick */
-	}
-	for (i = 0; i < g->nb; i++)
-		snprintf(g->node[i], sizeof(g->node[0]), "%s", g->try_node[i]);
-	g->state = PG_CREATED;
-	node_log("placement group %s created", g->id);
-	waiters_answer(g, 0, NULL);
-	sched_run();
-}
-
-typedef struct prep {
-	char pg[RAY_ID_MAX + 1];
-	int index;
-} prep;
-
-static void on_prepared(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
-{
-	prep *p = ud;
-	pg *g = pg_find(p->pg);
-
-	(void)reply;
-	(void)d;
-	(void)dl;
-	if (g && g->placing) {
-		g->replies--;
-		if (rc)
-			g->refused = 1;
-		else
-			g->prepared[p->index] = 1;
-		if (!g->replies)
-			pg_settle(g);
-	}
-	free(p);
-}
-
-void pg_release_on(const char *node_id, const char *pgid, int index)
-{
-	cJSON *req;
-	peer *p;
-
-	if (!strcmp(node_id, N->id)) {
-		release_local(pgid, index);
-		return;
-	}
-	p = peer_node(node_id);
-	if (!p)
-		return;
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "op", "pg_release");
-	cJSON_AddStringToObject(req, "pg_id", pgid);
-	cJSON_AddNumberToObject(req, "index", index);
-	peer_request(p, req, NULL, 0, NULL, NULL);
-	cJSON_Delete(req);
-}
-
-static void pg_try(pg *g)
-{
-	int i;
-
-	if (g->placing || (g->state != PG_PENDING && g->state != PG_RESCHEDULING))
-		return;
-	if (choose(g))
-		return;
-	g->placing = 1;
-	g->refused = 0;
-	g->replies = 0;
-	for (i = 0; i < g->nb; i++)
-		if (!g->node[i][0])
-			g->replies++;
-	for (i = 0; i < g->nb; i++) {
-		if (g->node[i][0])
-			continue;
-		g->prepared[i] = 0;
-		if (!strcmp(g->try_node[i], N->id)) {
-			g->replies--;
-			if (prepare_local(g->id, i, &g->b[i]))
-				g->refused = 1;
-			else
-				g->prepared[i] = 1;
-		} else {
-			peer *p = peer_node(g->try_node[i]);
-			prep *pp = calloc(1, sizeof(*pp));
-			cJSON *req = cJSON_CreateObject(), *r;
-			if (!p || !pp) {
-				free(pp);
-				cJSON_Delete(req);
-				g->replies--;
-				g->refused = 1;
-				continue;
-			}
-			snprintf(pp->pg, sizeof(pp->pg), "%s", g->id);
-			pp->index = i;
-			cJSON_AddStringToObject(req, "op", "pg_prepare");
-			cJSON_AddStringToObject(req, "pg_id", g->id);
-			cJSON_AddNumberToObject(req, "index", i);
-			r = cJSON_AddObjectToObject(req, "res");
-			cJSON_AddNumberToObject(r, "cpu", (double)g->b[i].cpu);
-			cJSON_AddNumberToObject(r, "gpu", (double)g->b[i].gpu);
-			cJSON_AddNumberToObject(r, "mem", (double)g->b[i].mem);
-			{
-				cJSON *cu = cJSON_AddObjectToObject(r, "custom");
-				int k;
-				for (k = 0; k < g->b[i].ncustom; k++)
-					cJSON_AddNumberToObject(cu, g->b[i].custom[k].name, (double)g->b[i].custom[k].q);
-			}
-			if (peer_request(p, req, NULL, 0, on_prepared, pp)) {
-				free(pp);
-				g->replies--;
-				g->refused = 1;
-			} else {
-				view_debit(g->try_node[i], &g->b[i]);
-			}
-			cJSON_Delete(req);
-		}
-	}
-	if (!g->replies)
-		pg_settle(g);
 }
 
 void pg_tick(void)
@@ -889,7 +484,7 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 		uv_timer_init(N->loop, &w->timer);
 		w->timer.data = w;
 		if (timeout > 0)
-			uv_timer_start(&w->timer, on_pg_timeout, (uint64_t)timeout, 0);
+			uv_timer_start(&w->timer, pg_wait_timeout, (uint64_t)timeout, 0);
 	}
 }
 
@@ -926,9 +521,9 @@ static void op_remove(conn *c, uint32_t id, cJSON *req)
 	for (i = 0; i < g->nb; i++)
 		if (g->node[i][0]) {
 			pg_release_on(g->node[i], g->id, i);
-			view_credit(g->node[i], &g->b[i]);
+			pg_view_credit(g->node[i], &g->b[i]);
 		}
-	waiters_answer(g, RAY_ENOTFOUND, "the placement group was removed");
+	pg_waiters_answer(g, RAY_ENOTFOUND, "the placement group was removed");
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "removed", g->id);
 	conn_reply(c, id, r, NULL, 0);
@@ -942,35 +537,11 @@ void op_pg(conn *c, uint32_t id, cJSON *req)
 	const char *op = rj_str(req, "op");
 
 	if (!strcmp(op, "pg_prepare")) {
-		const char *pgid = rj_str(req, "pg_id");
-		int64_t index = rj_int(req, "index", -1);
-		res r;
-		const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "res"), *cu, *it;
-		if (!pgid || strlen(pgid) > RAY_ID_MAX || index < 0 || index >= MAX_BUNDLES) {
-			conn_reply_err(c, id, RAY_EUSAGE, "bad prepare");
-			return;
-		}
-		memset(&r, 0, sizeof(r));
-		r.cpu = rj_int(j, "cpu", 0);
-		r.gpu = rj_int(j, "gpu", 0);
-		r.mem = rj_int(j, "mem", 0);
-		cu = cJSON_GetObjectItemCaseSensitive(j, "custom");
-		cJSON_ArrayForEach(it, cu)
-			if (r.ncustom < MAX_CUSTOM && cJSON_IsNumber(it) && strlen(it->string) < sizeof(r.custom[0].name)) {
-				snprintf(r.custom[r.ncustom].name, sizeof(r.custom[0].name), "%s", it->string);
-				r.custom[r.ncustom++].q = (int64_t)it->valuedouble;
-			}
-		if (prepare_local(pgid, (int)index, &r))
-			conn_reply_err(c, id, RAY_ERESOURCE, "resources are not free");
-		else
-			conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+		op_bundle_prepare(c, id, req);
 		return;
 	}
 	if (!strcmp(op, "pg_release")) {
-		const char *pgid = rj_str(req, "pg_id");
-		if (pgid)
-			release_local(pgid, (int)rj_int(req, "index", -1));
-		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+		op_bundle_release(c, id, req);
 		return;
 	}
 	if (proxy(c, id, req))
@@ -1000,9 +571,5 @@ void pgs_free_all(void)
 		}
 		pg_free(g);
 	}
-	while (bundles) {
-		bundle *b = bundles;
-		bundles = b->next;
-		free(b);
-	}
+	bundles_free_all();
 }

@@ -1,0 +1,65 @@
+/* actor.h: an actor's record and its lifecycle (create, start, restart, death). */
+#ifndef ACTOR_H
+#define ACTOR_H
+
+#include "node.h"
+
+enum { A_PENDING, A_ALIVE, A_RESTARTING, A_DEAD };
+
+typedef struct actor {
+	char id[RAY_ID_MAX + 1];
+	char *name;               /* owned, may be NULL */
+	char *ns;                 /* owned */
+	char *key;                /* owned: "ns\x1fname" for the name map */
+	char job[RAY_ID_MAX + 1];
+	int detached, max_restarts, max_task_retries, max_concurrency, protocol;
+	char **argv, **env;       /* owned */
+	res req;
+	int holding;              /* resources taken */
+	char gpu_ids[128];        /* devices given, held for life */
+	int state, num_restarts;
+	uv_process_t proc;
+	uv_pipe_t in, out;        /* the actor's stdin and stdout */
+	int nhandles;             /* of proc, in, out still open */
+	int exited, pid;
+	int exit_code, term_signal;
+	int killed;               /* stopped for good */
+	int dying;                /* this process is being killed or has exited:
+	                           * send it nothing more */
+	char *cause;              /* owned: why it died last */
+	rbuf rx;
+	size_t scanned;           /* bytes at the head of rx known to hold no LF */
+	task *qhead, *qtail;      /* calls not yet sent, in order */
+	task *fhead, *ftail;      /* calls in flight, in send order */
+	int ninflight;
+	uint32_t next_call;
+	uv_timer_t timer;         /* restart backoff, or stop grace */
+	int timer_live;           /* timer open, or closing */
+	uv_timer_cb timer_next;   /* to start once the closing timer is closed */
+	uint64_t timer_next_ms;
+	uv_timer_t eof_timer;     /* stdout closed: give it a moment to exit */
+	int eof_live;
+	int64_t created_ms;
+	struct actor *prev, *next;
+} actor;
+
+/* "actor 'name' (id)" or "actor id", for messages. */
+void actor_desc(const actor *a, char *buf, size_t len);
+/* Records why the actor died last (fmt has one %s). */
+void actor_set_cause(actor *a, const char *fmt, const char *arg);
+/* Appends "ray-node: msg" to the actor's log (ray-status logs ACTOR). */
+void actor_log_line(actor *a, const char *msg);
+/* The actor named by req's key, by id or by name in the request's
+ * namespace; else replies with the error and returns NULL. */
+actor *actor_resolve(const cJSON *req, const char *key, conn *c, uint32_t id);
+
+void op_actor(conn *c, uint32_t id, cJSON *req);
+/* Stops the job's non-detached actors (called when a job ends). */
+void actor_job_ended(const char *job_id);
+void actors_stop_all(void);
+void actor_sched(void);
+int actor_owns_id(const char *id);
+void actors_free_all(void);
+cJSON *actors_json(const char *state, int64_t limit);
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * actor_call.c: method calls on actors.  A call is a task record with `act`
+ * set, so it shares the dependency machinery (@REF args wait for their
+ * objects) and shows in ray-status.  Calls queue per actor in the order they
+ * were made; the head of the queue is sent only once its arguments exist,
+ * so order is kept, and at most one call (line) or --max-concurrency calls
+ * (tagged, frame) are in flight at once.  Answers are matched to the calls
+ * in flight here; the bytes themselves are parsed by proto.c.  Anything the
+ * actor writes that breaks its protocol kills that incarnation, and what
+ * becomes of calls in flight when it dies is actor.c's business.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node.h"
+#include "actor.h"
+#include "actor_call.h"
+#include "proto.h"
+
+#define MAX_ARGS 4096
+
+void actor_call_fail(task *t, int code, const char *why)
+{
+	char desc[300], msg[1024];
+
+	snprintf(desc, sizeof(desc), "method '%s' of ", t->method);
+	actor_desc(t->act, desc + strlen(desc), sizeof(desc) - strlen(desc));
+	snprintf(msg, sizeof(msg), "%s %s", desc, why);
+	task_finish_error(t, code == RAY_ECANCEL ? T_CANCELLED : T_FAILED, code, msg);
+}
+
+/* A result that cannot be stored is an error object, never a ref that
+ * stays pending for ever. */
+static void put_result(obj *o, const char *data, size_t len)
+{
+	if (o && store_fill(o, data, len))
+		store_fail(o, RAY_ERESOURCE, "the actor's result could not be stored: object store full or out of memory");
+}
+
+static void call_done(task *t, const char *data, size_t len)
+{
+	int i;
+
+	if (t->num_returns == 1) {
+		put_result(t->rets[0], data, len);
+	} else {
+		const char **parts = calloc((size_t)t->num_returns, sizeof(*parts));
+		size_t *lens = calloc((size_t)t->num_returns, sizeof(*lens));
+		int n = parts && lens ? proto_split_returns(t->act->protocol, data, len, t->num_returns, parts, lens) : -2;
+		char why[128];
+
+		if (n != t->num_returns) {
+			if (n == -2)
+				snprintf(why, sizeof(why), "could not be stored: out of memory");
+			else if (n < 0)
+				snprintf(why, sizeof(why), "failed: its answer is not %d u32-prefixed items", t->num_returns);
+			else
+				snprintf(why, sizeof(why), "failed: it answered %d values but %d were asked for", n,
+				         t->num_returns);
+			free(parts);
+			free(lens);
+			actor_call_fail(t, RAY_EFAILED, why);
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			if (t->act->protocol == P_FRAME) {
+				put_result(t->rets[i], parts[i], lens[i]);
+			} else {
+				/* Each text field is a result line: it gets the newline. */
+				char *f = malloc(lens[i] + 1);
+				if (f) {
+					memcpy(f, parts[i], lens[i]);
+					f[lens[i]] = '\n';
+					put_result(t->rets[i], f, lens[i] + 1);
+					free(f);
+				} else if (t->rets[i]) {
+					store_fail(t->rets[i], RAY_ERESOURCE, "out of memory");
+				}
+			}
+		}
+		free(parts);
+		free(lens);
+	}
+	t->state = T_FINISHED;
+	t->end_ms = ray_now_ms();
+	N->nfinished++;
+	task_unpin_deps(t);
+}
+
+static void inflight_remove(actor *a, task *t)
+{
+	task **pp = &a->fhead, *prev = NULL;
+
+	for (; *pp; prev = *pp, pp = &(*pp)->anext)
+		if (*pp == t) {
+			*pp = t->anext;
+			if (a->ftail == t)
+				a->ftail = prev;
+			t->anext = NULL;
+			a->ninflight--;
+			return;
+		}
+}
+
+static task *inflight_find(actor *a, uint32_t id)
+{
+	task *t;
+
+	for (t = a->fhead; t; t = t->anext)
+		if (t->call_id == id)
+			return t;
+	return NULL;
+}
+
+/* ---- writing to the actor ---- */
+
+typedef struct awrite {
+	uv_write_t w;
+	char *buf;
+} awrite;
+
+/* A call that cannot be written (the actor closed its standard input, so
+ * EPIPE) would wait for ever: handle it as a crash.  UV_ECANCELED is our
+ * own close of the pipe, already a death. */
+static void on_written(uv_write_t *w, int status)
+{
+	awrite *aw = (awrite *)w;
+	actor *a = w->handle->data;
+
+	free(aw->buf);
+	free(aw);
+	if (status < 0 && status != UV_ECANCELED && !a->dying && a->pid > 0 && !a->exited) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "closed its standard input (a call could not be written: %s)",
+		         uv_strerror(status));
+		actor_log_line(a, msg);
+		actor_set_cause(a, "%s", msg);
+		a->dying = 1;
+		kill(-a->pid, SIGKILL);
+	}
+}
+
+static int send_call(actor *a, task *t)
+{
+	rbuf b = { 0 };
+	awrite *aw;
+	uv_buf_t ub;
+
+	t->call_id = ++a->next_call;
+	proto_write_call(&b, a->protocol, t->call_id, t->method, t->argv, task_arg_resolve);
+	aw = malloc(sizeof(*aw));
+	if (!b.p || !aw) {
+		free(aw);
+		rbuf_release(&b);
+		return -1;
+	}
+	aw->buf = b.p;
+	ub = uv_buf_init(b.p, (unsigned)b.len);
+	if (uv_write(&aw->w, (uv_stream_t *)&a->in, &ub, 1, on_written)) {
+		free(aw->buf);
+		free(aw);
+		return -1;
+	}
+	return 0;
+}
+
+void actor_pump(actor *a)
+{
+	int window = a->protocol == P_LINE ? 1 : a->max_concurrency;
+
+	while (a->qhead && a->state == A_ALIVE && !a->dying && a->ninflight < window) {
+		task *t = a->qhead;
+		if (t->state >= T_FINISHED) {
+			a->qhead = t->qnext;
+			if (!a->qhead)
+				a->qtail = NULL;
+			continue;
+		}
+		if (t->deps_missing > 0)
+			break;   /* later calls wait: calls run in the order made */
+		a->qhead = t->qnext;
+		if (!a->qhead)
+			a->qtail = NULL;
+		t->qnext = NULL;
+		if (send_call(a, t)) {
+			actor_call_fail(t, RAY_EACTOR, "could not be sent to the actor");
+			continue;
+		}
+		t->anext = NULL;
+		if (a->ftail)
+			a->ftail->anext = t;
+		else
+			a->fhead = t;
+		a->ftail = t;
+		a->ninflight++;
+		t->state = T_RUNNING;
+		t->start_ms = ray_now_ms();
+		t->pid = a->pid;
+	}
+}
+
+void actor_call_ready(task *t)
+{
+	actor_pump(t->act);
+}
+
+/* ray-cancel on a call.  One not yet sent is dropped.  One in flight cannot
+ * be taken back from the actor: its refs fail at once and its answer, when
+ * it comes, is dropped.  The actor is never signalled, not even for
+ * --force, since its other calls in flight would be lost with it. */
+int actor_call_cancel(task *t, const char *msg)
+{
+	if (t->state >= T_FINISHED)
+		return 0;
+	task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+	actor_pump(t->act);
+	return 1;
+}
+
+/* ---- reading answers ---- */
+
+static void protocol_error(actor *a, const char *why)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "broke the %s protocol: %s", proto_name(a->protocol), why);
+	actor_log_line(a, msg);
+	actor_set_cause(a, "%s", msg);
+	uv_read_stop((uv_stream_t *)&a->out);
+	a->dying = 1;
+	if (a->pid > 0 && !a->exited)
+		kill(-a->pid, SIGKILL);
+}
+
+static void answer(actor *a, task *t, int failed, const char *p, size_t len)
+{
+	char why[1100];
+
+	inflight_remove(a, t);
+	if (t->state >= T_FINISHED)
+		return;
+	if (failed) {
+		snprintf(why, sizeof(why), "failed: %.*s", (int)(len > 1000 ? 1000 : len), p);
+		actor_call_fail(t, RAY_EFAILED, why);
+		return;
+	}
+	call_done(t, p, len);
+}
+
+/* The call an answer is for: the oldest in flight (line), else by its id. */
+static const char *answer_call(actor *a, const proto_answer *ans, task **t)
+{
+	if (a->protocol == P_LINE) {
+		*t = a->fhead;
+		return *t ? NULL : "an answer nobody asked for";
+	}
+	*t = inflight_find(a, ans->id);
+	if (!*t)
+		return "answer to an unknown call id";
+	return ans->status > 1 ? "bad status byte" : NULL;
+}
+
+int actor_parse_answers(actor *a)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (off < a->rx.len) {
+		proto_answer ans;
+		const char *why = NULL;
+		task *t = NULL;
+		long used = proto_next_answer(a->protocol, a->rx.p + off, a->rx.len - off, &a->scanned,
+		                              &ans, &why);
+
+		if (used == 0)
+			break;
+		if (used > 0)
+			why = answer_call(a, &ans, &t);
+		if (why) {
+			protocol_error(a, why);
+			rc = -1;
+			break;
+		}
+		answer(a, t, ans.status == 1, ans.data, ans.len);
+		off += (size_t)used;
+	}
+	rbuf_consume(&a->rx, off);
+	return rc;
+}
+
+/* ---- requests ---- */
+
+static task *new_call(actor *a, const char *method, char **args, int nret, cJSON *refs)
+{
+	task *t = calloc(1, sizeof(*t));
+	char rnd[17], ref[RAY_REF_MAX + 1], name[600];
+	int i;
+
+	if (!t)
+		return NULL;
+	ray_random_hex(rnd, 8);
+	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
+	snprintf(t->job, sizeof(t->job), "%s", a->job);
+	snprintf(name, sizeof(name), "%s.%s", a->name ? a->name : a->id, method);
+	t->name = strdup(name);
+	t->method = strdup(method);
+	t->argv = args;
+	t->act = a;
+	t->num_returns = nret;
+	t->rets = calloc((size_t)nret, sizeof(obj *));
+	if (!t->rets || !t->method || !t->name) {
+		free(t->rets);
+		free(t->method);
+		free(t->name);
+		free(t);
+		return NULL;
+	}
+	task_register(t);
+	for (i = 0; i < nret; i++) {
+		snprintf(ref, sizeof(ref), "%s%08x", t->id, (unsigned)(i + 1));
+		t->rets[i] = store_new(ref);
+		if (t->rets[i])
+			t->rets[i]->producer = t;
+		cJSON_AddItemToArray(refs, cJSON_CreateString(ref));
+	}
+	for (i = 0; args[i]; i++)
+		if (args[i][0] == '@' && args[i][1] != '@')
+			task_add_dep(t, store_find(args[i] + 1));
+	t->state = t->deps_missing ? T_PENDING_ARGS : T_SUBMITTED;
+	t->qnext = NULL;
+	if (a->state == A_DEAD) {
+		char why[700];
+		snprintf(why, sizeof(why), "cannot run: the actor is dead (it %s)", a->cause ? a->cause : "died");
+		actor_call_fail(t, RAY_EACTOR, why);
+		return t;
+	}
+	if (a->qtail)
+		a->qtail->qnext = t;
+	else
+		a->qhead = t;
+	a->qtail = t;
+	return t;
+}
+
+static int check_call(const actor *a, const cJSON *call, ray_err *err)
+{
+	const char *m = rj_str(call, "method");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(call, "args"), *it;
+	int64_t nret = rj_int(call, "num_returns", 1);
+	int rc;
+
+	if (!m || !*m)
+		return ray_seterr(err, RAY_EUSAGE, "no method given");
+	if (nret < 1 || nret > 1024)
+		return ray_seterr(err, RAY_EUSAGE, "--num-returns must be 1..1024");
+	if (args && (!cJSON_IsArray(args) || cJSON_GetArraySize(args) > MAX_ARGS))
+		return ray_seterr(err, RAY_EUSAGE, "bad arguments");
+	if (a->protocol != P_FRAME && strpbrk(m, "\t\n"))
+		return ray_seterr(err, RAY_EUSAGE, "method name holds a TAB or newline: use --protocol frame");
+	cJSON_ArrayForEach(it, args) {
+		if (!cJSON_IsString(it))
+			return ray_seterr(err, RAY_EUSAGE, "arguments must be strings");
+		if (a->protocol != P_FRAME && strpbrk(it->valuestring, "\t\n"))
+			return ray_seterr(err, RAY_EUSAGE,
+			                  "argument holds a TAB or newline, which the %s protocol cannot carry: pass it as an @REF or use --protocol frame",
+			                  proto_name(a->protocol));
+		if ((rc = task_arg_check(it->valuestring, err)))
+			return rc;
+	}
+	return 0;
+}
+
+void actor_op_call(conn *c, uint32_t id, cJSON *req)
+{
+	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(req, "calls"), *call;
+	actor *a = actor_resolve(req, "actor", c, id);
+	ray_err err = { 0, "" };
+	cJSON *r, *refs;
+
+	if (!a)
+		return;
+	if (!cJSON_IsArray(calls) || cJSON_GetArraySize(calls) < 1) {
+		conn_reply_err(c, id, RAY_EUSAGE, "no calls given");
+		return;
+	}
+	cJSON_ArrayForEach(call, calls)
+		if (check_call(a, call, &err)) {
+			conn_reply_err(c, id, err.code, "%s", err.msg);
+			return;
+		}
+	r = cJSON_CreateObject();
+	refs = cJSON_AddArrayToObject(r, "refs");
+	cJSON_ArrayForEach(call, calls) {
+		char **args = json_strv(cJSON_GetObjectItemCaseSensitive(call, "args"), 0, NULL);
+		if (!args || !new_call(a, rj_str(call, "method"), args, (int)rj_int(call, "num_returns", 1), refs)) {
+			strv_free(args);
+			cJSON_Delete(r);
+			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+			return;
+		}
+	}
+	conn_reply(c, id, r, NULL, 0);
+	actor_pump(a);
+}
+

@@ -1,0 +1,20 @@
+/* actor_call.h: method calls on actors: queues, the concurrency window, answers. */
+#ifndef ACTOR_CALL_H
+#define ACTOR_CALL_H
+
+#include "actor.h"
+
+/* Sends the calls at the head of a's queue while its window has room. */
+void actor_pump(actor *a);
+/* Takes every whole answer out of a->rx; -1 after a protocol error (the
+ * actor is then being killed). */
+int actor_parse_answers(actor *a);
+/* Ends a call with an error object naming its method and actor. */
+void actor_call_fail(task *t, int code, const char *why);
+/* actor_call: queues the calls in req on its actor. */
+void actor_op_call(conn *c, uint32_t id, cJSON *req);
+void actor_call_ready(task *t);
+/* ray-cancel on an actor call: 1 when cancelled, 0 when already done. */
+int actor_call_cancel(task *t, const char *msg);
+
+#endif
