@@ -325,6 +325,25 @@ void make_room(void)
 	}
 }
 
+/* A spill or restore whose object was freed meanwhile, or that ends while
+ * the node stops: its copy is removed and s freed; returns 1 if so. */
+static int io_orphaned(sio *s)
+{
+	obj *o = s->o;
+
+	if (o && !N->stopping)
+		return 0;
+	if (o) {
+		o->io = IO_NONE;
+		o->sio = NULL;
+	}
+	if (!s->err)
+		unlink(s->dst);
+	free(s->data);
+	free(s);
+	return 1;
+}
+
 static void spill_done(uv_work_t *w, int status)
 {
 	sio *s = (sio *)w;
@@ -332,16 +351,7 @@ static void spill_done(uv_work_t *w, int status)
 
 	nspill_io--;
 	spilling_bytes -= s->size;
-	if (!o || N->stopping) {
-		if (o) {
-			o->io = IO_NONE;
-			o->sio = NULL;
-		}
-		/* Freed meanwhile. */
-		if (!s->err)
-			unlink(s->dst);
-		free(s->data);
-		free(s);
+	if (io_orphaned(s)) {
 		store_pressure();
 		return;
 	}
@@ -427,16 +437,8 @@ static void restore_done(uv_work_t *w, int status)
 
 	nrestore_io--;
 	restoring_bytes -= s->size;
-	if (!o || N->stopping) {
-		if (o) {
-			o->io = IO_NONE;
-			o->sio = NULL;
-		}
-		if (!s->err)
-			unlink(s->dst);
-		free(s);
+	if (io_orphaned(s))
 		return;
-	}
 	o->io = IO_NONE;
 	o->sio = NULL;
 	if (status && !s->err)

@@ -3,8 +3,6 @@
  * object store.  Kept apart from the store itself so that adding a field
  * to a report never touches the code that moves bytes.
  */
-#include <stdio.h>
-
 #include "node.h"
 #include "spill.h"
 #include "store.h"
