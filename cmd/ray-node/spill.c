@@ -72,7 +72,6 @@ static void spill_path(const obj *o, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", spill_dir, o->ref);
 }
 
-
 static void put_be64(unsigned char *p, uint64_t v)
 {
 	int i;
@@ -484,7 +483,6 @@ void store_restore(obj *o)
 	if (io_start(o, IO_RESTORE))
 		retry_later(o);
 }
-
 
 uint64_t store_spilled_bytes(void)
 {

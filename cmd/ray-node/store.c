@@ -216,7 +216,6 @@ int store_path(obj *o, char *buf, size_t len)
 	return 0;
 }
 
-
 /* ---- releasing freed objects ---- */
 
 static int reapable(const obj *o)
@@ -296,7 +295,6 @@ void store_unpin(obj *o)
 		store_pressure();
 }
 
-
 int add_ptr(void ***arr, int *n, int *cap, void *p)
 {
 	if (*n == *cap) {
@@ -310,7 +308,6 @@ int add_ptr(void ***arr, int *n, int *cap, void *p)
 	(*arr)[(*n)++] = p;
 	return 0;
 }
-
 
 void store_ready(obj *o)
 {
@@ -447,7 +444,6 @@ void op_release(conn *c, uint32_t id, cJSON *req)
 	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
 }
 
-
 int store_need_resident(conn *c, uint32_t id, cJSON *req, obj *o,
                         void (*fn)(conn *c, uint32_t id, cJSON *req))
 {
@@ -503,7 +499,6 @@ void op_free(conn *c, uint32_t id, cJSON *req)
 	cJSON_AddNumberToObject(rep, "freed", n);
 	conn_reply(c, id, rep, NULL, 0);
 }
-
 
 /* Gives a pending object its bytes (an actor's answer) and marks it ready. */
 int store_fill(obj *o, const char *data, size_t len)
