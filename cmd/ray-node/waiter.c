@@ -1,0 +1,417 @@
+/*
+ * waiter.c: gets and waits that block.  A get or wait that cannot be
+ * answered yet becomes a waiter, registered on each object it still needs;
+ * tasks waiting for arguments register on objects as dependents.  When an
+ * object becomes ready, fails, or is restored, everything registered on it
+ * is told at once (waiter_notify), so no one polls.
+ *
+ * A get that wants its bytes resident pins its objects until answered and
+ * restores the spilled ones; one whose objects live on another node pulls
+ * them.  A reader walking a list can name the objects it wants next, and
+ * those are restored in the background while it reads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "node.h"
+#include "spill.h"
+#include "store.h"
+#include "waiter.h"
+
+#define GET_INLINE_BUDGET (128u << 20)
+#define PREFETCH_KEEP_MS 10000
+
+/* Whether entry o of waiter w is answered. */
+static int obj_done(const waiter *w, const obj *o)
+{
+	if (o->state == OBJ_PENDING)
+		return 0;
+	if (o->state == OBJ_READY && o->remote && !w->is_wait)
+		return 0;  /* its bytes are elsewhere: wait for the pull */
+	if (!w->restore || o->state == OBJ_ERROR)
+		return 1;
+	return obj_resident(o);
+}
+
+static void waiter_unregister(waiter *w)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < w->n; i++) {
+		obj *o = w->objs[i];
+		if (!o)
+			continue;
+		for (j = 0; j < o->nwait; j++)
+			if (o->waiters[j] == w) {
+				o->waiters[j] = o->waiters[--o->nwait];
+				break;
+			}
+	}
+}
+
+static void on_waiter_timer_closed(uv_handle_t *h)
+{
+	waiter *w = h->data;
+
+	free(w->objs);
+	free(w->done);
+	cJSON_Delete(w->room);
+	cJSON_Delete(w->redo_req);
+	free(w);
+}
+
+static cJSON *obj_desc(obj *o, int want_inline, rbuf *data, conn *c)
+{
+	cJSON *d = cJSON_CreateObject();
+	char path[PATH_MAX + 64];
+
+	store_touch(o);
+	if (o->state == OBJ_ERROR) {
+		cJSON_AddNumberToObject(d, "code", o->err_code);
+		cJSON_AddStringToObject(d, "msg", o->err_msg ? o->err_msg : "failed");
+		return d;
+	}
+	cJSON_AddNumberToObject(d, "size", (double)o->size);
+	o->ra_until = 0;
+	if (!obj_resident(o)) {
+		/* The client asks for it alone, which restores it. */
+		cJSON_AddBoolToObject(d, "spilled", 1);
+		return d;
+	}
+	if (o->data) {
+		cJSON_AddNumberToObject(d, "off", (double)data->len);
+		rbuf_append(data, o->data, o->size);
+		return d;
+	}
+	obj_path(o, path, sizeof(path));
+	if (want_inline && data->len + o->size <= GET_INLINE_BUDGET) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		size_t got = 0, start = data->len;
+		if (fd >= 0 && !rbuf_reserve(data, o->size)) {
+			while (got < o->size) {
+				ssize_t r = read(fd, data->p + start + got, o->size - got);
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r <= 0)
+					break;
+				got += (size_t)r;
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		if (got == o->size) {
+			data->len = start + got;
+			cJSON_AddNumberToObject(d, "off", (double)start);
+			return d;
+		}
+	}
+	/* The file must outlive the reply until the client has read it. */
+	store_hold(c, o);
+	cJSON_AddStringToObject(d, "path", path);
+	return d;
+}
+
+static void waiter_reply(waiter *w, int timed_out)
+{
+	cJSON *r, *a;
+	rbuf data = { 0 };
+	size_t i;
+
+	if (w->room) {
+		r = w->room;
+		w->room = NULL;
+		conn_reply(w->c, w->req_id, r, NULL, 0);
+		return;
+	}
+	if (w->redo) {
+		obj *o = w->objs[0];
+		if (o->state == OBJ_ERROR)
+			conn_reply_err(w->c, w->req_id, o->err_code, "%s", o->err_msg ? o->err_msg : "failed");
+		else if (timed_out || !obj_resident(o))
+			conn_reply_err(w->c, w->req_id, RAY_ELOST, "cannot restore object '%s'", o->ref);
+		else
+			w->redo(w->c, w->req_id, w->redo_req);
+		return;
+	}
+	r = cJSON_CreateObject();
+	if (w->is_wait) {
+		a = cJSON_AddArrayToObject(r, "ready");
+		for (i = 0; i < w->n; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateBool(w->objs[i] && w->objs[i]->state != OBJ_PENDING));
+		conn_reply(w->c, w->req_id, r, NULL, 0);
+		return;
+	}
+	if (timed_out) {
+		cJSON_Delete(r);
+		conn_reply_err(w->c, w->req_id, RAY_ETIMEOUT, "timed out: %zu of %zu objects ready",
+		               w->ready, w->n);
+		return;
+	}
+	a = cJSON_AddArrayToObject(r, "objs");
+	for (i = 0; i < w->n; i++)
+		cJSON_AddItemToArray(a, obj_desc(w->objs[i], w->want_inline, &data, w->c));
+	conn_reply(w->c, w->req_id, r, data.p, data.len);
+	rbuf_release(&data);
+}
+
+void waiter_free(waiter *w)
+{
+	size_t i;
+
+	if (w->restore)
+		for (i = 0; i < w->n; i++)
+			store_unpin(w->objs[i]);
+	if (w->room)
+		for (i = 0; i < w->n; i++)
+			w->objs[i]->keep--;
+	if (w->has_timer) {
+		uv_timer_stop(&w->timer);
+		uv_close((uv_handle_t *)&w->timer, on_waiter_timer_closed);
+	} else {
+		on_waiter_timer_closed((uv_handle_t *)&w->timer);
+	}
+	store_kick_reap();
+}
+
+void waiter_complete(waiter *w, int timed_out)
+{
+	conn *c = w->c;
+
+	waiter_unregister(w);
+	if (w->lender[0])
+		task_unlend(w->lender);
+	if (c) {
+		if (w->cprev)
+			w->cprev->cnext = w->cnext;
+		else
+			c->waiters = w->cnext;
+		if (w->cnext)
+			w->cnext->cprev = w->cprev;
+		waiter_reply(w, timed_out);
+		conn_resume(c);
+	}
+	waiter_free(w);
+}
+
+static void on_waiter_timeout(uv_timer_t *t)
+{
+	waiter_complete(t->data, 1);
+}
+
+/* Wakes what waits on o: it became ready or failed, or was restored. */
+void waiter_notify(obj *o)
+{
+	waiter **ws = o->waiters;
+	int n = o->nwait, i;
+	size_t j;
+	task **deps = o->deps;
+	int nd = o->ndeps;
+
+	o->waiters = NULL;
+	o->nwait = o->capwait = 0;
+	o->deps = NULL;
+	o->ndeps = o->capdeps = 0;
+	for (i = 0; i < n; i++) {
+		waiter *w = ws[i];
+		int left = 0;
+		for (j = 0; j < w->n; j++)
+			if (w->objs[j] == o && !w->done[j]) {
+				if (obj_done(w, o)) {
+					w->done[j] = 1;
+					w->ready++;
+				} else {
+					left = 1;
+				}
+			}
+		if ((w->is_wait && w->ready >= w->k) || w->ready == w->n) {
+			waiter_complete(w, 0);
+		} else if (left) {
+			add_ptr((void ***)&o->waiters, &o->nwait, &o->capwait, w);
+		}
+	}
+	free(ws);
+	for (i = 0; i < nd; i++) {
+		if (o->state == OBJ_READY && !obj_resident(o)) {
+			add_ptr((void ***)&o->deps, &o->ndeps, &o->capdeps, deps[i]);
+			continue;
+		}
+		sched_dep_ready(deps[i], o);
+	}
+	free(deps);
+	if (o->state == OBJ_READY && !obj_resident(o) && (o->nwait || o->ndeps)) {
+		/* Its bytes are elsewhere (pull them) or spilled (restore them). */
+		if (o->remote)
+			fetch_start(o);
+		else
+			store_restore(o);
+	}
+}
+
+/* Resolves a JSON array of refs to objects; fails on bad or unknown ones. */
+static obj **resolve_refs(conn *c, uint32_t id, const cJSON *refs, size_t *n)
+{
+	const cJSON *r;
+	obj **v;
+	size_t i = 0, cnt = (size_t)cJSON_GetArraySize(refs);
+
+	if (!cJSON_IsArray(refs) || cnt > 10000000) {
+		conn_reply_err(c, id, RAY_EUSAGE, "want a list of refs");
+		return NULL;
+	}
+	v = calloc(cnt ? cnt : 1, sizeof(*v));
+	if (!v) {
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return NULL;
+	}
+	cJSON_ArrayForEach(r, refs) {
+		if (!cJSON_IsString(r) || !ray_ref_valid(r->valuestring)) {
+			conn_reply_err(c, id, RAY_EUSAGE, "malformed ref");
+			free(v);
+			return NULL;
+		}
+		v[i] = store_lookup(r->valuestring);
+		if (!v[i]) {
+			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%s': it was freed, or never existed",
+			               r->valuestring);
+			free(v);
+			return NULL;
+		}
+		i++;
+	}
+	*n = cnt;
+	return v;
+}
+
+waiter *waiter_new(conn *c, uint32_t id, obj **objs, size_t n)
+{
+	waiter *w = calloc(1, sizeof(*w));
+
+	if (!w || !(w->done = calloc(n ? n : 1, 1))) {
+		free(w);
+		return NULL;
+	}
+	w->c = c;
+	w->req_id = id;
+	w->objs = objs;
+	w->n = w->k = n;
+	w->timer.data = w;
+	return w;
+}
+
+void waiter_attach(conn *c, waiter *w)
+{
+	w->cnext = c->waiters;
+	if (c->waiters)
+		c->waiters->cprev = w;
+	c->waiters = w;
+	c->busy = 1;
+}
+
+/* Registers w on each object it still needs and returns 1, or answers it
+ * (and frees it) at once and returns 0. */
+int waiter_start(conn *c, waiter *w, int64_t timeout)
+{
+	size_t i;
+
+	if (w->restore)
+		for (i = 0; i < w->n; i++)
+			w->objs[i]->pins++;
+	for (i = 0; i < w->n; i++)
+		if (obj_done(w, w->objs[i])) {
+			w->done[i] = 1;
+			w->ready++;
+		}
+	if (w->ready >= w->k || timeout == 0) {
+		waiter_reply(w, w->ready < w->k);
+		waiter_free(w);
+		return 0;
+	}
+	for (i = 0; i < w->n; i++) {
+		obj *o = w->objs[i];
+		int j, seen = 0;
+		if (w->done[i])
+			continue;
+		for (j = 0; j < o->nwait; j++)
+			if (o->waiters[j] == w)
+				seen = 1;
+		if (!seen)
+			add_ptr((void ***)&o->waiters, &o->nwait, &o->capwait, w);
+		if (o->remote)
+			fetch_start(o);
+		else
+			store_restore(o);
+	}
+	waiter_attach(c, w);
+	if (timeout > 0) {
+		uv_timer_init(N->loop, &w->timer);
+		w->has_timer = 1;
+		uv_timer_start(&w->timer, on_waiter_timeout, (uint64_t)timeout, 0);
+	}
+	return 1;
+}
+
+/* A reader that walks a list of objects says which spilled ones it wants
+ * next: they are restored in the background, in parallel, within a budget
+ * of half the store (at least one object). */
+static void prefetch(const cJSON *refs)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach(r, refs) {
+		obj *o = cJSON_IsString(r) ? store_find(r->valuestring) : NULL;
+		if (!o || o->state != OBJ_READY || obj_resident(o) || o->io || !o->spill)
+			continue;
+		if (restoring_bytes && restoring_bytes + o->size > N->store_cap / 2)
+			break;
+		store_touch(o);
+		o->ra_until = ray_now_ms() + PREFETCH_KEEP_MS;
+		store_restore(o);
+	}
+}
+
+static void start_waiter(conn *c, uint32_t id, cJSON *req, int is_wait)
+{
+	waiter *w;
+	size_t n = 0;
+	obj **objs = resolve_refs(c, id, cJSON_GetObjectItemCaseSensitive(req, "refs"), &n);
+	int64_t timeout = rj_int(req, "timeout", -1);
+	const char *tid = rj_str(req, "task_id");
+	const cJSON *rel = cJSON_GetObjectItemCaseSensitive(req, "release"), *r;
+
+	cJSON_ArrayForEach(r, rel)
+		if (cJSON_IsString(r))
+			store_unhold(c, r->valuestring);
+	if (!objs)
+		return;
+	prefetch(cJSON_GetObjectItemCaseSensitive(req, "prefetch"));
+	w = waiter_new(c, id, objs, n);
+	if (!w) {
+		free(objs);
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return;
+	}
+	w->is_wait = is_wait;
+	w->want_inline = rj_bool(req, "inline");
+	w->restore = !is_wait && rj_bool(req, "restore");
+	w->k = is_wait ? (size_t)rj_int(req, "n", (int64_t)n) : n;
+	if (w->k > n)
+		w->k = n;
+	if (waiter_start(c, w, timeout) && tid && task_find(tid)) {
+		snprintf(w->lender, sizeof(w->lender), "%s", tid);
+		task_lend(task_find(tid));
+	}
+}
+
+void op_get(conn *c, uint32_t id, cJSON *req)
+{
+	start_waiter(c, id, req, 0);
+}
+
+void op_wait(conn *c, uint32_t id, cJSON *req)
+{
+	start_waiter(c, id, req, 1);
+}

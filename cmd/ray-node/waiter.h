@@ -1,0 +1,22 @@
+/* waiter.h: gets and waits that block until their objects are ready (waiter.c). */
+#ifndef WAITER_H
+#define WAITER_H
+
+#include "node.h"
+
+/* A waiter for objs (owned from here on), not yet registered anywhere. */
+waiter *waiter_new(conn *c, uint32_t id, obj **objs, size_t n);
+/* Puts w on c's list of waiters, so c waits for it before reading on. */
+void waiter_attach(conn *c, waiter *w);
+/* Registers w on each object it still needs and returns 1, or answers it
+ * (and frees it) at once and returns 0; timeout in ms, -1 for none. */
+int waiter_start(conn *c, waiter *w, int64_t timeout);
+/* Answers w (unless its client left) and frees it. */
+void waiter_complete(waiter *w, int timed_out);
+void waiter_free(waiter *w);
+/* Wakes what waits on o: it became ready or failed, or was restored. */
+void waiter_notify(obj *o);
+void op_get(conn *c, uint32_t id, cJSON *req);
+void op_wait(conn *c, uint32_t id, cJSON *req);
+
+#endif
