@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "waiter.h"
 
 node *N;
 
@@ -75,26 +76,10 @@ void node_shutdown(void)
 		finish_shutdown();
 }
 
-/* A client that leaves stops waiting: its gets and waits answer no one,
- * and a task blocked in one takes its lent CPUs back. */
-static void waiters_conn_closed(conn *c)
-{
-	waiter *w;
-
-	for (w = c->waiters; w; w = w->cnext) {
-		w->c = NULL;
-		if (w->lender[0]) {
-			task_unlend(w->lender);
-			w->lender[0] = '\0';
-		}
-	}
-	c->waiters = NULL;
-}
-
 void node_wire(void)
 {
 	server_on_request(ops_dispatch);
-	server_on_close(waiters_conn_closed);
+	server_on_close(waiter_conn_closed);
 	server_on_close(store_conn_closed);
 	server_on_close(job_conn_closed);
 }

@@ -415,3 +415,19 @@ void op_wait(conn *c, uint32_t id, cJSON *req)
 {
 	start_waiter(c, id, req, 1);
 }
+
+/* A client that leaves stops waiting: its gets and waits answer no one,
+ * and a task blocked in one takes its lent CPUs back. */
+void waiter_conn_closed(conn *c)
+{
+	waiter *w;
+
+	for (w = c->waiters; w; w = w->cnext) {
+		w->c = NULL;
+		if (w->lender[0]) {
+			task_unlend(w->lender);
+			w->lender[0] = '\0';
+		}
+	}
+	c->waiters = NULL;
+}

@@ -16,6 +16,8 @@ void waiter_complete(waiter *w, int timed_out);
 void waiter_free(waiter *w);
 /* Wakes what waits on o: it became ready or failed, or was restored. */
 void waiter_notify(obj *o);
+/* A close hook: c left, so its waiters answer no one. */
+void waiter_conn_closed(conn *c);
 void op_get(conn *c, uint32_t id, cJSON *req);
 void op_wait(conn *c, uint32_t id, cJSON *req);
 
