@@ -20,7 +20,7 @@
 #include "node.h"
 #include "launch.h"
 #include "res.h"
-#include "sched.h"
+#include "tasks.h"
 
 extern char **environ;
 

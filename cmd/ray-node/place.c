@@ -15,7 +15,7 @@
 #include "node.h"
 #include "place.h"
 #include "res.h"
-#include "sched.h"
+#include "tasks.h"
 
 int labels_match(const char *have, const char *want)
 {

@@ -18,7 +18,7 @@
 #include "launch.h"
 #include "remote.h"
 #include "res.h"
-#include "sched.h"
+#include "tasks.h"
 
 #define LOG_SHIP_MAX (1u << 20)
 

@@ -17,7 +17,7 @@
 #include "place.h"
 #include "remote.h"
 #include "res.h"
-#include "sched.h"
+#include "tasks.h"
 
 #define MAX_HISTORY 200000
 #define SCAN_LIMIT 512
