@@ -229,19 +229,8 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 		task_add_dep(t, t->stdin_obj);
 	}
 	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
-	if (t->deps_missing) {
-		t->state = T_PENDING_ARGS;
-	} else {
-		for (i = 0; i < t->ndeps; i++)
-			if (t->deps[i]->state == OBJ_ERROR) {
-				t->state = T_PENDING_ARGS;
-				t->deps_missing = 1;
-				sched_dep_ready(t, t->deps[i]);
-				return;
-			}
-		queue_push(t);
+	if (task_queue_if_ready(t))
 		sched_run();
-	}
 }
 
 void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)

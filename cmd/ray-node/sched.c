@@ -268,6 +268,27 @@ void task_unlend(const char *id)
 		pool->cpu -= t->req.cpu;
 }
 
+/* A new task whose dependencies are all added: waits for the missing,
+ * fails at once on one that failed, else is queued (returns 1). */
+int task_queue_if_ready(task *t)
+{
+	int i;
+
+	if (t->deps_missing) {
+		t->state = T_PENDING_ARGS;
+		return 0;
+	}
+	for (i = 0; i < t->ndeps; i++)
+		if (t->deps[i]->state == OBJ_ERROR) {
+			t->state = T_PENDING_ARGS;
+			t->deps_missing = 1;
+			sched_dep_ready(t, t->deps[i]);
+			return 0;
+		}
+	queue_push(t);
+	return 1;
+}
+
 /* ---- requests ---- */
 
 typedef struct tmpl {
@@ -496,18 +517,7 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 		t->stdin_obj = store_find(tp->stdin_ref);
 		task_add_dep(t, t->stdin_obj);
 	}
-	if (t->deps_missing) {
-		t->state = T_PENDING_ARGS;
-	} else {
-		for (i = 0; i < t->ndeps; i++)
-			if (t->deps[i]->state == OBJ_ERROR) {
-				t->state = T_PENDING_ARGS;
-				t->deps_missing = 1;
-				sched_dep_ready(t, t->deps[i]);
-				return t;
-			}
-		queue_push(t);
-	}
+	task_queue_if_ready(t);
 	return t;
 }
 

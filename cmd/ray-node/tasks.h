@@ -29,6 +29,9 @@ void queue_remove(task *t);
 /* Starts or forwards what fits, in queue order. */
 void sched_run(void);
 void sched_dep_ready(task *t, obj *o);
+/* A new task whose dependencies are all added: waits for the missing,
+ * fails at once on one that failed, else is queued (returns 1). */
+int task_queue_if_ready(task *t);
 void task_lend(task *t);
 void task_unlend(const char *task_id);
 void op_submit(conn *c, uint32_t id, cJSON *req);
