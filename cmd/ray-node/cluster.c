@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "res.h"
 
 #define TICK_MS 200
 #define HEARTBEAT_TICKS 3   /* 600 ms */
@@ -73,36 +74,6 @@ static void self_refresh(void)
 	s->alive = 1;
 }
 
-static cJSON *res_raw(const res *r)
-{
-	cJSON *j = cJSON_CreateObject(), *c;
-	int i;
-
-	cJSON_AddNumberToObject(j, "cpu", (double)r->cpu);
-	cJSON_AddNumberToObject(j, "gpu", (double)r->gpu);
-	cJSON_AddNumberToObject(j, "mem", (double)r->mem);
-	c = cJSON_AddObjectToObject(j, "custom");
-	for (i = 0; i < r->ncustom; i++)
-		cJSON_AddNumberToObject(c, r->custom[i].name, (double)r->custom[i].q);
-	return j;
-}
-
-static void res_from_raw(res *r, const cJSON *j)
-{
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "custom"), *it;
-
-	memset(r, 0, sizeof(*r));
-	r->cpu = rj_int(j, "cpu", 0);
-	r->gpu = rj_int(j, "gpu", 0);
-	r->mem = rj_int(j, "mem", 0);
-	cJSON_ArrayForEach(it, c) {
-		if (r->ncustom == MAX_CUSTOM || !cJSON_IsNumber(it) || strlen(it->string) >= sizeof(r->custom[0].name))
-			continue;
-		snprintf(r->custom[r->ncustom].name, sizeof(r->custom[0].name), "%s", it->string);
-		r->custom[r->ncustom++].q = (int64_t)it->valuedouble;
-	}
-}
-
 static cJSON *rnode_raw(const rnode *r)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -113,8 +84,8 @@ static cJSON *rnode_raw(const rnode *r)
 	cJSON_AddBoolToObject(j, "is_head", r->is_head);
 	cJSON_AddNumberToObject(j, "pid", r->pid);
 	cJSON_AddStringToObject(j, "labels", r->labels);
-	cJSON_AddItemToObject(j, "total", res_raw(&r->total));
-	cJSON_AddItemToObject(j, "avail", res_raw(&r->avail));
+	cJSON_AddItemToObject(j, "total", res_to_json_raw(&r->total));
+	cJSON_AddItemToObject(j, "avail", res_to_json_raw(&r->avail));
 	cJSON_AddNumberToObject(j, "nqueued", (double)r->nqueued);
 	cJSON_AddNumberToObject(j, "start_time", r->start_time);
 	cJSON_AddNumberToObject(j, "end_time", r->end_time);
@@ -135,8 +106,8 @@ static int rnode_from_raw(rnode *r, const cJSON *j)
 	r->is_head = rj_bool(j, "is_head");
 	r->pid = (int)rj_int(j, "pid", 0);
 	r->nqueued = rj_int(j, "nqueued", 0);
-	res_from_raw(&r->total, cJSON_GetObjectItemCaseSensitive(j, "total"));
-	res_from_raw(&r->avail, cJSON_GetObjectItemCaseSensitive(j, "avail"));
+	res_from_json_raw(&r->total, cJSON_GetObjectItemCaseSensitive(j, "total"));
+	res_from_json_raw(&r->avail, cJSON_GetObjectItemCaseSensitive(j, "avail"));
 	{
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "start_time");
 		const cJSON *et = cJSON_GetObjectItemCaseSensitive(j, "end_time");
@@ -233,7 +204,7 @@ static void send_heartbeat(void)
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "node_heartbeat");
 	cJSON_AddStringToObject(req, "node_id", N->id);
-	cJSON_AddItemToObject(req, "avail", res_raw(&N->avail));
+	cJSON_AddItemToObject(req, "avail", res_to_json_raw(&N->avail));
 	cJSON_AddNumberToObject(req, "nqueued", (double)N->nqueued);
 	if (!peer_request(p, req, NULL, 0, on_heartbeat, NULL))
 		N->hb_inflight = 1;
@@ -399,7 +370,7 @@ void op_cluster(conn *c, uint32_t id, cJSON *req)
 			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown or dead node");
 			return;
 		}
-		res_from_raw(&cur->avail, cJSON_GetObjectItemCaseSensitive(req, "avail"));
+		res_from_json_raw(&cur->avail, cJSON_GetObjectItemCaseSensitive(req, "avail"));
 		cur->nqueued = rj_int(req, "nqueued", 0);
 		cur->last_ms = ray_now_ms();
 		r = cJSON_CreateObject();

@@ -11,22 +11,9 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "res.h"
 
 #define LOG_MAX (64u << 20)
-
-cJSON *res_json(const res *r)
-{
-	cJSON *j = cJSON_CreateObject();
-	int i;
-
-	cJSON_AddNumberToObject(j, "CPU", r->cpu / 1e4);
-	cJSON_AddNumberToObject(j, "GPU", r->gpu / 1e4);
-	cJSON_AddNumberToObject(j, "memory", (double)r->mem);
-	cJSON_AddNumberToObject(j, "object_store_memory", (double)N->store_cap);
-	for (i = 0; i < r->ncustom; i++)
-		cJSON_AddNumberToObject(j, r->custom[i].name, r->custom[i].q / 1e4);
-	return j;
-}
 
 static cJSON *labels_json(void)
 {

@@ -1,0 +1,465 @@
+/*
+ * launch.c: turning a task into a process and the process's end into a
+ * result; tasks and actors share it.  A command's "@REF" words become
+ * object paths (argv words whole; in a shell line, words bounded by
+ * blanks or shell operators, so "email@host" stays text).  The child gets
+ * our environment less RAY_*, then the RAY_* of its task, then the user's
+ * --env; stdout goes straight to the return object's file and stderr to
+ * logs/TASK.err, whose tail explains a failure.  On exit the result is
+ * sealed, the task queued again (signal, listed codes), or failed.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node.h"
+#include "launch.h"
+#include "res.h"
+#include "tasks.h"
+
+extern char **environ;
+
+/* ---- arguments ---- */
+
+/* Where the object ref lives in this store, or -1. */
+static int store_ref_path(const char *ref, char *path, size_t len)
+{
+	obj *o = store_find_any(ref);
+
+	return o ? store_path(o, path, len) : -1;
+}
+
+int is_ref_arg(const char *a)
+{
+	return a[0] == '@' && a[1] != '@';
+}
+
+/* Whether c ends a shell word, so "cat @REF; wc <@REF|sort" finds both. */
+int ref_word_edge(char c)
+{
+	return isspace((unsigned char)c) || (c && strchr(";|&()<>", c));
+}
+
+/* Substitutes "@REF" words of a shell line with the paths ref_path
+ * gives; a ref it has no path for (nonzero) stays as written. */
+char *subst_line(const char *line, int (*ref_path)(const char *ref, char *path, size_t len))
+{
+	rbuf b = { 0 };
+	const char *p = line;
+
+	while (*p) {
+		if (*p == '@' && (p == line || ref_word_edge(p[-1]))) {
+			const char *q = p + 1;
+			char ref[RAY_REF_MAX + 1], path[PATH_MAX + 64];
+			size_t n;
+			while ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'))
+				q++;
+			n = (size_t)(q - p - 1);
+			if (n && n <= RAY_REF_MAX && (!*q || ref_word_edge(*q))) {
+				memcpy(ref, p + 1, n);
+				ref[n] = '\0';
+				if (!ref_path(ref, path, sizeof(path))) {
+					rbuf_append(&b, path, strlen(path));
+					p = q;
+					continue;
+				}
+			}
+		}
+		rbuf_append(&b, p, 1);
+		p++;
+	}
+	rbuf_append(&b, "", 1);
+	return b.p;
+}
+
+/* Collects the refs a shell line names as "@REF" words. */
+int line_refs(const char *line, char refs[][RAY_REF_MAX + 1], int max)
+{
+	const char *p = line;
+	int n = 0;
+
+	for (; *p; p++) {
+		const char *q;
+		size_t len;
+		if (*p != '@' || (p != line && !ref_word_edge(p[-1])))
+			continue;
+		for (q = p + 1; (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'); q++)
+			;
+		len = (size_t)(q - p - 1);
+		if (len && len <= RAY_REF_MAX && (!*q || ref_word_edge(*q)) && n < max) {
+			memcpy(refs[n], p + 1, len);
+			refs[n++][len] = '\0';
+		}
+	}
+	return n;
+}
+
+/* An "@REF" word must name a known object; "@@x" is a literal. */
+int task_arg_check(const char *a, ray_err *err)
+{
+	if (is_ref_arg(a)) {
+		if (!ray_ref_valid(a + 1))
+			return ray_seterr(err, RAY_EUSAGE, "malformed ref '%.80s' (write @@ for a literal @)", a);
+		if (!store_lookup(a + 1))
+			return ray_seterr(err, RAY_ENOTFOUND, "unknown ref '%s'", a + 1);
+	}
+	return 0;
+}
+
+/* An argument as the command sees it: @REF as a path, @@x as @x. */
+char *task_arg_resolve(const char *a)
+{
+	char path[PATH_MAX + 64];
+
+	if (a[0] == '@' && a[1] == '@')
+		return strdup(a + 1);
+	if (is_ref_arg(a))
+		return strdup(!store_ref_path(a + 1, path, sizeof(path)) ? path : "/dev/null");
+	return strdup(a);
+}
+
+char **json_strv(const cJSON *a, int check_kv, ray_err *err)
+{
+	const cJSON *it;
+	size_t n = (size_t)cJSON_GetArraySize(a), i = 0;
+	char **v;
+
+	if (a && !cJSON_IsArray(a)) {
+		ray_seterr(err, RAY_EUSAGE, "want a list of strings");
+		return NULL;
+	}
+	v = calloc(n + 1, sizeof(*v));
+	if (!v) {
+		ray_seterr(err, RAY_ERESOURCE, "out of memory");
+		return NULL;
+	}
+	cJSON_ArrayForEach(it, a) {
+		if (!cJSON_IsString(it) || (check_kv && (!strchr(it->valuestring, '=') ||
+		                                         it->valuestring[0] == '='))) {
+			ray_seterr(err, RAY_EUSAGE, "bad entry '%.80s'%s",
+			           cJSON_IsString(it) ? it->valuestring : "?", check_kv ? ": want K=V" : "");
+			strv_free(v);
+			return NULL;
+		}
+		v[i++] = strdup(it->valuestring);
+	}
+	return v;
+}
+
+void strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* ---- spawning ---- */
+
+static void close_rets_tmp(task *t)
+{
+	char path[PATH_MAX + 64];
+	int i;
+
+	for (i = 0; i < t->num_returns; i++)
+		if (t->rets[i]) {
+			snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[i]->ref);
+			unlink(path);
+		}
+}
+
+void log_path(const task *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.err", N->logdir, t->id);
+}
+
+/* The last few lines of the task's stderr, on one line. */
+static void stderr_tail(const task *t, char *out, size_t len)
+{
+	char path[PATH_MAX + 64], buf[1024];
+	int fd, lines = 0;
+	off_t end;
+	ssize_t n;
+	size_t i, o = 0;
+	char *p;
+
+	out[0] = '\0';
+	log_path(t, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	if (end > (off_t)(sizeof(buf) - 1))
+		lseek(fd, end - (off_t)(sizeof(buf) - 1), SEEK_SET);
+	else
+		lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	p = buf + n;
+	while (p > buf && lines < 3) {
+		p--;
+		if (*p == '\n')
+			lines++;
+	}
+	if (*p == '\n')
+		p++;
+	for (i = 0; p[i] && o + 4 < len; i++) {
+		if (p[i] == '\n') {
+			out[o++] = ' ';
+			out[o++] = '|';
+			out[o++] = ' ';
+		} else if ((unsigned char)p[i] >= 32) {
+			out[o++] = p[i];
+		}
+	}
+	out[o] = '\0';
+}
+
+static int should_retry(task *t)
+{
+	int i;
+
+	if (t->cancel || t->attempt >= t->max_retries)
+		return 0;
+	if (t->term_signal)
+		return 1;
+	if (t->retry_exceptions)
+		return 1;
+	for (i = 0; i < t->nretry_codes; i++)
+		if (t->retry_codes[i] == t->exit_code)
+			return 1;
+	return 0;
+}
+
+static void release_resources(task *t)
+{
+	res r = t->req, *pool = task_pool(t);
+
+	if (t->lent)
+		r.cpu = 0;
+	t->lent = 0;
+	if (pool)
+		res_add(pool, &r);
+	gpu_give(&t->req, t->gpu_ids);
+}
+
+void task_seal_ok(task *t)
+{
+	char desc[256], msg[512];
+	ray_err err;
+	int i;
+
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o = t->rets[i];
+		if (!o)
+			continue;
+		if (store_seal_file(o->ref, o, &err)) {
+			task_desc(t, desc, sizeof(desc));
+			snprintf(msg, sizeof(msg), "%s on node %s did not write return %d ($RAY_RETURN_%d)",
+			         desc, N->id, i, i);
+			store_fail(o, RAY_EFAILED, msg);
+			continue;
+		}
+		store_ready(o);
+	}
+	t->state = T_FINISHED;
+	t->end_ms = ray_now_ms();
+	N->nfinished++;
+	task_unpin_deps(t);
+	sched_task_ended(t);
+}
+
+static void on_reaped(void *ud, int status, int sig, int exec_err)
+{
+	task *t = ud;
+	char desc[256], tail[600], msg[1024];
+
+	t->exit_code = status;
+	t->term_signal = sig;
+	t->pid = 0;
+	t->proc_live = 0;
+	N->nrunning--;
+	if (exec_err && !N->stopping) {
+		release_resources(t);
+		close_rets_tmp(t);
+		task_desc(t, desc, sizeof(desc));
+		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,
+		         t->shell ? "sh" : t->argv[0], N->id, strerror(exec_err));
+		task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
+		sched_run();
+		return;
+	}
+	release_resources(t);
+	if (N->stopping)
+		return;
+	if (!sig && status == 0 && !t->cancel) {
+		task_seal_ok(t);
+	} else if (should_retry(t)) {
+		close_rets_tmp(t);
+		t->attempt++;
+		queue_push(t);
+	} else {
+		close_rets_tmp(t);
+		task_desc(t, desc, sizeof(desc));
+		stderr_tail(t, tail, sizeof(tail));
+		if (t->cancel) {
+			snprintf(msg, sizeof(msg), "%s was cancelled", desc);
+			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+		} else if (sig) {
+			snprintf(msg, sizeof(msg), "%s was killed by signal %d (%s) on node %s after %d attempt%s%s%s",
+			         desc, sig, strsignal(sig), N->id, t->attempt + 1, t->attempt ? "s" : "",
+			         tail[0] ? "; stderr: " : "", tail);
+			task_finish_error(t, T_FAILED, RAY_ECRASH, msg);
+		} else {
+			snprintf(msg, sizeof(msg), "%s exited with code %d on node %s%s%s", desc, (int)status,
+			         N->id, tail[0] ? "; stderr: " : "", tail);
+			task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
+		}
+	}
+	sched_run();
+	prune_history();
+}
+
+static char *kv(const char *k, const char *v)
+{
+	size_t n = strlen(k) + strlen(v) + 2;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s=%s", k, v);
+	return s;
+}
+
+/* The child's environment: ours, then RAY_*, then the task's --env. */
+char **env_build(const char *id, const char *job, int attempt, const res *req,
+                 const char *gpu_ids, char **user_env, int nrets, obj **rets)
+{
+	size_t ne = 0, nu = 0, i = 0, j;
+	char **env, buf[64], name[32];
+	char path[PATH_MAX + 64];
+	int64_t threads = req->cpu / QTY_ONE;
+
+	while (environ[ne])
+		ne++;
+	while (user_env && user_env[nu])
+		nu++;
+	env = calloc(ne + nu + 16 + (size_t)nrets, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (j = 0; j < ne; j++) {
+		if (!strncmp(environ[j], "RAY_", 4) || !strncmp(environ[j], "CUDA_VISIBLE_DEVICES=", 21) ||
+		    !strncmp(environ[j], "OMP_NUM_THREADS=", 16))
+			continue;
+		env[i++] = strdup(environ[j]);
+	}
+	snprintf(path, sizeof(path), "%s/node.sock", N->session);
+	env[i++] = kv("RAY_ADDRESS", path);
+	snprintf(path, sizeof(path), "%s/token", N->session);
+	env[i++] = kv("RAY_TOKEN_FILE", path);
+	env[i++] = kv("RAY_TMPDIR", ray_tmpdir());
+	env[i++] = kv(rets ? "RAY_TASK_ID" : "RAY_ACTOR_ID", id);
+	env[i++] = kv("RAY_NODE_ID", N->id);
+	env[i++] = kv("RAY_JOB_ID", job);
+	snprintf(buf, sizeof(buf), "%d", attempt);
+	env[i++] = kv("RAY_ATTEMPT", buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)(threads > 0 ? threads : 1));
+	env[i++] = kv("OMP_NUM_THREADS", buf);
+	if (req->gpu > 0 && gpu_ids && *gpu_ids)
+		env[i++] = kv("CUDA_VISIBLE_DEVICES", gpu_ids);
+	if (nrets > 1)
+		for (j = 0; j < (size_t)nrets; j++) {
+			snprintf(name, sizeof(name), "RAY_RETURN_%zu", j);
+			snprintf(path, sizeof(path), "%s/tmp/%s", N->store, rets[j]->ref);
+			env[i++] = kv(name, path);
+		}
+	for (j = 0; j < nu; j++)
+		env[i++] = strdup(user_env[j]);
+	env[i] = NULL;
+	return env;
+}
+
+static char **build_argv(task *t)
+{
+	size_t n = 0, i;
+	char **v;
+
+	while (t->argv[n])
+		n++;
+	v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const char *a = t->argv[i];
+		if (t->shell && i == 2) {
+			v[i] = subst_line(a, store_ref_path);
+		} else if (!t->shell) {
+			v[i] = task_arg_resolve(a);
+		} else {
+			v[i] = strdup(a);
+		}
+	}
+	return v;
+}
+
+void task_start(task *t)
+{
+	char path[PATH_MAX + 64], desc[256], msg[1024];
+	char **argv = build_argv(t);
+	char **env;
+	int fds[3] = { -1, -1, -1 }, rc, i;
+	res *pool = task_pool(t);
+
+	if (pool)
+		res_sub(pool, &t->req);
+	gpu_take(&t->req, t->gpu_ids, sizeof(t->gpu_ids));
+	env = env_build(t->id, t->job, t->attempt, &t->req, t->gpu_ids, t->env, t->num_returns, t->rets);
+	t->state = T_SUBMITTED;
+	if (t->stdin_obj && !store_path(t->stdin_obj, path, sizeof(path)))
+		fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+	else
+		fds[0] = fcntl(N->devnull, F_DUPFD_CLOEXEC, 0);
+	log_path(t, path, sizeof(path));
+	fds[2] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (t->num_returns == 1) {
+		snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[0]->ref);
+		fds[1] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	} else {
+		fds[1] = fcntl(fds[2], F_DUPFD_CLOEXEC, 0);
+	}
+	rc = (!argv || !env || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) ? UV_ENOMEM
+	     : spawn_proc(argv, env, fds, on_reaped, t, &t->pid);
+	for (i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	strv_free(argv);
+	strv_free(env);
+	if (rc) {
+		if ((pool = task_pool(t)))
+			res_add(pool, &t->req);
+		gpu_give(&t->req, t->gpu_ids);
+		close_rets_tmp(t);
+		task_desc(t, desc, sizeof(desc));
+		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,
+		         t->shell ? "sh" : t->argv[0], N->id, uv_strerror(rc));
+		t->exit_code = 127;
+		task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
+		return;
+	}
+	t->proc_live = 1;
+	N->nrunning++;
+	t->state = T_RUNNING;
+	t->start_ms = ray_now_ms();
+	t->exit_code = 0;
+	t->term_signal = 0;
+}

@@ -1,0 +1,37 @@
+/* launch.h: from a task's command to a running process and back to a result. */
+#ifndef RAY_NODE_LAUNCH_H
+#define RAY_NODE_LAUNCH_H
+
+#include "node.h"
+
+/* Whether argv word a names an object ("@REF"; "@@x" is a literal). */
+int is_ref_arg(const char *a);
+/* Whether c ends a shell word, so "cat @REF; wc <@REF|sort" finds both. */
+int ref_word_edge(char c);
+/* line with each "@REF" word replaced by the path ref_path gives (0 on
+ * success); other text, and refs without a path, unchanged.  Caller frees. */
+char *subst_line(const char *line, int (*ref_path)(const char *ref, char *path, size_t len));
+/* Collects up to max refs that "@REF" words of a shell line name; returns
+ * how many (refs past max are not counted). */
+int line_refs(const char *line, char refs[][RAY_REF_MAX + 1], int max);
+/* An "@REF" word must name a known object; "@@x" is a literal. */
+int task_arg_check(const char *a, ray_err *err);
+/* An argument as the command sees it: @REF as a path, @@x as @x (caller frees). */
+char *task_arg_resolve(const char *a);
+
+/* A JSON list of strings as a NULL-terminated vector (caller frees with
+ * strv_free); check_kv wants each to be K=V.  NULL on error (err filled). */
+char **json_strv(const cJSON *a, int check_kv, ray_err *err);
+void strv_free(char **v);
+
+/* The child's environment: ours, then RAY_*, then user_env (caller frees). */
+char **env_build(const char *id, const char *job, int attempt, const res *req,
+                 const char *gpu_ids, char **user_env, int nrets, obj **rets);
+/* Where task t's stderr is kept. */
+void log_path(const task *t, char *buf, size_t len);
+/* Takes t's resources and starts its process; fails t when it cannot. */
+void task_start(task *t);
+/* Seals t's returns after a clean exit; t is FINISHED. */
+void task_seal_ok(task *t);
+
+#endif

@@ -1,0 +1,18 @@
+/* place.h: the placement policy: which node runs a task. */
+#ifndef RAY_NODE_PLACE_H
+#define RAY_NODE_PLACE_H
+
+#include "node.h"
+
+/* Whether labels have ("k=v,k=v", or ",k=v," as stored) hold every
+ * "k=v" of want; an empty or NULL want matches anything. */
+int labels_match(const char *have, const char *want);
+/* Whether some live node could ever run t (ignoring what is free now). */
+int sched_feasible_anywhere(const task *t);
+/* Why no live node can ever run t (for ray-status); 0 when one can. */
+int sched_infeasible_reason(const task *t, char *buf, size_t len);
+/* Where t should run now: 0 here, 1 forwarded, 2 failed and dequeued
+ * (its group was removed, its pinned node died), -1 nowhere yet. */
+int place(task *t);
+
+#endif

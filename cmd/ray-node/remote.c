@@ -1,0 +1,374 @@
+/*
+ * remote.c: tasks that cross nodes.  The owner (the node a task was
+ * submitted to) forwards it with task_run; the node that runs it tells the
+ * owner how it ended with task_done, carrying the tail of its stderr so
+ * the log outlives that node.  The owner alone decides retries: when a
+ * node dies, its running tasks are queued again, and results whose only
+ * copy it held are rebuilt by running their task again (lineage), or
+ * become errors when they cannot be.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node.h"
+#include "launch.h"
+#include "remote.h"
+#include "res.h"
+#include "tasks.h"
+
+#define LOG_SHIP_MAX (1u << 20)
+
+/* A task_done on its way to the owner: sent again (a few times, each on
+ * a fresh connection) when the connection breaks under it, so a broken
+ * connection never leaves the owner waiting for a task that ended. */
+typedef struct report {
+	char owner[RAY_NODEID_LEN + 1];
+	cJSON *req;               /* owned */
+	rbuf data;                /* owned: the task's stderr tail */
+	int tries;
+} report;
+
+static int report_again(report *r);
+
+static void on_reported(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
+{
+	report *r = ud;
+
+	(void)reply;
+	(void)d;
+	(void)dl;
+	if (rc == RAY_EUNREACH && !N->stopping && ++r->tries < 5 && !report_again(r))
+		return;
+	if (rc == RAY_EUNREACH)
+		node_log("could not tell node %s that task %s ended", r->owner, rj_str(r->req, "task_id"));
+	cJSON_Delete(r->req);
+	rbuf_release(&r->data);
+	free(r);
+}
+
+static int report_again(report *r)
+{
+	peer *p = peer_node(r->owner);
+
+	return p ? peer_request(p, r->req, r->data.p, r->data.len, on_reported, r) : -1;
+}
+
+/* Sends req (taken) with data (taken) to owner. */
+static void report_send(const char *owner, cJSON *req, rbuf *data)
+{
+	report *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		cJSON_Delete(req);
+		rbuf_release(data);
+		return;
+	}
+	snprintf(r->owner, sizeof(r->owner), "%s", owner);
+	r->req = req;
+	r->data = *data;
+	memset(data, 0, sizeof(*data));
+	if (report_again(r)) {
+		cJSON_Delete(r->req);
+		rbuf_release(&r->data);
+		free(r);
+	}
+}
+
+/* Tells the owner how a task it forwarded here ended. */
+static void report_done(task *t)
+{
+	cJSON *req, *a;
+	int i;
+
+	if (!peer_node(t->owner))
+		return;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "task_done");
+	cJSON_AddStringToObject(req, "task_id", t->id);
+	cJSON_AddStringToObject(req, "node_id", N->id);
+	cJSON_AddNumberToObject(req, "state", t->state);
+	cJSON_AddNumberToObject(req, "attempt", t->attempt);
+	cJSON_AddNumberToObject(req, "exit_code", t->exit_code);
+	cJSON_AddNumberToObject(req, "signal", t->term_signal);
+	a = cJSON_AddArrayToObject(req, "results");
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o = t->rets[i];
+		cJSON *r = cJSON_CreateObject();
+		if (o && o->state == OBJ_READY) {
+			cJSON_AddNumberToObject(r, "size", (double)o->size);
+		} else {
+			cJSON_AddNumberToObject(r, "code", o ? o->err_code : RAY_ELOST);
+			cJSON_AddStringToObject(r, "msg", o && o->err_msg ? o->err_msg : "lost");
+		}
+		cJSON_AddItemToArray(a, r);
+	}
+	{
+		/* The stderr travels to the owner, so logs outlive this node. */
+		char path[PATH_MAX + 64];
+		rbuf log = { 0 };
+		int fd;
+		log_path(t, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			off_t end = lseek(fd, 0, SEEK_END), start = end > (off_t)LOG_SHIP_MAX ? end - (off_t)LOG_SHIP_MAX : 0;
+			if (end > 0 && !rbuf_reserve(&log, (size_t)(end - start))) {
+				ssize_t n = pread(fd, log.p, (size_t)(end - start), start);
+				log.len = n > 0 ? (size_t)n : 0;
+			}
+			close(fd);
+		}
+		report_send(t->owner, req, &log);
+	}
+}
+
+void sched_task_ended(task *t)
+{
+	if (t->owner[0])
+		report_done(t);
+}
+
+void op_task_run(conn *c, uint32_t id, cJSON *req)
+{
+	const char *owner = rj_str(req, "owner");
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "task"), *it;
+	const char *tid = rj_str(j, "id"), *job = rj_str(j, "job"), *sin = rj_str(j, "stdin");
+	ray_err err = { 0, "" };
+	char ref[RAY_REF_MAX + 1];
+	task *t;
+	int i, n;
+
+	if (!owner || strlen(owner) != RAY_NODEID_LEN || !tid || strlen(tid) != 2 * RAY_NODEID_LEN ||
+	    !ray_ref_valid(tid) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "argv"))) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad task");
+		return;
+	}
+	if (task_find(tid)) {
+		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+		return;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "argv"))
+		if (!cJSON_IsString(it) || (!rj_bool(j, "shell") && task_arg_check(it->valuestring, &err))) {
+			conn_reply_err(c, id, err.code ? err.code : RAY_EUSAGE, "%s", err.msg[0] ? err.msg : "bad argv");
+			return;
+		}
+	if (sin && !store_lookup(sin)) {
+		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%.80s'", sin);
+		return;
+	}
+	n = (int)rj_int(j, "num_returns", 1);
+	if (n < 1 || n > MAX_RETURNS) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad num_returns");
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", tid);
+	snprintf(t->owner, sizeof(t->owner), "%s", owner);
+	t->bundle = -1;
+	if (rj_str(j, "pg") && strlen(rj_str(j, "pg")) <= RAY_ID_MAX) {
+		snprintf(t->pg, sizeof(t->pg), "%s", rj_str(j, "pg"));
+		t->bundle = (int)rj_int(j, "bundle", -1);
+	}
+	snprintf(t->job, sizeof(t->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
+	t->name = rj_str(j, "name") ? strdup(rj_str(j, "name")) : NULL;
+	t->shell = rj_bool(j, "shell");
+	t->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, NULL);
+	t->env = json_strv(cJSON_GetObjectItemCaseSensitive(j, "env"), 1, NULL);
+	res_from_json_raw(&t->req, cJSON_GetObjectItemCaseSensitive(j, "req"));
+	t->num_returns = n;
+	t->max_retries = (int)rj_int(j, "max_retries", 0);
+	t->attempt = (int)rj_int(j, "attempt", 0);
+	t->retry_exceptions = rj_bool(j, "retry_exceptions");
+	n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "retry_codes"));
+	if (n > 0 && n <= 256 && (t->retry_codes = calloc((size_t)n, sizeof(int)))) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "retry_codes"))
+			t->retry_codes[t->nretry_codes++] = cJSON_IsNumber(it) ? (int)it->valuedouble : -1;
+	}
+	t->rets = calloc((size_t)t->num_returns, sizeof(obj *));
+	if (!t->argv || !t->argv[0] || !t->rets || (t->shell && (!t->argv[1] || !t->argv[2]))) {
+		task_release(t);
+		conn_reply_err(c, id, RAY_EUSAGE, "bad task");
+		return;
+	}
+	task_register(t);
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o;
+		snprintf(ref, sizeof(ref), "%s%08x", t->id, (unsigned)(i + 1));
+		o = store_find(ref);
+		if (o && o->state != OBJ_PENDING && !o->nwait && !o->ndeps)
+			store_free(o);
+		o = store_find(ref);
+		if (!o)
+			o = store_new(ref);
+		t->rets[i] = o;
+		if (o)
+			o->producer = t;
+	}
+	if (t->shell) {
+		char refs[64][RAY_REF_MAX + 1];
+		int k = line_refs(t->argv[2], refs, 64);
+		for (i = 0; i < k; i++) {
+			obj *o = store_lookup(refs[i]);
+			if (o)
+				task_add_dep(t, o);
+		}
+	} else {
+		for (i = 0; t->argv[i]; i++)
+			if (is_ref_arg(t->argv[i]))
+				task_add_dep(t, store_find(t->argv[i] + 1));
+	}
+	if (sin) {
+		t->stdin_obj = store_find(sin);
+		task_add_dep(t, t->stdin_obj);
+	}
+	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+	if (task_queue_if_ready(t))
+		sched_run();
+}
+
+void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
+{
+	task *t = task_find(rj_str(req, "task_id"));
+	const char *from = rj_str(req, "node_id");
+	const cJSON *results = cJSON_GetObjectItemCaseSensitive(req, "results"), *it;
+	int state = (int)rj_int(req, "state", T_FAILED), i = 0;
+	rnode *r;
+
+	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+	if (!t || t->owner[0] || t->state >= T_FINISHED || !from || strcmp(from, t->exec_node) ||
+	    cJSON_GetArraySize(results) != t->num_returns)
+		return;
+	if (dlen) {
+		char path[PATH_MAX + 64];
+		int fd;
+		log_path(t, path, sizeof(path));
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			if (write(fd, data, dlen) < 0)
+				node_log("cannot keep the log of %s", t->id);
+			close(fd);
+		}
+	}
+	t->attempt = (int)rj_int(req, "attempt", t->attempt);
+	t->exit_code = (int)rj_int(req, "exit_code", 0);
+	t->term_signal = (int)rj_int(req, "signal", 0);
+	/* Its resources are free there now: do not wait for a heartbeat to
+	 * send that node more work. */
+	if ((r = view_find(from)) && r->alive && !t->pg[0]) {
+		res_add(&r->avail, &t->req);
+		res_clamp(&r->avail, &r->total);
+	}
+	if (state == T_FINISHED) {
+		cJSON_ArrayForEach(it, results) {
+			obj *o = t->rets[i++];
+			int64_t size = rj_int(it, "size", -1);
+			if (!o || o->state != OBJ_PENDING)
+				continue;
+			if (size < 0) {
+				store_fail(o, RAY_ELOST, "lost");
+				continue;
+			}
+			o->size = (uint64_t)size;
+			o->remote = 1;
+			snprintf(o->loc, sizeof(o->loc), "%s", from);
+			store_ready(o);
+		}
+		t->state = T_FINISHED;
+		t->end_ms = ray_now_ms();
+		N->nfinished++;
+		task_unpin_deps(t);
+	} else {
+		const cJSON *first = cJSON_GetArrayItem(results, 0);
+		int code = (int)rj_int(first, "code", RAY_EFAILED);
+		if (code >= 0 || code < RAY_ENOTFOUND)
+			code = RAY_EFAILED;
+		task_finish_error(t, state == T_CANCELLED ? T_CANCELLED : T_FAILED, code,
+		                  rj_str(first, "msg") ? rj_str(first, "msg") : "task failed");
+	}
+	sched_run();
+}
+
+/* Re-runs a finished task to rebuild its lost results (lineage). */
+static void task_rebuild(task *t)
+{
+	int i;
+
+	t->attempt++;
+	t->exec_node[0] = '\0';
+	t->state = T_PENDING_NODE;
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o = t->rets[i];
+		if (o && o->state == OBJ_READY && o->remote) {
+			o->state = OBJ_PENDING;
+			o->remote = 0;
+		}
+	}
+	if (t->shell) {
+		char refs[64][RAY_REF_MAX + 1];
+		int k = line_refs(t->argv[2], refs, 64);
+		for (i = 0; i < k; i++)
+			if (store_find(refs[i]))
+				task_add_dep(t, store_find(refs[i]));
+	} else {
+		for (i = 0; t->argv[i]; i++)
+			if (is_ref_arg(t->argv[i]) && store_find(t->argv[i] + 1))
+				task_add_dep(t, store_find(t->argv[i] + 1));
+	}
+	if (t->stdin_obj)
+		task_add_dep(t, t->stdin_obj);
+	if (t->deps_missing)
+		t->state = T_PENDING_ARGS;
+	else
+		queue_push(t);
+}
+
+void sched_node_died(const char *id)
+{
+	char desc[256], msg[600];
+	task *t;
+	obj *o, *next;
+
+	for (t = N->thead; t; t = t->next) {
+		if (t->owner[0] || strcmp(t->exec_node, id) || t->state >= T_FINISHED || t->state < T_SUBMITTED)
+			continue;
+		t->exec_node[0] = '\0';
+		if (t->attempt < t->max_retries) {
+			t->attempt++;
+			queue_push(t);
+		} else {
+			task_desc(t, desc, sizeof(desc));
+			snprintf(msg, sizeof(msg), "%s failed: node %s died while running it, after %d attempt%s",
+			         desc, id, t->attempt + 1, t->attempt ? "s" : "");
+			task_finish_error(t, T_FAILED, RAY_ECRASH, msg);
+		}
+	}
+	for (o = N->ohead; o; o = next) {
+		next = o->next;
+		if (o->foreign || o->state != OBJ_READY || !o->remote || strcmp(o->loc, id))
+			continue;
+		t = o->producer;
+		if (t && t->state == T_FINISHED && !t->act && t->attempt < t->max_retries &&
+		    (t->pin_soft || strcmp(t->pin, id))) {
+			node_log("rebuilding %s: its only copy was on dead node %s", o->ref, id);
+			task_rebuild(t);
+			continue;
+		}
+		if (o->state == OBJ_PENDING)
+			continue;   /* a rebuild above already reset it */
+		snprintf(msg, sizeof(msg),
+		         "object %s is lost: its only copy was on node %s, which died, and it cannot be rebuilt%s",
+		         o->ref, id, !t ? " (it was put, not computed)" : t->attempt >= t->max_retries ?
+		         " (retries exhausted)" : " (its task is pinned to that node)");
+		o->state = OBJ_PENDING;
+		o->remote = 0;
+		store_fail(o, RAY_ELOST, msg);
+	}
+	sched_run();
+}
