@@ -78,7 +78,7 @@ bin/%: cmd/%.c cmd/tool.h lib/libray.a include/ray.h lib/rayint.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
 t/unit/%: t/unit/%.c t/unit/unit.h cmd/ray-node/libnode.a lib/libray.a $(wildcard cmd/ray-node/*.h)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Icmd/ray-node -o $@ $< cmd/ray-node/libnode.a lib/libray.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -iquote cmd/ray-node -o $@ $< cmd/ray-node/libnode.a lib/libray.a $(LDLIBS)
 
 unit: all $(UNIT_BIN)
 	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc

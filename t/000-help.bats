@@ -11,7 +11,7 @@ tools() {
 	done
 }
 
-@test "bin/ holds every tool SPEC.md names" {
+@test "bin/ holds every documented tool" {
 	local t
 	for t in ray-node ray-put ray-get ray-wait ray-store ray-submit ray-cancel ray-status; do
 		assert [ -x "$BATS_TEST_DIRNAME/../bin/$t" ]

@@ -8,7 +8,7 @@ setup() {
 	start_node --labels zone=test
 }
 
-@test "nodes --json: the fields SPEC.md names" {
+@test "nodes --json: the documented fields" {
 	run_ray 0 ray-status nodes --json
 	assert_equal "$(json_get length)" 1
 	assert_equal "$(json_get '.[0].node_id')" "$RAY_NODE_ID"
@@ -56,7 +56,7 @@ setup() {
 	assert_equal "$(json_get '.[] | select(.name == "bad-task") | "\(.state) \(.exit_code)"')" "FAILED 4"
 	assert_equal "$(json_get '.[] | select(.name == "slow-task") | "\(.state) \(.exit_code)"')" "RUNNING null"
 	assert_regex "$(json_get '.[0].task_id')" '^[0-9a-f]+$'
-	# Every state is one SPEC.md names.
+	# Every state is a documented one.
 	run_ray 0 ray-status tasks --json
 	assert_equal "$(json_get '[.[].state | select(IN("PENDING_ARGS_AVAIL", "PENDING_NODE_ASSIGNMENT",
 		"SUBMITTED_TO_WORKER", "RUNNING", "FINISHED", "FAILED", "CANCELLED") | not)] | length')" 0

@@ -37,7 +37,7 @@ pulls() {
 		"$(printf '%s\n' "${CLUSTER_IDS[@]}" | sort | paste -sd' ')"
 }
 
-@test "every node lists every node with the SPEC fields" {
+@test "every node lists every node with the documented fields" {
 	WORKER_OPTS=(--labels zone=b,disk=ssd --resources foo=2)
 	start_cluster 3
 	local i j

@@ -75,7 +75,7 @@ running_on() {
 	wait_for -t 5 node_state_is "$(node_id 1)" DEAD "$(node_addr 2)"
 	t2=$EPOCHREALTIME
 	echo "# dead on the head after $(secs_between "$t0" "$t1") s, on the other worker after $(secs_between "$t0" "$t2") s"
-	# SPEC.md: dead within 5 s (t0 is taken before kill_node even starts);
+	# Documented: dead within 5 s (t0 is taken before kill_node even starts);
 	# the other nodes hear it with their next heartbeat reply.
 	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a <= 5) }'
 	awk -v a="$t0" -v b="$t2" 'BEGIN { exit !(b - a <= 5.5) }'

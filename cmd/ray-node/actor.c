@@ -22,7 +22,12 @@
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
+#include "cluster.h"
+#include "launch.h"
 #include "proto.h"
+#include "res.h"
+#include "sched.h"
+#include "server.h"
 
 #define MAX_CONCURRENCY 10000
 #define STOP_GRACE_MS 2000

@@ -17,7 +17,11 @@
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
+#include "launch.h"
 #include "proto.h"
+#include "sched.h"
+#include "server.h"
+#include "store.h"
 
 #define MAX_ARGS 4096
 

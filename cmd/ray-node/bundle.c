@@ -13,6 +13,10 @@
 
 #include "node.h"
 #include "bundle.h"
+#include "pg.h"
+#include "res.h"
+#include "sched.h"
+#include "server.h"
 
 /* A bundle reserved on this node. */
 typedef struct bundle {

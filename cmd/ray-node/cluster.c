@@ -16,12 +16,54 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "cluster.h"
+#include "peer.h"
 #include "res.h"
+#include "server.h"
 
 #define TICK_MS 200
 #define HEARTBEAT_TICKS 3   /* 600 ms */
 
 static unsigned ticks;
+
+/* The parts above the cluster hear of it through hooks that node.c
+ * registers, so that this file calls no one above it. */
+#define MAX_HOOKS 8
+static cluster_death_fn death_hooks[MAX_HOOKS];
+static void (*tick_hooks[MAX_HOOKS])(void);
+static int ndeath_hooks, ntick_hooks;
+static void (*change_hook)(void);
+static cJSON *(*share_provide)(void);
+static void (*share_merge)(const cJSON *table);
+
+void cluster_on_death(cluster_death_fn fn)
+{
+	if (ndeath_hooks < MAX_HOOKS)
+		death_hooks[ndeath_hooks++] = fn;
+}
+
+void cluster_on_tick(void (*fn)(void))
+{
+	if (ntick_hooks < MAX_HOOKS)
+		tick_hooks[ntick_hooks++] = fn;
+}
+
+void cluster_on_change(void (*fn)(void))
+{
+	change_hook = fn;
+}
+
+void cluster_share(cJSON *(*provide)(void), void (*merge)(const cJSON *table))
+{
+	share_provide = provide;
+	share_merge = merge;
+}
+
+static void changed(void)
+{
+	if (change_hook)
+		change_hook();
+}
 
 static double wall_s(void)
 {
@@ -50,6 +92,16 @@ int view_alive_others(void)
 	for (i = 0; i < N->nview; i++)
 		n += N->view[i].alive && strcmp(N->view[i].id, N->id) != 0;
 	return n;
+}
+
+/* The connection for object chunks to a live node (NULL if dead/unknown). */
+peer *peer_bulk(const char *node_id)
+{
+	rnode *r = view_find(node_id);
+
+	if (!r || !r->alive)
+		return NULL;
+	return peer_for_bulk(r->id, r->addr);
 }
 
 peer *peer_node(const char *node_id)
@@ -130,12 +182,13 @@ static cJSON *view_raw(void)
 
 static void node_died(rnode *r)
 {
+	int i;
+
 	r->alive = 0;
 	r->end_time = wall_s();
 	node_log("node %s at %s is dead", r->id, r->addr);
-	sched_node_died(r->id);
-	transfer_node_died(r->id);
-	pg_node_died(r->id);
+	for (i = 0; i < ndeath_hooks; i++)
+		death_hooks[i](r->id);
 }
 
 /* Merges the head's table into our view, reacting to deaths and joins. */
@@ -170,7 +223,7 @@ static void view_merge(const cJSON *nodes)
 		cur->last_ms = ray_now_ms();
 	}
 	if (joined)
-		sched_run();
+		changed();
 }
 
 static void on_heartbeat(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
@@ -187,8 +240,9 @@ static void on_heartbeat(void *ud, int rc, cJSON *reply, const char *d, size_t d
 	if (rc || !reply)
 		return;
 	view_merge(cJSON_GetObjectItemCaseSensitive(reply, "nodes"));
-	pg_merge_table(cJSON_GetObjectItemCaseSensitive(reply, "pgs"));
-	sched_run();
+	if (share_merge)
+		share_merge(cJSON_GetObjectItemCaseSensitive(reply, "pgs"));
+	changed();
 }
 
 static void send_heartbeat(void)
@@ -225,16 +279,17 @@ static void head_check_deaths(void)
 
 static void on_tick(uv_timer_t *t)
 {
+	int i;
+
 	(void)t;
 	ticks++;
 	self_refresh();
-	if (N->is_head) {
+	if (N->is_head)
 		head_check_deaths();
-		pg_tick();
-	}
 	else if (ticks % HEARTBEAT_TICKS == 0)
 		send_heartbeat();
-	transfer_tick();
+	for (i = 0; i < ntick_hooks; i++)
+		tick_hooks[i]();
 }
 
 static void on_registered(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
@@ -260,7 +315,7 @@ int cluster_start(void)
 	int64_t ms;
 
 	/* Heartbeats every 0.6 s; 3.5 s of silence is death, so every node
-	 * knows within 5 s of the kill (SPEC.md). */
+	 * knows within 5 s of the kill (ray-node(1) promises it). */
 	N->dead_timeout_ms = 3500;
 	if (t && !ray_parse_seconds(t, &ms) && ms > 0)
 		N->dead_timeout_ms = ms;
@@ -363,7 +418,7 @@ void op_cluster(conn *c, uint32_t id, cJSON *req)
 		r = cJSON_CreateObject();
 		cJSON_AddItemToObject(r, "nodes", view_raw());
 		conn_reply(c, id, r, NULL, 0);
-		sched_run();
+		changed();
 	} else if (!strcmp(op, "node_heartbeat")) {
 		rnode *cur = view_find(rj_str(req, "node_id"));
 		if (!cur || !cur->alive) {
@@ -375,9 +430,10 @@ void op_cluster(conn *c, uint32_t id, cJSON *req)
 		cur->last_ms = ray_now_ms();
 		r = cJSON_CreateObject();
 		cJSON_AddItemToObject(r, "nodes", view_raw());
-		cJSON_AddItemToObject(r, "pgs", pg_table_json());
+		if (share_provide)
+			cJSON_AddItemToObject(r, "pgs", share_provide());
 		conn_reply(c, id, r, NULL, 0);
-		sched_run();
+		changed();
 	} else {
 		conn_reply_err(c, id, RAY_EUSAGE, "unknown request '%.64s'", op);
 	}

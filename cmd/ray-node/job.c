@@ -20,6 +20,11 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "actor.h"
+#include "job.h"
+#include "launch.h"
+#include "server.h"
+#include "store.h"
 
 #define JOB_ID_LEN 8
 #define MAX_JOBS 10000
@@ -225,16 +230,6 @@ static char *join_argv(const cJSON *argv)
 
 /* ---- drivers run by this daemon (submit) ---- */
 
-static char *kv(const char *k, const char *v)
-{
-	size_t n = strlen(k) + strlen(v) + 2;
-	char *s = malloc(n);
-
-	if (s)
-		snprintf(s, n, "%s=%s", k, v);
-	return s;
-}
-
 static char **driver_env(const job *j)
 {
 	size_t ne = 0, i = 0, k;
@@ -249,14 +244,14 @@ static char **driver_env(const job *j)
 		if (strncmp(environ[k], "RAY_", 4))
 			env[i++] = strdup(environ[k]);
 	snprintf(path, sizeof(path), "%s/node.sock", N->session);
-	env[i++] = kv("RAY_ADDRESS", path);
+	env[i++] = env_kv("RAY_ADDRESS", path);
 	snprintf(path, sizeof(path), "%s/token", N->session);
-	env[i++] = kv("RAY_TOKEN_FILE", path);
-	env[i++] = kv("RAY_TMPDIR", ray_tmpdir());
-	env[i++] = kv("RAY_NODE_ID", N->id);
-	env[i++] = kv("RAY_JOB_ID", j->id);
+	env[i++] = env_kv("RAY_TOKEN_FILE", path);
+	env[i++] = env_kv("RAY_TMPDIR", ray_tmpdir());
+	env[i++] = env_kv("RAY_NODE_ID", N->id);
+	env[i++] = env_kv("RAY_JOB_ID", j->id);
 	if (j->ns)
-		env[i++] = kv("RAY_NAMESPACE", j->ns);
+		env[i++] = env_kv("RAY_NAMESPACE", j->ns);
 	env[i] = NULL;
 	return env;
 }
@@ -302,7 +297,7 @@ static void on_kill_timer(uv_timer_t *t)
 		kill(-j->pid, SIGKILL);
 }
 
-static void log_path(const job *j, char *buf, size_t len)
+static void job_log_path(const job *j, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/logs/job-%s.log", N->session, j->id);
 }
@@ -318,7 +313,7 @@ static int driver_spawn(job *j, const cJSON *argv, const char *cwd, ray_err *err
 
 	args = calloc((size_t)cJSON_GetArraySize(argv) + 1, sizeof(*args));
 	env = driver_env(j);
-	log_path(j, path, sizeof(path));
+	job_log_path(j, path, sizeof(path));
 	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	fds[1] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (!args || !env || fds[0] < 0 || fds[1] < 0) {
@@ -543,7 +538,7 @@ static void jop_logs(conn *c, uint32_t id, cJSON *req)
 		conn_reply(c, id, r, NULL, 0);
 		return;
 	}
-	log_path(j, path, sizeof(path));
+	job_log_path(j, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		conn_reply(c, id, r, NULL, 0);

@@ -18,9 +18,14 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "bundle.h"
 #include "launch.h"
+#include "put.h"
+#include "remote.h"
 #include "res.h"
-#include "tasks.h"
+#include "sched.h"
+#include "spawn.h"
+#include "store.h"
 
 extern char **environ;
 
@@ -331,7 +336,7 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 	prune_history();
 }
 
-static char *kv(const char *k, const char *v)
+char *env_kv(const char *k, const char *v)
 {
 	size_t n = strlen(k) + strlen(v) + 2;
 	char *s = malloc(n);
@@ -364,24 +369,24 @@ char **env_build(const char *id, const char *job, int attempt, const res *req,
 		env[i++] = strdup(environ[j]);
 	}
 	snprintf(path, sizeof(path), "%s/node.sock", N->session);
-	env[i++] = kv("RAY_ADDRESS", path);
+	env[i++] = env_kv("RAY_ADDRESS", path);
 	snprintf(path, sizeof(path), "%s/token", N->session);
-	env[i++] = kv("RAY_TOKEN_FILE", path);
-	env[i++] = kv("RAY_TMPDIR", ray_tmpdir());
-	env[i++] = kv(rets ? "RAY_TASK_ID" : "RAY_ACTOR_ID", id);
-	env[i++] = kv("RAY_NODE_ID", N->id);
-	env[i++] = kv("RAY_JOB_ID", job);
+	env[i++] = env_kv("RAY_TOKEN_FILE", path);
+	env[i++] = env_kv("RAY_TMPDIR", ray_tmpdir());
+	env[i++] = env_kv(rets ? "RAY_TASK_ID" : "RAY_ACTOR_ID", id);
+	env[i++] = env_kv("RAY_NODE_ID", N->id);
+	env[i++] = env_kv("RAY_JOB_ID", job);
 	snprintf(buf, sizeof(buf), "%d", attempt);
-	env[i++] = kv("RAY_ATTEMPT", buf);
+	env[i++] = env_kv("RAY_ATTEMPT", buf);
 	snprintf(buf, sizeof(buf), "%lld", (long long)(threads > 0 ? threads : 1));
-	env[i++] = kv("OMP_NUM_THREADS", buf);
+	env[i++] = env_kv("OMP_NUM_THREADS", buf);
 	if (req->gpu > 0 && gpu_ids && *gpu_ids)
-		env[i++] = kv("CUDA_VISIBLE_DEVICES", gpu_ids);
+		env[i++] = env_kv("CUDA_VISIBLE_DEVICES", gpu_ids);
 	if (nrets > 1)
 		for (j = 0; j < (size_t)nrets; j++) {
 			snprintf(name, sizeof(name), "RAY_RETURN_%zu", j);
 			snprintf(path, sizeof(path), "%s/tmp/%s", N->store, rets[j]->ref);
-			env[i++] = kv(name, path);
+			env[i++] = env_kv(name, path);
 		}
 	for (j = 0; j < nu; j++)
 		env[i++] = strdup(user_env[j]);

@@ -25,6 +25,8 @@ char **json_strv(const cJSON *a, int check_kv, ray_err *err);
 void strv_free(char **v);
 
 /* The child's environment: ours, then RAY_*, then user_env (caller frees). */
+/* "K=V", malloc'd (NULL when out of memory). */
+char *env_kv(const char *k, const char *v);
 char **env_build(const char *id, const char *job, int attempt, const res *req,
                  const char *gpu_ids, char **user_env, int nrets, obj **rets);
 /* Where task t's stderr is kept. */

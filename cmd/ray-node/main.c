@@ -26,6 +26,16 @@
 #include <sodium.h>
 
 #include "node.h"
+#include "actor.h"
+#include "cluster.h"
+#include "job.h"
+#include "pg.h"
+#include "res.h"
+#include "sched.h"
+#include "server.h"
+#include "spawn.h"
+#include "spill.h"
+#include "store.h"
 
 static const char USAGE[] =
 	"usage: ray-node start --head [--port PORT] [--host ADDR] [NODE OPTIONS]\n"

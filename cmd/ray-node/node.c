@@ -11,6 +11,16 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "actor.h"
+#include "cluster.h"
+#include "job.h"
+#include "ops.h"
+#include "pg.h"
+#include "remote.h"
+#include "sched.h"
+#include "server.h"
+#include "store.h"
+#include "transfer.h"
 #include "waiter.h"
 
 node *N;
@@ -76,11 +86,25 @@ void node_shutdown(void)
 		finish_shutdown();
 }
 
+/* The head places groups; every node pulls objects. */
+static void head_tick(void)
+{
+	if (N->is_head)
+		pg_tick();
+}
+
 void node_wire(void)
 {
 	server_on_request(ops_dispatch);
 	server_on_close(waiter_conn_closed);
 	server_on_close(store_conn_closed);
 	server_on_close(job_conn_closed);
+	cluster_on_death(sched_node_died);
+	cluster_on_death(transfer_node_died);
+	cluster_on_death(pg_node_died);
+	cluster_on_tick(head_tick);
+	cluster_on_tick(transfer_tick);
+	cluster_on_change(sched_run);
+	cluster_share(pg_table_json, pg_merge_table);
 }
 

@@ -7,6 +7,20 @@
 #include <string.h>
 
 #include "node.h"
+#include "actor.h"
+#include "cluster.h"
+#include "job.h"
+#include "ops.h"
+#include "pg.h"
+#include "put.h"
+#include "remote.h"
+#include "sched.h"
+#include "server.h"
+#include "status.h"
+#include "store.h"
+#include "store_status.h"
+#include "transfer.h"
+#include "waiter.h"
 
 typedef void (*op_data_fn)(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen);
 typedef void (*op_fn)(conn *c, uint32_t id, cJSON *req);

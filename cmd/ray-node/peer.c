@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "node.h"
+#include "peer.h"
 
 enum { PEER_CONNECTING, PEER_AUTH, PEER_READY, PEER_BROKEN };
 
@@ -289,13 +290,9 @@ peer *peer_for(const char *node_id, const char *addr)
 
 /* Object chunks get a shared connection of their own per node, so that
  * heartbeats and task messages never queue behind megabytes of data. */
-peer *peer_bulk(const char *node_id)
+peer *peer_for_bulk(const char *node_id, const char *addr)
 {
-	rnode *r = view_find(node_id);
-
-	if (!r || !r->alive)
-		return NULL;
-	return peer_get(r->id, r->addr, 1);
+	return peer_get(node_id, addr, 1);
 }
 
 /* A connection of its own, for a request that may wait long (so it never

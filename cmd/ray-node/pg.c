@@ -14,7 +14,12 @@
 
 #include "node.h"
 #include "bundle.h"
+#include "cluster.h"
+#include "peer.h"
 #include "pg.h"
+#include "res.h"
+#include "sched.h"
+#include "server.h"
 
 static const char *strategies[] = { "PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD" };
 const char *const pg_states[] = { "PENDING", "CREATED", "RESCHEDULING", "REMOVED" };

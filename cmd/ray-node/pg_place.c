@@ -14,7 +14,12 @@
 
 #include "node.h"
 #include "bundle.h"
+#include "cluster.h"
+#include "peer.h"
 #include "pg.h"
+#include "res.h"
+#include "sched.h"
+#include "server.h"
 
 static void waiter_closed(uv_handle_t *h)
 {

@@ -13,9 +13,13 @@
 #include <string.h>
 
 #include "node.h"
+#include "bundle.h"
+#include "cluster.h"
+#include "peer.h"
+#include "pg.h"
 #include "place.h"
 #include "res.h"
-#include "tasks.h"
+#include "sched.h"
 
 int labels_match(const char *have, const char *want)
 {

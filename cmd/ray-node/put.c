@@ -18,6 +18,7 @@
 
 #include "node.h"
 #include "put.h"
+#include "server.h"
 #include "spill.h"
 #include "store.h"
 #include "waiter.h"

@@ -15,10 +15,15 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "cluster.h"
 #include "launch.h"
+#include "peer.h"
+#include "pg.h"
 #include "remote.h"
 #include "res.h"
-#include "tasks.h"
+#include "sched.h"
+#include "server.h"
+#include "store.h"
 
 #define LOG_SHIP_MAX (1u << 20)
 

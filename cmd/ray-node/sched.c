@@ -13,11 +13,21 @@
 #include <string.h>
 
 #include "node.h"
+#include "actor.h"
+#include "actor_call.h"
+#include "bundle.h"
+#include "cluster.h"
 #include "launch.h"
+#include "peer.h"
+#include "pg.h"
 #include "place.h"
 #include "remote.h"
 #include "res.h"
-#include "tasks.h"
+#include "sched.h"
+#include "server.h"
+#include "spill.h"
+#include "store.h"
+#include "transfer.h"
 
 #define MAX_HISTORY 200000
 #define SCAN_LIMIT 512
@@ -311,7 +321,7 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 {
 	const cJSON *a, *it;
 	char buf[256];
-	const char *pin, *pg;
+	const char *pin, *pgname;
 	int rc;
 
 	memset(tp, 0, sizeof(*tp));
@@ -362,16 +372,16 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 		if (!soft && !r->alive)
 			return ray_seterr(err, RAY_ERESOURCE, "node '%s' is dead: the task can never be placed", tp->pin);
 	}
-	pg = rj_str(o, "pg");
+	pgname = rj_str(o, "pg");
 	tp->bundle = -1;
-	if (pg) {
-		const char *gid = pg_resolve_id(pg);
+	if (pgname) {
+		const char *gid = pg_resolve_id(pgname);
 		int ready, nb;
 		int64_t bi = rj_int(o, "bundle", -1);
 		if (!gid)
-			return ray_seterr(err, RAY_ENOTFOUND, "unknown placement group '%.80s'", pg);
+			return ray_seterr(err, RAY_ENOTFOUND, "unknown placement group '%.80s'", pgname);
 		if (!pg_bundle_node(gid, -1, &ready, &nb))
-			return ray_seterr(err, RAY_ENOTFOUND, "placement group '%.80s' was removed", pg);
+			return ray_seterr(err, RAY_ENOTFOUND, "placement group '%.80s' was removed", pgname);
 		if (bi >= nb)
 			return ray_seterr(err, RAY_EUSAGE, "placement group %s has no bundle %lld (it has %d)",
 			                  gid, (long long)bi, nb);

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "node.h"
+#include "server.h"
 
 #define AUTH_TIMEOUT_MS 5000
 #define WRITE_QUEUE_MAX (1024u << 20)

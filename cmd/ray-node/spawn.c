@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "spawn.h"
 
 extern char **environ;
 

@@ -11,7 +11,18 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "actor.h"
+#include "cluster.h"
+#include "job.h"
+#include "peer.h"
+#include "pg.h"
+#include "place.h"
 #include "res.h"
+#include "sched.h"
+#include "server.h"
+#include "spill.h"
+#include "status.h"
+#include "store_status.h"
 
 #define LOG_MAX (64u << 20)
 

@@ -27,8 +27,10 @@
 
 #include "node.h"
 #include "put.h"
+#include "server.h"
 #include "spill.h"
 #include "store.h"
+#include "transfer.h"
 #include "waiter.h"
 
 #define HELD_MAX 65536

@@ -4,9 +4,11 @@
  * to a report never touches the code that moves bytes.
  */
 #include "node.h"
+#include "server.h"
 #include "spill.h"
 #include "store.h"
 #include "store_status.h"
+#include "transfer.h"
 
 static const char *obj_state_name(int s)
 {

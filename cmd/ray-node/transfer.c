@@ -27,6 +27,11 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "cluster.h"
+#include "peer.h"
+#include "server.h"
+#include "store.h"
+#include "transfer.h"
 #include "xxh64.h"
 
 #define CHUNK (4u << 20)

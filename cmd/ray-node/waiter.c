@@ -17,8 +17,11 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "sched.h"
+#include "server.h"
 #include "spill.h"
 #include "store.h"
+#include "transfer.h"
 #include "waiter.h"
 
 #define GET_INLINE_BUDGET (128u << 20)

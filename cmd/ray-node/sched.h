@@ -1,8 +1,8 @@
-/* tasks.h: what sched.c offers: the task table and the run queue.  (Not
- * "sched.h": unit tests build with -Icmd/ray-node, where that name would
- * hide the system <sched.h> that pthread.h includes.) */
-#ifndef RAY_NODE_TASKS_H
-#define RAY_NODE_TASKS_H
+/* sched.h: what sched.c offers: the task table and the run queue.  (Unit
+ * tests include this directory with -iquote, so that this name never hides
+ * the system <sched.h> that pthread.h includes.) */
+#ifndef RAY_NODE_SCHED_H
+#define RAY_NODE_SCHED_H
 
 #include "node.h"
 

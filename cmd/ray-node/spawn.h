@@ -1,0 +1,13 @@
+/* spawn.h: starting and reaping child processes (spawn.c). */
+#ifndef RAY_NODE_SPAWN_H
+#define RAY_NODE_SPAWN_H
+
+#include "node.h"
+
+/* exec_err: the errno of a failed exec (status is then 127), else 0. */
+typedef void (*reap_cb)(void *ud, int status, int sig, int exec_err);
+int spawn_init(void);
+int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb cb, void *ud,
+               int *pid_out);
+void spawn_release(void);
+#endif
