@@ -4,7 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
-#include "tool.h"
+#include "taskopt.h"
 
 static const char USAGE[] =
 	"usage: ray-submit [OPTIONS] -- COMMAND [ARG...]\n"
@@ -48,24 +48,17 @@ static int read_lines(char ***out, size_t *n)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "cpus", required_argument, 0, 'c' }, { "gpus", required_argument, 0, 'g' },
-		{ "memory", required_argument, 0, 'm' }, { "resource", required_argument, 0, 'r' },
+		TASKOPT_OPTIONS,
 		{ "num-returns", required_argument, 0, 'n' }, { "max-retries", required_argument, 0, 'R' },
 		{ "retry-exceptions", no_argument, 0, 'x' }, { "retry-exit-codes", required_argument, 0, 'X' },
-		{ "name", required_argument, 0, 'N' }, { "env", required_argument, 0, 'e' },
-		{ "stdin", required_argument, 0, 'i' }, { "get", no_argument, 0, 'G' },
-		{ "strategy", required_argument, 0, 's' }, { "node", required_argument, 0, 'o' },
-		{ "label", required_argument, 0, 'l' }, { "prefer-label", required_argument, 0, 'L' },
-		{ "pg", required_argument, 0, 'p' }, { "bundle", required_argument, 0, 'b' },
-		{ "batch", no_argument, 0, 'B' }, { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+		{ "name", required_argument, 0, 'N' }, { "stdin", required_argument, 0, 'i' },
+		{ "get", no_argument, 0, 'G' }, { "batch", no_argument, 0, 'B' },
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	const char *prog = "ray-submit";
 	ray_task_opts o;
-	const char *res[TOOL_MAX_REPEAT + 1] = { 0 };
-	const char *env[TOOL_MAX_REPEAT + 1] = { 0 };
-	const char *labels[TOOL_MAX_REPEAT + 1] = { 0 };
-	int codes[256], ncodes = 0, nres = 0, nenv = 0, nlab = 0, batch = 0, get = 0, c, rc;
+	taskopt t;
+	int codes[256], ncodes = 0, batch = 0, get = 0, c, rc;
 	uint64_t v;
 	char **lines = NULL, warning[600];
 	size_t nlines = 0, i, nr, done;
@@ -74,32 +67,15 @@ int main(int argc, char **argv)
 	ray_err err = { 0, "" };
 
 	ray_task_opts_init(&o);
+	taskopt_init(&t, &o);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			if (ray_parse_qty(optarg, &o.cpus))
-				return tool_usage(prog, USAGE, "bad --cpus '%s': want a number", optarg);
-			o.cpus_set = 1;
-			break;
-		case 'g':
-			if (ray_parse_qty(optarg, &o.gpus))
-				return tool_usage(prog, USAGE, "bad --gpus '%s': want a number", optarg);
-			break;
-		case 'm':
-			if (ray_parse_size(optarg, &o.memory))
-				return tool_usage(prog, USAGE, "bad --memory '%s': want a size such as 512M", optarg);
-			break;
-		case 'r': {
-			const char *eq = strchr(optarg, '=');
-			int64_t q;
-			if (!eq || eq == optarg || ray_parse_qty(eq + 1, &q))
-				return tool_usage(prog, USAGE, "bad --resource '%s': want NAME=QTY", optarg);
-			if (nres == TOOL_MAX_REPEAT)
-				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
-			res[nres++] = optarg;
-			break;
+		if ((rc = taskopt_parse(&t, prog, c, optarg)) != TASKOPT_NOT_MINE) {
+			if (rc)
+				return rc;
+			continue;
 		}
+		switch (c) {
 		case 'n':
 			if (ray_parse_uint(optarg, &v) || v < 1 || v > 1024)
 				return tool_usage(prog, USAGE, "bad --num-returns '%s': want 1..1024", optarg);
@@ -124,53 +100,22 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'N': o.name = optarg; break;
-		case 'e':
-			if (tool_add_kv(prog, "--env", env, &nenv, optarg))
-				return 2;
-			break;
 		case 'i':
 			if (!ray_ref_valid(optarg))
 				return tool_usage(prog, USAGE, "malformed ref '%s' for --stdin", optarg);
 			o.stdin_ref = optarg;
 			break;
 		case 'G': get = 1; break;
-		case 's':
-			if (strcmp(optarg, "default") && strcmp(optarg, "spread"))
-				return tool_usage(prog, USAGE, "bad --strategy '%s': want default or spread", optarg);
-			o.strategy = optarg;
-			break;
-		case 'o': o.node = optarg; break;
-		case 'l':
-			if (!strchr(optarg, '='))
-				return tool_usage(prog, USAGE, "bad --label '%s': want KEY=VAL", optarg);
-			if (nlab == TOOL_MAX_REPEAT)
-				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
-			labels[nlab++] = optarg;
-			break;
-		case 'L':
-			if (!strchr(optarg, '='))
-				return tool_usage(prog, USAGE, "bad --prefer-label '%s': want KEY=VAL", optarg);
-			o.prefer_label = optarg;
-			break;
-		case 'p': o.pg = optarg; break;
-		case 'b':
-			if (ray_parse_uint(optarg, &v) || v > 100000)
-				return tool_usage(prog, USAGE, "bad --bundle '%s': want an index", optarg);
-			o.bundle = (int)v;
-			break;
 		case 'B': batch = 1; break;
 		case 'h': fputs(USAGE, stdout); return 0;
 		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
 		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
-	o.resources = res;
-	o.env = env;
-	o.labels = labels;
 	o.retry_exit_codes = codes;
 	o.n_retry_exit_codes = ncodes;
-	if (o.bundle >= 0 && !o.pg)
-		return tool_usage(prog, USAGE, "--bundle needs --pg%s", "");
+	if (taskopt_check(&t, prog))
+		return 2;
 	if (batch && optind < argc)
 		return tool_usage(prog, USAGE, "--batch takes commands on stdin, not '%s'", argv[optind]);
 	if (!batch && optind >= argc)
