@@ -188,11 +188,10 @@ int main(int argc, char **argv)
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	if (optind >= argc)
@@ -220,7 +219,7 @@ int main(int argc, char **argv)
 			json = 1;
 			break;
 		case 'h': fputs(USAGE, stdout); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
 	if (runs && optind >= argc)

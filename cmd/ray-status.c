@@ -110,9 +110,7 @@ int main(int argc, char **argv)
 			lim = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
 			break;
 		case 'o': out = optarg; break;
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: return tool_bad_opt(prog, argc, argv);
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	if (optind < argc)

@@ -38,6 +38,21 @@ static inline int tool_bad_opt(const char *prog, int argc, char **argv)
 	return 2;
 }
 
+/* The last cases of every option switch: --help (usage on stdout, exit 0),
+ * --version, or a bad option (exit 2). */
+static inline int tool_std_opt(const char *prog, const char *usage, int c, int argc, char **argv)
+{
+	if (c == 'h') {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (c == 'V') {
+		printf("%s %s\n", prog, RAY_VERSION);
+		return 0;
+	}
+	return tool_bad_opt(prog, argc, argv);
+}
+
 /* Flushes stdout and turns a write error (ENOSPC, EPIPE) into a failure. */
 static inline int tool_finish(const char *prog, int code)
 {
