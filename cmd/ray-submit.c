@@ -45,6 +45,68 @@ static int read_lines(char ***out, size_t *n)
 	return 0;
 }
 
+/* "1,2,3" appended to codes (n so far, at most 256): 0, or -1 if malformed. */
+static int parse_codes(const char *arg, int *codes, int *n)
+{
+	const char *p = arg;
+
+	while (*p) {
+		char *end;
+		long code = strtol(p, &end, 10);
+		if (end == p || (*end && *end != ',') || code < 0 || code > 255 || *n == 256)
+			return -1;
+		codes[(*n)++] = (int)code;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* Submits the command (or each line, BATCH_CHUNK per round trip), then
+ * prints the refs, or with get the results. */
+static int run(ray_client *cl, const ray_task_opts *o, char **cmd, char **lines, size_t nlines,
+               int batch, int get, ray_err *err)
+{
+	const char *prog = "ray-submit";
+	char warning[600];
+	size_t i, nr, done;
+	char (*refs)[RAY_REF_MAX + 1];
+	int rc;
+
+	nr = (size_t)(o->num_returns > 0 ? o->num_returns : 1);
+	if (!batch) {
+		const char *const *av = (const char *const *)cmd;
+		refs = calloc(nr, sizeof(*refs));
+		rc = ray_submit(cl, o, 1, &av, NULL, refs, warning, sizeof(warning), err);
+		done = 1;
+	} else {
+		refs = calloc((nlines ? nlines : 1) * nr, sizeof(*refs));
+		rc = 0;
+		warning[0] = '\0';
+		for (done = 0; done < nlines && !rc;) {
+			size_t k = nlines - done < BATCH_CHUNK ? nlines - done : BATCH_CHUNK;
+			rc = ray_submit(cl, o, k, NULL, (const char *const *)(lines + done),
+			                refs + done * nr, warning, sizeof(warning), err);
+			if (!rc)
+				done += k;
+		}
+	}
+	if (!rc && warning[0])
+		fprintf(stderr, "%s: warning: %s\n", prog, warning);
+	if (!rc && !get) {
+		for (i = 0; i < done * nr; i++)
+			puts(refs[i]);
+	} else if (!rc) {
+		const char **rv = malloc(done * nr * sizeof(*rv) + 1);
+		for (i = 0; i < done * nr; i++)
+			rv[i] = refs[i];
+		fflush(stdout);
+		rc = ray_get_to_fd(cl, done * nr, rv, -1, 1, err);
+		free(rv);
+	}
+	free(refs);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -60,9 +122,8 @@ int main(int argc, char **argv)
 	taskopt t;
 	int codes[256], ncodes = 0, batch = 0, get = 0, c, rc;
 	uint64_t v;
-	char **lines = NULL, warning[600];
-	size_t nlines = 0, i, nr, done;
-	char (*refs)[RAY_REF_MAX + 1];
+	char **lines = NULL;
+	size_t nlines = 0, i;
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
@@ -87,18 +148,10 @@ int main(int argc, char **argv)
 			o.max_retries = (int)v;
 			break;
 		case 'x': o.retry_exceptions = 1; break;
-		case 'X': {
-			char *p = optarg;
-			while (*p) {
-				char *end;
-				long code = strtol(p, &end, 10);
-				if (end == p || (*end && *end != ',') || code < 0 || code > 255 || ncodes == 256)
-					return tool_usage(prog, USAGE, "bad --retry-exit-codes '%s': want C[,C...]", optarg);
-				codes[ncodes++] = (int)code;
-				p = *end ? end + 1 : end;
-			}
+		case 'X':
+			if (parse_codes(optarg, codes, &ncodes))
+				return tool_usage(prog, USAGE, "bad --retry-exit-codes '%s': want C[,C...]", optarg);
 			break;
-		}
 		case 'N': o.name = optarg; break;
 		case 'i':
 			if (!ray_ref_valid(optarg))
@@ -126,42 +179,11 @@ int main(int argc, char **argv)
 		free(lines);
 		return tool_fail(prog, rc, &err);
 	}
-	nr = (size_t)(o.num_returns > 0 ? o.num_returns : 1);
-	if (!batch) {
-		const char *const *av = (const char *const *)(argv + optind);
-		refs = calloc(nr, sizeof(*refs));
-		rc = ray_submit(cl, &o, 1, &av, NULL, refs, warning, sizeof(warning), &err);
-		done = 1;
-	} else {
-		refs = calloc((nlines ? nlines : 1) * nr, sizeof(*refs));
-		rc = 0;
-		warning[0] = '\0';
-		for (done = 0; done < nlines && !rc;) {
-			size_t k = nlines - done < BATCH_CHUNK ? nlines - done : BATCH_CHUNK;
-			rc = ray_submit(cl, &o, k, NULL, (const char *const *)(lines + done),
-			                refs + done * nr, warning, sizeof(warning), &err);
-			if (!rc)
-				done += k;
-		}
-	}
-	if (!rc && warning[0])
-		fprintf(stderr, "%s: warning: %s\n", prog, warning);
-	if (!rc && !get) {
-		for (i = 0; i < done * nr; i++)
-			puts(refs[i]);
-	} else if (!rc) {
-		const char **rv = malloc(done * nr * sizeof(*rv) + 1);
-		for (i = 0; i < done * nr; i++)
-			rv[i] = refs[i];
-		fflush(stdout);
-		rc = ray_get_to_fd(cl, done * nr, rv, -1, 1, &err);
-		free(rv);
-	}
+	rc = run(cl, &o, argv + optind, lines, nlines, batch, get, &err);
 	ray_client_free(cl);
 	for (i = 0; i < nlines; i++)
 		free(lines[i]);
 	free(lines);
-	free(refs);
 	if (rc)
 		return tool_finish(prog, tool_fail(prog, rc, &err));
 	return tool_finish(prog, 0);
