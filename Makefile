@@ -73,9 +73,12 @@ bin/ray-node: $(NODE_OBJ) lib/libray.a
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $(NODE_OBJ) lib/libray.a $(LDLIBS)
 
-bin/%: cmd/%.c cmd/tool.h lib/libray.a include/ray.h lib/rayint.h
+# Each tool is its main plus the few files the tools share (cmd/*.c not
+# named ray-*: option table, printers).
+TOOL_SHARED = $(filter-out cmd/ray-%.c,$(wildcard cmd/*.c))
+bin/%: cmd/%.c $(TOOL_SHARED) $(wildcard cmd/*.h) lib/libray.a include/ray.h lib/rayint.h
 	@mkdir -p bin
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_SHARED) lib/libray.a $(LDLIBS)
 
 t/unit/%: t/unit/%.c t/unit/unit.h cmd/ray-node/libnode.a lib/libray.a $(wildcard cmd/ray-node/*.h)
 	$(CC) $(CFLAGS) $(LDFLAGS) -iquote cmd/ray-node -o $@ $< cmd/ray-node/libnode.a lib/libray.a $(LDLIBS)

@@ -4,9 +4,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 
-#include <cjson/cJSON.h>
-
-#include "tool.h"
+#include "print.h"
+#include "taskopt.h"
 
 static const char USAGE[] =
 	"usage: ray-actor create [OPTIONS] -- COMMAND [ARG...]\n"
@@ -30,7 +29,7 @@ static int parse_int(const char *s, const char *opt, int neg_ok, int *out)
 		return 0;
 	}
 	if (ray_parse_uint(s, &v) || v > 1000000000) {
-		fprintf(stderr, "%s: bad %s '%s': want a count\n%s", prog, opt, s, USAGE);
+		fprintf(stderr, "%s: bad %s '%s': want a count; see '%s --help'\n", prog, opt, s, prog);
 		return 2;
 	}
 	*out = (int)v;
@@ -40,64 +39,32 @@ static int parse_int(const char *s, const char *opt, int neg_ok, int *out)
 static int cmd_create(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "cpus", required_argument, 0, 'c' }, { "gpus", required_argument, 0, 'g' },
-		{ "memory", required_argument, 0, 'm' }, { "resource", required_argument, 0, 'r' },
-		{ "env", required_argument, 0, 'e' }, { "strategy", required_argument, 0, 's' },
-		{ "node", required_argument, 0, 'o' }, { "label", required_argument, 0, 'l' },
-		{ "prefer-label", required_argument, 0, 'L' }, { "pg", required_argument, 0, 'p' },
-		{ "bundle", required_argument, 0, 'b' }, { "name", required_argument, 0, 'N' },
-		{ "namespace", required_argument, 0, 'n' }, { "get-if-exists", no_argument, 0, 'G' },
-		{ "detached", no_argument, 0, 'D' }, { "max-restarts", required_argument, 0, 'R' },
+		TASKOPT_OPTIONS,
+		{ "name", required_argument, 0, 'N' }, { "namespace", required_argument, 0, 'n' },
+		{ "get-if-exists", no_argument, 0, 'G' }, { "detached", no_argument, 0, 'D' },
+		{ "max-restarts", required_argument, 0, 'R' },
 		{ "max-task-retries", required_argument, 0, 'T' },
 		{ "max-concurrency", required_argument, 0, 'C' }, { "protocol", required_argument, 0, 'P' },
 		{ 0, 0, 0, 0 }
 	};
 	ray_actor_opts o;
-	const char *res[TOOL_MAX_REPEAT + 1] = { 0 };
-	const char *env[TOOL_MAX_REPEAT + 1] = { 0 };
-	const char *labels[TOOL_MAX_REPEAT + 1] = { 0 };
-	int nres = 0, nenv = 0, nlab = 0, c, rc;
-	uint64_t v;
+	taskopt t;
+	int c, rc;
 	char id[RAY_ID_MAX + 1];
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
 	ray_actor_opts_init(&o);
+	taskopt_init(&t, &o.task);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		if ((rc = taskopt_parse(&t, prog, c, optarg)) != TASKOPT_NOT_MINE) {
+			if (rc)
+				return rc;
+			continue;
+		}
 		switch (c) {
-		case 'c':
-			if (ray_parse_qty(optarg, &o.task.cpus))
-				return tool_usage(prog, USAGE, "bad --cpus '%s': want a number", optarg);
-			o.task.cpus_set = 1;
-			break;
-		case 'g':
-			if (ray_parse_qty(optarg, &o.task.gpus))
-				return tool_usage(prog, USAGE, "bad --gpus '%s': want a number", optarg);
-			break;
-		case 'm':
-			if (ray_parse_size(optarg, &o.task.memory))
-				return tool_usage(prog, USAGE, "bad --memory '%s': want a size", optarg);
-			break;
-		case 'r':
-			if (tool_add_kv(prog, "--resource", res, &nres, optarg))
-				return 2;
-			break;
-		case 'e':
-			if (tool_add_kv(prog, "--env", env, &nenv, optarg))
-				return 2;
-			break;
-		case 's': o.task.strategy = optarg; break;
-		case 'o': o.task.node = optarg; break;
-		case 'l': labels[nlab++] = optarg; break;
-		case 'L': o.task.prefer_label = optarg; break;
-		case 'p': o.task.pg = optarg; break;
-		case 'b':
-			if (ray_parse_uint(optarg, &v) || v > 100000)
-				return tool_usage(prog, USAGE, "bad --bundle '%s'", optarg);
-			o.task.bundle = (int)v;
-			break;
 		case 'N': o.name = optarg; break;
 		case 'n': o.namespace_ = optarg; break;
 		case 'G': o.get_if_exists = 1; break;
@@ -117,13 +84,12 @@ static int cmd_create(int argc, char **argv)
 		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
+	if (taskopt_check(&t, prog))
+		return 2;
 	if (optind >= argc)
 		return tool_usage(prog, USAGE, "create needs a command%s", "");
 	if (o.max_concurrency > 1 && (!o.protocol || !strcmp(o.protocol, "line")))
 		return tool_usage(prog, USAGE, "--max-concurrency above 1 needs --protocol tagged or frame%s", "");
-	o.task.resources = res;
-	o.task.env = env;
-	o.task.labels = labels;
 	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
 		return tool_fail(prog, rc, &err);
 	rc = ray_actor_create(cl, &o, (const char *const *)(argv + optind), id, &err);
@@ -203,24 +169,11 @@ static int cmd_simple(const char *cmd, int argc, char **argv)
 		if (!rc)
 			puts(id);
 	} else {
-		rc = ray_request_json(cl, "{\"op\":\"actor_list\"}", 30000, &reply, &err);
-		if (!rc) {
-			cJSON *r = cJSON_Parse(reply), *items = cJSON_GetObjectItemCaseSensitive(r, "items"), *it;
-			if (json) {
-				char *s = cJSON_Print(items);
-				puts(s);
-				free(s);
-			} else {
-				cJSON_ArrayForEach(it, items) {
-					const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-					printf("%s\t%s\t%s\n", cJSON_GetObjectItemCaseSensitive(it, "actor_id")->valuestring,
-					       cJSON_GetObjectItemCaseSensitive(it, "state")->valuestring,
-					       cJSON_IsString(nm) ? nm->valuestring : "-");
-				}
-			}
-			cJSON_Delete(r);
-			free(reply);
-		}
+		/* id, state and name: the node is ray-status actors' business */
+		rc = ray_actor_list(cl, &reply, &err);
+		if (!rc)
+			print_list("actors", reply, json, 3);
+		free(reply);
 	}
 	ray_client_free(cl);
 	return rc ? tool_fail(prog, rc, &err) : tool_finish(prog, 0);

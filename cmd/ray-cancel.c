@@ -24,9 +24,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f': force = 1; break;
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: return tool_bad_opt(prog, argc, argv);
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	if ((rc = ray_read_refs(argc - optind, argv + optind, &refs, &n, &err)))

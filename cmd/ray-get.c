@@ -36,9 +36,7 @@ int main(int argc, char **argv)
 			break;
 		case 'o': out = optarg; break;
 		case 'd': dir = optarg; break;
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: return tool_bad_opt(prog, argc, argv);
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	if (out && dir)

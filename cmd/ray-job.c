@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "print.h"
 #include "rayint.h"
 #include "tool.h"
 
@@ -139,20 +140,6 @@ static int cmd_submit(ray_client *cl, char **argv, const char *ns)
 	return tool_finish(prog, 0);
 }
 
-static void print_list(const char *json)
-{
-	cJSON *a = cJSON_Parse(json), *it;
-
-	cJSON_ArrayForEach(it, a) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "job_id");
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
-		const cJSON *ep = cJSON_GetObjectItemCaseSensitive(it, "entrypoint");
-		printf("%s\t%s\t%s\n", cJSON_IsString(id) ? id->valuestring : "",
-		       cJSON_IsString(st) ? st->valuestring : "", cJSON_IsString(ep) ? ep->valuestring : "");
-	}
-	cJSON_Delete(a);
-}
-
 static int cmd_query(ray_client *cl, const char *cmd, const char *job, int json)
 {
 	ray_err err = { 0, "" };
@@ -162,10 +149,8 @@ static int cmd_query(ray_client *cl, const char *cmd, const char *job, int json)
 
 	if (!strcmp(cmd, "list")) {
 		rc = ray_job_list(cl, &out, &err);
-		if (!rc && json)
-			puts(out);
-		else if (!rc)
-			print_list(out);
+		if (!rc)
+			print_list("jobs", out, json, 0);
 	} else if (!strcmp(cmd, "status")) {
 		rc = ray_job_status(cl, job, &out, &err);
 		if (!rc && json) {
@@ -203,11 +188,10 @@ int main(int argc, char **argv)
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	if (optind >= argc)
@@ -235,7 +219,7 @@ int main(int argc, char **argv)
 			json = 1;
 			break;
 		case 'h': fputs(USAGE, stdout); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
 	if (runs && optind >= argc)

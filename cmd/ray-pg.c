@@ -3,8 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
-#include <cjson/cJSON.h>
-
+#include "print.h"
 #include "tool.h"
 
 static const char USAGE[] =
@@ -46,9 +45,7 @@ int main(int argc, char **argv)
 			break;
 		case 'W': nowait = 1; break;
 		case 'j': json = 1; break;
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: return tool_bad_opt(prog, argc, argv);
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	if (optind >= argc)
@@ -76,25 +73,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "remove")) {
 		rc = ray_pg_remove(cl, argv[optind], &err);
 	} else {
-		rc = ray_request_json(cl, "{\"op\":\"pg_list\"}", 30000, &reply, &err);
-		if (!rc) {
-			cJSON *r = cJSON_Parse(reply), *items = cJSON_GetObjectItemCaseSensitive(r, "items"), *it;
-			if (json) {
-				char *s = cJSON_Print(items);
-				puts(s);
-				free(s);
-			} else {
-				cJSON_ArrayForEach(it, items) {
-					const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-					printf("%s\t%s\t%s\t%s\n", cJSON_GetObjectItemCaseSensitive(it, "pg_id")->valuestring,
-					       cJSON_GetObjectItemCaseSensitive(it, "state")->valuestring,
-					       cJSON_GetObjectItemCaseSensitive(it, "strategy")->valuestring,
-					       cJSON_IsString(nm) ? nm->valuestring : "-");
-				}
-			}
-			cJSON_Delete(r);
-			free(reply);
-		}
+		rc = ray_pg_list(cl, &reply, &err);
+		if (!rc)
+			print_list("pgs", reply, json, 0);
+		free(reply);
 	}
 	ray_client_free(cl);
 	return rc ? tool_fail(prog, rc, &err) : tool_finish(prog, 0);

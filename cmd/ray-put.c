@@ -32,9 +32,7 @@ int main(int argc, char **argv)
 				return tool_usage(prog, USAGE, "too many --url options (at most %s)", "256");
 			urls[nurl++] = optarg;
 			break;
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: return tool_bad_opt(prog, argc, argv);
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	nfiles = argc - optind;

@@ -3,8 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
-#include <cjson/cJSON.h>
-
+#include "print.h"
 #include "tool.h"
 
 static const char USAGE[] = "usage: ray-store ls|stats [--json]\n       ray-store free REF...\n";
@@ -20,15 +19,12 @@ int main(int argc, char **argv)
 	ray_client *cl;
 	ray_err err = { 0, "" };
 	char *reply = NULL;
-	cJSON *r, *it;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: return tool_bad_opt(prog, argc, argv);
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	if (optind >= argc)
@@ -62,45 +58,17 @@ int main(int argc, char **argv)
 		return tool_usage(prog, USAGE, "unexpected argument '%s'", argv[optind]);
 	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
 		return tool_fail(prog, rc, &err);
-	rc = ray_request_json(cl, !strcmp(cmd, "ls") ? "{\"op\":\"store_ls\"}" : "{\"op\":\"store_stats\"}",
-	                      30000, &reply, &err);
+	if (!strcmp(cmd, "ls"))
+		rc = ray_store_list(cl, &reply, &err);
+	else
+		rc = ray_store_stats(cl, &reply, &err);
 	ray_client_free(cl);
 	if (rc)
 		return tool_fail(prog, rc, &err);
-	r = cJSON_Parse(reply);
+	if (!strcmp(cmd, "ls"))
+		print_list("store", reply, json, 0);
+	else
+		print_fields(reply, json);
 	free(reply);
-	if (!strcmp(cmd, "ls")) {
-		cJSON *objs = cJSON_GetObjectItemCaseSensitive(r, "objects");
-		if (json) {
-			char *s = cJSON_Print(objs);
-			puts(s);
-			free(s);
-		} else {
-			cJSON_ArrayForEach(it, objs) {
-				const cJSON *ref = cJSON_GetObjectItemCaseSensitive(it, "ref");
-				const cJSON *size = cJSON_GetObjectItemCaseSensitive(it, "size");
-				const cJSON *where = cJSON_GetObjectItemCaseSensitive(it, "where");
-				printf("%s\t%.0f\t%s\t%s\n", cJSON_IsString(ref) ? ref->valuestring : "",
-				       cJSON_IsNumber(size) ? size->valuedouble : 0,
-				       cJSON_IsString(where) ? where->valuestring : "",
-				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "pinned")) ? "pinned" : "-");
-			}
-		}
-	} else {
-		cJSON_DeleteItemFromObject(r, "ok");
-		if (json) {
-			char *s = cJSON_Print(r);
-			puts(s);
-			free(s);
-		} else {
-			cJSON_ArrayForEach(it, r) {
-				if (cJSON_IsNumber(it))
-					printf("%s\t%.0f\n", it->string, it->valuedouble);
-				else if (cJSON_IsString(it))
-					printf("%s\t%s\n", it->string, it->valuestring);
-			}
-		}
-	}
-	cJSON_Delete(r);
 	return tool_finish(prog, 0);
 }

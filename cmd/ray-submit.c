@@ -4,7 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
-#include "tool.h"
+#include "taskopt.h"
 
 static const char USAGE[] =
 	"usage: ray-submit [OPTIONS] -- COMMAND [ARG...]\n"
@@ -45,149 +45,38 @@ static int read_lines(char ***out, size_t *n)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* "1,2,3" appended to codes (n so far, at most 256): 0, or -1 if malformed. */
+static int parse_codes(const char *arg, int *codes, int *n)
 {
-	static const struct option lo[] = {
-		{ "cpus", required_argument, 0, 'c' }, { "gpus", required_argument, 0, 'g' },
-		{ "memory", required_argument, 0, 'm' }, { "resource", required_argument, 0, 'r' },
-		{ "num-returns", required_argument, 0, 'n' }, { "max-retries", required_argument, 0, 'R' },
-		{ "retry-exceptions", no_argument, 0, 'x' }, { "retry-exit-codes", required_argument, 0, 'X' },
-		{ "name", required_argument, 0, 'N' }, { "env", required_argument, 0, 'e' },
-		{ "stdin", required_argument, 0, 'i' }, { "get", no_argument, 0, 'G' },
-		{ "strategy", required_argument, 0, 's' }, { "node", required_argument, 0, 'o' },
-		{ "label", required_argument, 0, 'l' }, { "prefer-label", required_argument, 0, 'L' },
-		{ "pg", required_argument, 0, 'p' }, { "bundle", required_argument, 0, 'b' },
-		{ "batch", no_argument, 0, 'B' }, { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
-	};
-	const char *prog = "ray-submit";
-	ray_task_opts o;
-	const char *res[TOOL_MAX_REPEAT + 1] = { 0 };
-	const char *env[TOOL_MAX_REPEAT + 1] = { 0 };
-	const char *labels[TOOL_MAX_REPEAT + 1] = { 0 };
-	int codes[256], ncodes = 0, nres = 0, nenv = 0, nlab = 0, batch = 0, get = 0, c, rc;
-	uint64_t v;
-	char **lines = NULL, warning[600];
-	size_t nlines = 0, i, nr, done;
-	char (*refs)[RAY_REF_MAX + 1];
-	ray_client *cl;
-	ray_err err = { 0, "" };
+	const char *p = arg;
 
-	ray_task_opts_init(&o);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			if (ray_parse_qty(optarg, &o.cpus))
-				return tool_usage(prog, USAGE, "bad --cpus '%s': want a number", optarg);
-			o.cpus_set = 1;
-			break;
-		case 'g':
-			if (ray_parse_qty(optarg, &o.gpus))
-				return tool_usage(prog, USAGE, "bad --gpus '%s': want a number", optarg);
-			break;
-		case 'm':
-			if (ray_parse_size(optarg, &o.memory))
-				return tool_usage(prog, USAGE, "bad --memory '%s': want a size such as 512M", optarg);
-			break;
-		case 'r': {
-			const char *eq = strchr(optarg, '=');
-			int64_t q;
-			if (!eq || eq == optarg || ray_parse_qty(eq + 1, &q))
-				return tool_usage(prog, USAGE, "bad --resource '%s': want NAME=QTY", optarg);
-			if (nres == TOOL_MAX_REPEAT)
-				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
-			res[nres++] = optarg;
-			break;
-		}
-		case 'n':
-			if (ray_parse_uint(optarg, &v) || v < 1 || v > 1024)
-				return tool_usage(prog, USAGE, "bad --num-returns '%s': want 1..1024", optarg);
-			o.num_returns = (int)v;
-			break;
-		case 'R':
-			if (ray_parse_uint(optarg, &v) || v > 1000000)
-				return tool_usage(prog, USAGE, "bad --max-retries '%s': want a count", optarg);
-			o.max_retries = (int)v;
-			break;
-		case 'x': o.retry_exceptions = 1; break;
-		case 'X': {
-			char *p = optarg;
-			while (*p) {
-				char *end;
-				long code = strtol(p, &end, 10);
-				if (end == p || (*end && *end != ',') || code < 0 || code > 255 || ncodes == 256)
-					return tool_usage(prog, USAGE, "bad --retry-exit-codes '%s': want C[,C...]", optarg);
-				codes[ncodes++] = (int)code;
-				p = *end ? end + 1 : end;
-			}
-			break;
-		}
-		case 'N': o.name = optarg; break;
-		case 'e':
-			if (tool_add_kv(prog, "--env", env, &nenv, optarg))
-				return 2;
-			break;
-		case 'i':
-			if (!ray_ref_valid(optarg))
-				return tool_usage(prog, USAGE, "malformed ref '%s' for --stdin", optarg);
-			o.stdin_ref = optarg;
-			break;
-		case 'G': get = 1; break;
-		case 's':
-			if (strcmp(optarg, "default") && strcmp(optarg, "spread"))
-				return tool_usage(prog, USAGE, "bad --strategy '%s': want default or spread", optarg);
-			o.strategy = optarg;
-			break;
-		case 'o': o.node = optarg; break;
-		case 'l':
-			if (!strchr(optarg, '='))
-				return tool_usage(prog, USAGE, "bad --label '%s': want KEY=VAL", optarg);
-			if (nlab == TOOL_MAX_REPEAT)
-				return tool_usage(prog, USAGE, "too many repeated options (at most %s)", "256");
-			labels[nlab++] = optarg;
-			break;
-		case 'L':
-			if (!strchr(optarg, '='))
-				return tool_usage(prog, USAGE, "bad --prefer-label '%s': want KEY=VAL", optarg);
-			o.prefer_label = optarg;
-			break;
-		case 'p': o.pg = optarg; break;
-		case 'b':
-			if (ray_parse_uint(optarg, &v) || v > 100000)
-				return tool_usage(prog, USAGE, "bad --bundle '%s': want an index", optarg);
-			o.bundle = (int)v;
-			break;
-		case 'B': batch = 1; break;
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: return tool_bad_opt(prog, argc, argv);
-		}
+	while (*p) {
+		char *end;
+		long code = strtol(p, &end, 10);
+		if (end == p || (*end && *end != ',') || code < 0 || code > 255 || *n == 256)
+			return -1;
+		codes[(*n)++] = (int)code;
+		p = *end ? end + 1 : end;
 	}
-	o.resources = res;
-	o.env = env;
-	o.labels = labels;
-	o.retry_exit_codes = codes;
-	o.n_retry_exit_codes = ncodes;
-	if (o.bundle >= 0 && !o.pg)
-		return tool_usage(prog, USAGE, "--bundle needs --pg%s", "");
-	if (batch && optind < argc)
-		return tool_usage(prog, USAGE, "--batch takes commands on stdin, not '%s'", argv[optind]);
-	if (!batch && optind >= argc)
-		return tool_usage(prog, USAGE, "no command given%s", "");
-	if (batch && read_lines(&lines, &nlines))
-		return tool_fail(prog, RAY_EUSAGE, NULL);
-	if ((rc = ray_connect(&cl, NULL, NULL, &err))) {
-		for (i = 0; i < nlines; i++)
-			free(lines[i]);
-		free(lines);
-		return tool_fail(prog, rc, &err);
-	}
-	nr = (size_t)(o.num_returns > 0 ? o.num_returns : 1);
+	return 0;
+}
+
+/* Submits the command (or each line, BATCH_CHUNK per round trip), then
+ * prints the refs, or with get the results. */
+static int run(ray_client *cl, const ray_task_opts *o, char **cmd, char **lines, size_t nlines,
+               int batch, int get, ray_err *err)
+{
+	const char *prog = "ray-submit";
+	char warning[600];
+	size_t i, nr, done;
+	char (*refs)[RAY_REF_MAX + 1];
+	int rc;
+
+	nr = (size_t)(o->num_returns > 0 ? o->num_returns : 1);
 	if (!batch) {
-		const char *const *av = (const char *const *)(argv + optind);
+		const char *const *av = (const char *const *)cmd;
 		refs = calloc(nr, sizeof(*refs));
-		rc = ray_submit(cl, &o, 1, &av, NULL, refs, warning, sizeof(warning), &err);
+		rc = ray_submit(cl, o, 1, &av, NULL, refs, warning, sizeof(warning), err);
 		done = 1;
 	} else {
 		refs = calloc((nlines ? nlines : 1) * nr, sizeof(*refs));
@@ -195,8 +84,8 @@ int main(int argc, char **argv)
 		warning[0] = '\0';
 		for (done = 0; done < nlines && !rc;) {
 			size_t k = nlines - done < BATCH_CHUNK ? nlines - done : BATCH_CHUNK;
-			rc = ray_submit(cl, &o, k, NULL, (const char *const *)(lines + done),
-			                refs + done * nr, warning, sizeof(warning), &err);
+			rc = ray_submit(cl, o, k, NULL, (const char *const *)(lines + done),
+			                refs + done * nr, warning, sizeof(warning), err);
 			if (!rc)
 				done += k;
 		}
@@ -211,14 +100,90 @@ int main(int argc, char **argv)
 		for (i = 0; i < done * nr; i++)
 			rv[i] = refs[i];
 		fflush(stdout);
-		rc = ray_get_to_fd(cl, done * nr, rv, -1, 1, &err);
+		rc = ray_get_to_fd(cl, done * nr, rv, -1, 1, err);
 		free(rv);
 	}
+	free(refs);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		TASKOPT_OPTIONS,
+		{ "num-returns", required_argument, 0, 'n' }, { "max-retries", required_argument, 0, 'R' },
+		{ "retry-exceptions", no_argument, 0, 'x' }, { "retry-exit-codes", required_argument, 0, 'X' },
+		{ "name", required_argument, 0, 'N' }, { "stdin", required_argument, 0, 'i' },
+		{ "get", no_argument, 0, 'G' }, { "batch", no_argument, 0, 'B' },
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
+	};
+	const char *prog = "ray-submit";
+	ray_task_opts o;
+	taskopt t;
+	int codes[256], ncodes = 0, batch = 0, get = 0, c, rc;
+	uint64_t v;
+	char **lines = NULL;
+	size_t nlines = 0, i;
+	ray_client *cl;
+	ray_err err = { 0, "" };
+
+	ray_task_opts_init(&o);
+	taskopt_init(&t, &o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		if ((rc = taskopt_parse(&t, prog, c, optarg)) != TASKOPT_NOT_MINE) {
+			if (rc)
+				return rc;
+			continue;
+		}
+		switch (c) {
+		case 'n':
+			if (ray_parse_uint(optarg, &v) || v < 1 || v > 1024)
+				return tool_usage(prog, USAGE, "bad --num-returns '%s': want 1..1024", optarg);
+			o.num_returns = (int)v;
+			break;
+		case 'R':
+			if (ray_parse_uint(optarg, &v) || v > 1000000)
+				return tool_usage(prog, USAGE, "bad --max-retries '%s': want a count", optarg);
+			o.max_retries = (int)v;
+			break;
+		case 'x': o.retry_exceptions = 1; break;
+		case 'X':
+			if (parse_codes(optarg, codes, &ncodes))
+				return tool_usage(prog, USAGE, "bad --retry-exit-codes '%s': want C[,C...]", optarg);
+			break;
+		case 'N': o.name = optarg; break;
+		case 'i':
+			if (!ray_ref_valid(optarg))
+				return tool_usage(prog, USAGE, "malformed ref '%s' for --stdin", optarg);
+			o.stdin_ref = optarg;
+			break;
+		case 'G': get = 1; break;
+		case 'B': batch = 1; break;
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
+		}
+	}
+	o.retry_exit_codes = codes;
+	o.n_retry_exit_codes = ncodes;
+	if (taskopt_check(&t, prog))
+		return 2;
+	if (batch && optind < argc)
+		return tool_usage(prog, USAGE, "--batch takes commands on stdin, not '%s'", argv[optind]);
+	if (!batch && optind >= argc)
+		return tool_usage(prog, USAGE, "no command given%s", "");
+	if (batch && read_lines(&lines, &nlines))
+		return tool_fail(prog, RAY_EUSAGE, NULL);
+	if ((rc = ray_connect(&cl, NULL, NULL, &err))) {
+		for (i = 0; i < nlines; i++)
+			free(lines[i]);
+		free(lines);
+		return tool_fail(prog, rc, &err);
+	}
+	rc = run(cl, &o, argv + optind, lines, nlines, batch, get, &err);
 	ray_client_free(cl);
 	for (i = 0; i < nlines; i++)
 		free(lines[i]);
 	free(lines);
-	free(refs);
 	if (rc)
 		return tool_finish(prog, tool_fail(prog, rc, &err));
 	return tool_finish(prog, 0);

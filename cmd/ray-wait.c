@@ -35,9 +35,7 @@ int main(int argc, char **argv)
 			if (ray_parse_seconds(optarg, &timeout))
 				return tool_usage(prog, USAGE, "bad --timeout '%s': want seconds", optarg);
 			break;
-		case 'h': fputs(USAGE, stdout); return 0;
-		case 'V': printf("%s %s\n", prog, RAY_VERSION); return 0;
-		default: return tool_bad_opt(prog, argc, argv);
+		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
 	if ((rc = ray_read_refs(argc - optind, argv + optind, &refs, &n, &err)))

@@ -38,22 +38,19 @@ static inline int tool_bad_opt(const char *prog, int argc, char **argv)
 	return 2;
 }
 
-/* Appends a repeatable KEY=VAL option's value to list (n entries so far);
- * 0, or the usage error's exit status. */
-static inline int tool_add_kv(const char *prog, const char *opt, const char **list, int *n,
-                              const char *val)
+/* The last cases of every option switch: --help (usage on stdout, exit 0),
+ * --version, or a bad option (exit 2). */
+static inline int tool_std_opt(const char *prog, const char *usage, int c, int argc, char **argv)
 {
-	if (!strchr(val, '=') || val[0] == '=') {
-		fprintf(stderr, "%s: bad %s '%s': want KEY=VAL; see '%s --help'\n", prog, opt, val, prog);
-		return 2;
+	if (c == 'h') {
+		fputs(usage, stdout);
+		return 0;
 	}
-	if (*n == TOOL_MAX_REPEAT) {
-		fprintf(stderr, "%s: too many %s options (at most %d); see '%s --help'\n", prog, opt,
-		        TOOL_MAX_REPEAT, prog);
-		return 2;
+	if (c == 'V') {
+		printf("%s %s\n", prog, RAY_VERSION);
+		return 0;
 	}
-	list[(*n)++] = val;
-	return 0;
+	return tool_bad_opt(prog, argc, argv);
 }
 
 /* Flushes stdout and turns a write error (ENOSPC, EPIPE) into a failure. */

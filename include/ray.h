@@ -246,12 +246,42 @@ int ray_job_list(ray_client *c, char **json, ray_err *err);
 int ray_job_logs(ray_client *c, const char *id, char **data, size_t *len, int *kept,
                  ray_err *err);
 
-/* ---- generic request (status queries, store listing, jobs, pgs) ---- */
+/* ---- status and lists (lib/list.c) ---- */
+
+/*
+ * Each call puts JSON text in *json (malloc'd, caller frees; NULL on
+ * failure), as ray-status --json shows it.
+ */
+/* The cluster summary, an object: nodes_alive, nodes_dead, resources_total,
+ * resources_available, demands, tasks (counts by state), store. */
+int ray_status(ray_client *c, char **json, ray_err *err);
+/*
+ * One list, an array of objects: what is "nodes", "tasks", "actors",
+ * "objects", "pgs" or "jobs" (fields as SPEC.md gives them).  state: NULL,
+ * or keep only the items in that state (any case; an unknown one is
+ * RAY_EUSAGE).  limit: keep the newest limit items, or -1 for all; the
+ * state filter applies first.
+ */
+int ray_list(ray_client *c, const char *what, const char *state, int64_t limit,
+             char **json, ray_err *err);
+/* All actors, as the head knows them (an array, as ray_list "actors"). */
+int ray_actor_list(ray_client *c, char **json, ray_err *err);
+/* All placement groups, oldest first (an array, as ray_list "pgs"). */
+int ray_pg_list(ray_client *c, char **json, ray_err *err);
+/* The objects this node holds, an array of {ref, size, where, pinned}. */
+int ray_store_list(ray_client *c, char **json, ray_err *err);
+/* This node's store statistics, an object of counters. */
+int ray_store_stats(ray_client *c, char **json, ray_err *err);
+/* A task's or actor's stderr so far (*data malloc'd, caller frees; it may
+ * hold any bytes). */
+int ray_logs(ray_client *c, const char *id, char **data, size_t *len, ray_err *err);
+
+/* ---- generic request (for programs that speak docs/protocol.md) ---- */
 
 /*
  * Sends one JSON request object (a string such as {"op":"status",...}) and
- * returns the reply's JSON text in *reply (malloc'd, caller frees).  Used by
- * the status and admin tools; the ops are listed in docs/protocol.md.
+ * returns the reply's JSON text in *reply (malloc'd, caller frees); the ops
+ * are listed in docs/protocol.md.  The tools use the calls above instead.
  */
 int ray_request_json(ray_client *c, const char *request, int64_t timeout_ms,
                      char **reply, ray_err *err);

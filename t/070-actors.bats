@@ -383,3 +383,34 @@ EOF
 	run_ray 0 ray-actor list
 	assert_output ""
 }
+
+@test "ray-actor create: 257 --label options are a one-line usage error, as for ray-submit" {
+	local args=() i
+	for i in $(seq 257); do
+		args+=(--label "k$i=v")
+	done
+	run_ray 2 ray-actor create "${args[@]}" -- true
+	assert_equal "$output" ""
+	assert_equal "$(wc -l <<<"$stderr")" 1
+	assert_regex "$stderr" "^ray-actor: too many --label options"
+	run_ray 2 ray-submit "${args[@]}" -- true
+	assert_regex "$stderr" "^ray-submit: too many --label options"
+	run_ray 0 ray-actor list
+	assert_output ""
+}
+
+@test "ray-actor create validates the task options as ray-submit does" {
+	local bad
+	for bad in "--cpus lots" "--memory 1Q" "--resource noqty" "--resource GPU=x" \
+	    "--strategy random" "--bundle 0" "--label =v" "--label novalue" \
+	    "--prefer-label novalue" "--env NOEQUALS"; do
+		# shellcheck disable=SC2086
+		run_ray 2 ray-submit $bad -- true
+		local want=${stderr#ray-submit: }
+		# shellcheck disable=SC2086
+		run_ray 2 ray-actor create $bad -- true
+		assert_equal "${stderr#ray-actor: }" "${want//ray-submit/ray-actor}"
+	done
+	run_ray 0 ray-actor list
+	assert_output ""
+}

@@ -1,0 +1,57 @@
+/* taskopt.h: the resource and scheduling options of ray-submit and
+ * ray-actor create, in one table with one validator, so that the two tools
+ * can never accept different things (SPEC.md: "as for tasks"). */
+#ifndef TASKOPT_H
+#define TASKOPT_H
+
+#include <getopt.h>
+
+#include "tool.h"
+
+/* getopt_long codes, above any short option a tool may use. */
+enum {
+	TASKOPT_CPUS = 0x100, TASKOPT_GPUS, TASKOPT_MEMORY, TASKOPT_RESOURCE, TASKOPT_ENV,
+	TASKOPT_STRATEGY, TASKOPT_NODE, TASKOPT_LABEL, TASKOPT_PREFER_LABEL, TASKOPT_PG,
+	TASKOPT_BUNDLE
+};
+
+/* taskopt_parse's answer for an option that is not one of these. */
+#define TASKOPT_NOT_MINE (-1)
+
+/* The shared entries, spliced into a tool's struct option table. */
+#define TASKOPT_OPTIONS                                                                    \
+	{ "cpus", required_argument, 0, TASKOPT_CPUS },                                     \
+	{ "gpus", required_argument, 0, TASKOPT_GPUS },                                     \
+	{ "memory", required_argument, 0, TASKOPT_MEMORY },                                 \
+	{ "resource", required_argument, 0, TASKOPT_RESOURCE },                             \
+	{ "env", required_argument, 0, TASKOPT_ENV },                                        \
+	{ "strategy", required_argument, 0, TASKOPT_STRATEGY },                             \
+	{ "node", required_argument, 0, TASKOPT_NODE },                                     \
+	{ "label", required_argument, 0, TASKOPT_LABEL },                                   \
+	{ "prefer-label", required_argument, 0, TASKOPT_PREFER_LABEL },                     \
+	{ "pg", required_argument, 0, TASKOPT_PG },                                         \
+	{ "bundle", required_argument, 0, TASKOPT_BUNDLE }
+
+/*
+ * The options being parsed into *o.  The repeatable ones collect here
+ * (pointers into argv, NULL-terminated), and o's resources, env and labels
+ * point at these arrays, so a taskopt must live as long as *o is used.
+ */
+typedef struct taskopt {
+	ray_task_opts *o; /* the caller's, filled in place */
+	const char *res[TOOL_MAX_REPEAT + 1];
+	const char *env[TOOL_MAX_REPEAT + 1];
+	const char *labels[TOOL_MAX_REPEAT + 1];
+	int nres, nenv, nlab;
+} taskopt;
+
+/* Links t to o (already set up by ray_task_opts_init). */
+void taskopt_init(taskopt *t, ray_task_opts *o);
+/* One option from getopt_long (c, arg): 0 when taken, TASKOPT_NOT_MINE when
+ * c is not a task option, 2 after printing a one-line usage error. */
+int taskopt_parse(taskopt *t, const char *prog, int c, const char *arg);
+/* After the last option, what the options say together (--bundle needs
+ * --pg): 0, or 2 after printing a usage error. */
+int taskopt_check(const taskopt *t, const char *prog);
+
+#endif
