@@ -57,14 +57,9 @@ static int cmd_create(int argc, char **argv)
 	ray_actor_opts_init(&o);
 	taskopt_init(&t, &o.task);
 	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
-		if ((rc = taskopt_parse(&t, prog, c, optarg)) != TASKOPT_NOT_MINE) {
-			if (rc)
-				return rc;
-			continue;
-		}
+	while ((c = taskopt_next(&t, prog, argc, argv, lo)) != -1) {
 		switch (c) {
+		case TASKOPT_ERROR: return 2;
 		case 'N': o.name = optarg; break;
 		case 'n': o.namespace_ = optarg; break;
 		case 'G': o.get_if_exists = 1; break;

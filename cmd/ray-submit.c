@@ -129,14 +129,9 @@ int main(int argc, char **argv)
 
 	ray_task_opts_init(&o);
 	taskopt_init(&t, &o);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
-		if ((rc = taskopt_parse(&t, prog, c, optarg)) != TASKOPT_NOT_MINE) {
-			if (rc)
-				return rc;
-			continue;
-		}
+	while ((c = taskopt_next(&t, prog, argc, argv, lo)) != -1) {
 		switch (c) {
+		case TASKOPT_ERROR: return 2;
 		case 'n':
 			if (ray_parse_uint(optarg, &v) || v < 1 || v > 1024)
 				return tool_usage(prog, USAGE, "bad --num-returns '%s': want 1..1024", optarg);

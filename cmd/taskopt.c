@@ -94,3 +94,19 @@ int taskopt_check(const taskopt *t, const char *prog)
 		return tool_usage(prog, NULL, "--bundle needs --pg%s", "");
 	return 0;
 }
+
+int taskopt_next(taskopt *t, const char *prog, int argc, char **argv,
+                 const struct option *lo)
+{
+	int c, rc;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		rc = taskopt_parse(t, prog, c, optarg);
+		if (rc == TASKOPT_NOT_MINE)
+			return c;
+		if (rc)
+			return TASKOPT_ERROR;
+	}
+	return -1;
+}

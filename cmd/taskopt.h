@@ -1,6 +1,6 @@
 /* taskopt.h: the resource and scheduling options of ray-submit and
  * ray-actor create, in one table with one validator, so that the two tools
- * can never accept different things (SPEC.md: "as for tasks"). */
+ * can never accept different things (actors are placed "as for tasks"). */
 #ifndef TASKOPT_H
 #define TASKOPT_H
 
@@ -50,6 +50,12 @@ void taskopt_init(taskopt *t, ray_task_opts *o);
 /* One option from getopt_long (c, arg): 0 when taken, TASKOPT_NOT_MINE when
  * c is not a task option, 2 after printing a one-line usage error. */
 int taskopt_parse(taskopt *t, const char *prog, int c, const char *arg);
+/* Runs getopt_long (opterr off), taking every task option on the way, and
+ * returns the next other option's code, -1 at the end, or TASKOPT_ERROR
+ * after printing a one-line usage error (exit status 2). */
+#define TASKOPT_ERROR (-2)
+int taskopt_next(taskopt *t, const char *prog, int argc, char **argv,
+                 const struct option *lo);
 /* After the last option, what the options say together (--bundle needs
  * --pg): 0, or 2 after printing a usage error. */
 int taskopt_check(const taskopt *t, const char *prog);

@@ -1,5 +1,5 @@
 /* tool.h: the few lines every ray-* main shares: report an error with the
- * program's prefix and map it to SPEC.md's exit status. */
+ * program's prefix and map it to the documented exit status (ray-tools(7)). */
 #ifndef TOOL_H
 #define TOOL_H
 

@@ -6,7 +6,7 @@
  *
  * Conventions:
  *  - Every call returns 0 (or a count) on success and a negative RAY_E...
- *    code on failure.  -code is the exit status SPEC.md gives for it, so a
+ *    code on failure.  -code is the exit status the commands use for it (ray-tools(7)), so a
  *    tool's main() can `return ray_exit_code(rc)`.
  *  - A `ray_err *` argument may be NULL.  On failure it is filled with a
  *    one-line message (no program prefix, no newline); on success it is
@@ -29,7 +29,7 @@ extern "C" {
 #define RAY_REF_MAX 64
 #define RAY_ID_MAX 64
 
-/* Error codes: the negated exit status of SPEC.md's table. */
+/* Error codes: the negated exit statuses of ray-tools(7), EXIT STATUS. */
 enum {
 	RAY_OK = 0,
 	RAY_EFAILED = -1,   /* the task or method failed (non-zero exit) */
@@ -49,7 +49,7 @@ typedef struct ray_err {
 	char msg[1024];
 } ray_err;
 
-/* Maps a return value of this API to SPEC.md's exit status (0..10). */
+/* Maps a return value of this API to its exit status (0..10, ray-tools(7)). */
 int ray_exit_code(int rc);
 /* Fills err (if not NULL) with code and a printf-style message; returns code. */
 int ray_seterr(ray_err *err, int code, const char *fmt, ...)
@@ -257,7 +257,7 @@ int ray_job_logs(ray_client *c, const char *id, char **data, size_t *len, int *k
 int ray_status(ray_client *c, char **json, ray_err *err);
 /*
  * One list, an array of objects: what is "nodes", "tasks", "actors",
- * "objects", "pgs" or "jobs" (fields as SPEC.md gives them).  state: NULL,
+ * "objects", "pgs" or "jobs" (fields as ray-status(1) gives them).  state: NULL,
  * or keep only the items in that state (any case; an unknown one is
  * RAY_EUSAGE).  limit: keep the newest limit items, or -1 for all; the
  * state filter applies first.

@@ -73,28 +73,15 @@ int ray_actor_create(ray_client *c, const ray_actor_opts *o, const char *const *
 	return rc;
 }
 
-int ray_actor_call_many(ray_client *c, const char *actor, size_t n,
-                        const char *const *methods, const size_t *nargs,
-                        const char *const *const *argss,
-                        char (*refs)[RAY_REF_MAX + 1], ray_err *err)
+/* Sends an actor_call request of one or more calls and copies the n refs
+ * of its reply. */
+static int send_calls(ray_client *c, cJSON *req, size_t n, char (*refs)[RAY_REF_MAX + 1],
+                      ray_err *err)
 {
-	cJSON *req = cJSON_CreateObject(), *calls, *reply = NULL, *arr, *r;
-	size_t i, j, k = 0;
-	int rc;
+	cJSON *reply = NULL, *arr, *r;
+	size_t k = 0;
+	int rc = ray_call(c, req, NULL, 0, -1, &reply, NULL, err);
 
-	cJSON_AddStringToObject(req, "op", "actor_call");
-	cJSON_AddStringToObject(req, "actor", actor);
-	add_ns(req, NULL);
-	calls = cJSON_AddArrayToObject(req, "calls");
-	for (i = 0; i < n; i++) {
-		cJSON *call = cJSON_CreateObject(), *args;
-		cJSON_AddStringToObject(call, "method", methods[i]);
-		args = cJSON_AddArrayToObject(call, "args");
-		for (j = 0; j < nargs[i]; j++)
-			cJSON_AddItemToArray(args, cJSON_CreateString(argss[i][j]));
-		cJSON_AddItemToArray(calls, call);
-	}
-	rc = ray_call(c, req, NULL, 0, -1, &reply, NULL, err);
 	cJSON_Delete(req);
 	if (!rc) {
 		arr = cJSON_GetObjectItemCaseSensitive(reply, "refs");
@@ -112,41 +99,53 @@ int ray_actor_call_many(ray_client *c, const char *actor, size_t n,
 	return rc;
 }
 
-int ray_actor_call(ray_client *c, const char *actor, const char *method, size_t nargs,
-                   const char *const *args, int num_returns,
-                   char (*refs)[RAY_REF_MAX + 1], ray_err *err)
+/* A call object: the method, its arguments, how many results. */
+static cJSON *call_json(const char *method, size_t nargs, const char *const *args, int nret)
 {
-	cJSON *req = cJSON_CreateObject(), *calls, *call, *a, *reply = NULL, *r;
-	int rc, k = 0, nr = num_returns > 0 ? num_returns : 1;
+	cJSON *call = cJSON_CreateObject(), *a;
 	size_t j;
+
+	cJSON_AddStringToObject(call, "method", method);
+	if (nret > 0)
+		cJSON_AddNumberToObject(call, "num_returns", nret);
+	a = cJSON_AddArrayToObject(call, "args");
+	for (j = 0; j < nargs; j++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(args[j]));
+	return call;
+}
+
+static cJSON *call_req(const char *actor)
+{
+	cJSON *req = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(req, "op", "actor_call");
 	cJSON_AddStringToObject(req, "actor", actor);
 	add_ns(req, NULL);
-	calls = cJSON_AddArrayToObject(req, "calls");
-	call = cJSON_CreateObject();
-	cJSON_AddStringToObject(call, "method", method);
-	cJSON_AddNumberToObject(call, "num_returns", nr);
-	a = cJSON_AddArrayToObject(call, "args");
-	for (j = 0; j < nargs; j++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(args[j]));
-	cJSON_AddItemToArray(calls, call);
-	rc = ray_call(c, req, NULL, 0, -1, &reply, NULL, err);
-	cJSON_Delete(req);
-	if (!rc) {
-		cJSON *arr = cJSON_GetObjectItemCaseSensitive(reply, "refs");
-		if (cJSON_GetArraySize(arr) != nr)
-			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to actor call");
-		cJSON_ArrayForEach(r, arr) {
-			if (rc || !cJSON_IsString(r) || !ray_ref_valid(r->valuestring)) {
-				rc = rc ? rc : ray_seterr(err, RAY_EUNREACH, "malformed reply to actor call");
-				break;
-			}
-			snprintf(refs[k++], RAY_REF_MAX + 1, "%s", r->valuestring);
-		}
-	}
-	cJSON_Delete(reply);
-	return rc;
+	return req;
+}
+
+int ray_actor_call_many(ray_client *c, const char *actor, size_t n,
+                        const char *const *methods, const size_t *nargs,
+                        const char *const *const *argss,
+                        char (*refs)[RAY_REF_MAX + 1], ray_err *err)
+{
+	cJSON *req = call_req(actor), *calls = cJSON_AddArrayToObject(req, "calls");
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(calls, call_json(methods[i], nargs[i], argss[i], 0));
+	return send_calls(c, req, n, refs, err);
+}
+
+int ray_actor_call(ray_client *c, const char *actor, const char *method, size_t nargs,
+                   const char *const *args, int num_returns,
+                   char (*refs)[RAY_REF_MAX + 1], ray_err *err)
+{
+	cJSON *req = call_req(actor), *calls = cJSON_AddArrayToObject(req, "calls");
+	int nr = num_returns > 0 ? num_returns : 1;
+
+	cJSON_AddItemToArray(calls, call_json(method, nargs, args, nr));
+	return send_calls(c, req, (size_t)nr, refs, err);
 }
 
 int ray_actor_kill(ray_client *c, const char *actor, int restart, ray_err *err)

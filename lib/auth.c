@@ -1,4 +1,5 @@
-/* auth.c: the cluster token and the mutual MAC handshake (libsodium). */
+/* auth.c: the cluster token and the mutual MAC handshake (libsodium), the
+ * handshake as a state machine over bytes that every side runs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>

@@ -1,5 +1,6 @@
-/* wire.c: the frame header, a growable buffer and small JSON accessors that
- * both libray and ray-node use on untrusted input. */
+/* wire.c: frames (the header, packing a whole frame, parsing one out of
+ * untrusted bytes without any I/O), a growable buffer and small JSON
+ * accessors that libray and ray-node share. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dlist.h"
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
@@ -619,12 +620,7 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 	map_put(&by_id, a->id, a);
 	if (key)
 		map_put(&by_name, a->key, a);
-	a->prev = atail;
-	if (atail)
-		atail->next = a;
-	else
-		ahead = a;
-	atail = a;
+	DL_APPEND(ahead, atail, a, prev, next);
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "actor_id", a->id);
 	if (!res_fits(&a->req, &N->total))

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dlist.h"
 #include "node.h"
 #include "actor.h"
 #include "job.h"
@@ -80,14 +81,7 @@ static job *job_find(const char *id)
 
 static void job_unlink(job *j)
 {
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		jhead = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
-	else
-		jtail = j->prev;
+	DL_REMOVE(jhead, jtail, j, prev, next);
 	njobs--;
 }
 
@@ -129,12 +123,7 @@ static job *job_new(void)
 		ray_random_hex(j->id, JOB_ID_LEN / 2);
 	while (!strcmp(j->id, "00000000") || job_find(j->id));
 	j->start_ms = ray_wall_ms();
-	j->prev = jtail;
-	if (jtail)
-		jtail->next = j;
-	else
-		jhead = j;
-	jtail = j;
+	DL_APPEND(jhead, jtail, j, prev, next);
 	njobs++;
 	prune();
 	return j;

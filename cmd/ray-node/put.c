@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dlist.h"
 #include "node.h"
 #include "put.h"
 #include "server.h"
@@ -145,12 +146,7 @@ static void room_process(void)
 		} else if (!nspill_io) {
 			*pp = w->qnext;
 			if (w->c) {
-				if (w->cprev)
-					w->cprev->cnext = w->cnext;
-				else
-					w->c->waiters = w->cnext;
-				if (w->cnext)
-					w->cnext->cprev = w->cprev;
+				DL_REMOVE_H(w->c->waiters, w, cprev, cnext);
 				put_refuse(w->c, w->req_id, w->objs, w->n);
 				conn_resume(w->c);
 			}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlist.h"
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
@@ -67,12 +68,7 @@ void queue_push(task *t)
 	t->state = T_PENDING_NODE;
 	t->queued = 1;
 	t->qnext = NULL;
-	t->qprev = N->qtail;
-	if (N->qtail)
-		N->qtail->qnext = t;
-	else
-		N->qhead = t;
-	N->qtail = t;
+	DL_APPEND(N->qhead, N->qtail, t, qprev, qnext);
 	N->nqueued++;
 }
 
@@ -80,14 +76,7 @@ void queue_remove(task *t)
 {
 	if (!t->queued)
 		return;
-	if (t->qprev)
-		t->qprev->qnext = t->qnext;
-	else
-		N->qhead = t->qnext;
-	if (t->qnext)
-		t->qnext->qprev = t->qprev;
-	else
-		N->qtail = t->qprev;
+	DL_REMOVE(N->qhead, N->qtail, t, qprev, qnext);
 	t->queued = 0;
 	N->nqueued--;
 }
@@ -116,14 +105,7 @@ void prune_history(void)
 			for (i = 0; i < t->num_returns; i++)
 				if (t->rets[i])
 					t->rets[i]->producer = NULL;
-			if (t->prev)
-				t->prev->next = t->next;
-			else
-				N->thead = t->next;
-			if (t->next)
-				t->next->prev = t->prev;
-			else
-				N->ttail = t->prev;
+			DL_REMOVE(N->thead, N->ttail, t, prev, next);
 			map_del(&N->tasks, t->id);
 			N->ntasks--;
 			task_release(t);
@@ -177,12 +159,7 @@ void task_add_dep(task *t, obj *o)
 void task_register(task *t)
 {
 	map_put(&N->tasks, t->id, t);
-	t->prev = N->ttail;
-	if (N->ttail)
-		N->ttail->next = t;
-	else
-		N->thead = t;
-	N->ttail = t;
+	DL_APPEND(N->thead, N->ttail, t, prev, next);
 	N->ntasks++;
 	N->ntask_total++;
 	t->submit_ms = ray_now_ms();

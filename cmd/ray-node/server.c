@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "dlist.h"
 #include "node.h"
 #include "server.h"
 
@@ -121,20 +122,10 @@ static void conn_close(conn *c)
 	c->closing = 1;
 	uv_read_stop(&c->u.s);
 	if (c->resume_queued) {
-		if (c->rprev)
-			c->rprev->rnext = c->rnext;
-		else
-			N->rhead = c->rnext;
-		if (c->rnext)
-			c->rnext->rprev = c->rprev;
+		DL_REMOVE_H(N->rhead, c, rprev, rnext);
 		c->resume_queued = 0;
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		N->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	DL_REMOVE_H(N->conns, c, prev, next);
 	uv_timer_stop(&c->auth_timer);
 	c->prev = NULL;
 	c->next = closed_head;
@@ -347,11 +338,7 @@ void conn_resume(conn *c)
 	if (!c || c->closing || c->resume_queued)
 		return;
 	c->resume_queued = 1;
-	c->rprev = NULL;
-	c->rnext = N->rhead;
-	if (N->rhead)
-		N->rhead->rprev = c;
-	N->rhead = c;
+	DL_PUSH_H(N->rhead, c, rprev, rnext);
 	uv_idle_start(&N->resume_idle, on_resume_idle);
 }
 
@@ -399,10 +386,7 @@ static void on_connection(uv_stream_t *srv, int status)
 	c->u.h.data = c;
 	uv_timer_init(N->loop, &c->auth_timer);
 	c->auth_timer.data = c;
-	c->next = N->conns;
-	if (N->conns)
-		N->conns->prev = c;
-	N->conns = c;
+	DL_PUSH_H(N->conns, c, prev, next);
 	nconns++;
 	if (uv_accept(srv, &c->u.s)) {
 		conn_close(c);

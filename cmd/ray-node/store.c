@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dlist.h"
 #include "node.h"
 #include "put.h"
 #include "server.h"
@@ -45,24 +46,12 @@ static int handles_init;
 
 static void obj_link(obj *o)
 {
-	o->prev = N->otail;
-	if (N->otail)
-		N->otail->next = o;
-	else
-		N->ohead = o;
-	N->otail = o;
+	DL_APPEND(N->ohead, N->otail, o, prev, next);
 }
 
 static void obj_unlink(obj *o)
 {
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		N->ohead = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
-	else
-		N->otail = o->prev;
+	DL_REMOVE(N->ohead, N->otail, o, prev, next);
 }
 
 /* ---- the LRU list of resident ready objects ---- */
@@ -71,14 +60,7 @@ void lru_remove(obj *o)
 {
 	if (!o->in_lru)
 		return;
-	if (o->lprev)
-		o->lprev->lnext = o->lnext;
-	else
-		lru_head = o->lnext;
-	if (o->lnext)
-		o->lnext->lprev = o->lprev;
-	else
-		lru_tail = o->lprev;
+	DL_REMOVE(lru_head, lru_tail, o, lprev, lnext);
 	o->lprev = o->lnext = NULL;
 	o->in_lru = 0;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "dlist.h"
 #include "node.h"
 #include "sched.h"
 #include "server.h"
@@ -188,12 +189,7 @@ void waiter_complete(waiter *w, int timed_out)
 	if (w->lender[0])
 		task_unlend(w->lender);
 	if (c) {
-		if (w->cprev)
-			w->cprev->cnext = w->cnext;
-		else
-			c->waiters = w->cnext;
-		if (w->cnext)
-			w->cnext->cprev = w->cprev;
+		DL_REMOVE_H(c->waiters, w, cprev, cnext);
 		waiter_reply(w, timed_out);
 		conn_resume(c);
 	}
@@ -307,10 +303,7 @@ waiter *waiter_new(conn *c, uint32_t id, obj **objs, size_t n)
 
 void waiter_attach(conn *c, waiter *w)
 {
-	w->cnext = c->waiters;
-	if (c->waiters)
-		c->waiters->cprev = w;
-	c->waiters = w;
+	DL_PUSH_H(c->waiters, w, cprev, cnext);
 	c->busy = 1;
 }
 
