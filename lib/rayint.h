@@ -105,6 +105,8 @@ int ray_mkdir_p(const char *path, mode_t mode);
 int ray_write_text(const char *path, mode_t mode, const char *text);
 void ray_rm_rf(const char *path);
 int64_t ray_wall_ms(void);
+/* Frees a NULL-terminated vector of strings and the strings. */
+void ray_strv_free(char **v);
 /* Random lowercase hex of 2*nbytes digits into out (NUL-terminated). */
 void ray_random_hex(char *out, size_t nbytes);
 

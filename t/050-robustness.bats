@@ -72,8 +72,9 @@ still_serving() {
 	local pending=$output
 	# A get killed while it waits.
 	run_ray 124 timeout 0.3 ray-get "$pending"
-	# A put killed while it streams.
-	run_ray '?' timeout 0.3 bash -c 'head -c 300M /dev/zero | ray-put'
+	# A put killed while it streams: its input never ends while it runs,
+	# so it cannot finish first, however fast the machine.
+	run_ray '?' bash -c '{ head -c 10M /dev/zero; sleep 2; } | timeout -s KILL 0.3 ray-put'
 	still_serving
 	run_ray 0 ray-cancel "$pending"
 	run_ray 7 ray-get --timeout 30 "$pending"

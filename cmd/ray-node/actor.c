@@ -22,12 +22,11 @@
 #include "dlist.h"
 #include "node.h"
 #include "actor.h"
-#include "actor_call.h"
-#include "cluster.h"
+
+actor_hooks actor_on;
 #include "launch.h"
 #include "proto.h"
 #include "res.h"
-#include "sched.h"
 #include "server.h"
 
 #define MAX_CONCURRENCY 10000
@@ -134,8 +133,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	}
 	a->rx.len += (size_t)n;
-	if (actor_parse_answers(a) == 0)
-		actor_pump(a);
+	if (actor_on.answers(a) == 0)
+		actor_on.pump(a);
 }
 
 /* ---- life and death ---- */
@@ -184,7 +183,7 @@ static void drain(actor *a)
 		if (n <= 0)
 			return;
 		a->rx.len += (size_t)n;
-		if (actor_parse_answers(a))
+		if (actor_on.answers(a))
 			return;
 	}
 }
@@ -284,11 +283,11 @@ static void go_dead(actor *a)
 		a->qhead = t->qnext;
 		t->qnext = NULL;
 		if (t->state < T_FINISHED)
-			actor_call_fail(t, RAY_EACTOR, why);
+			actor_on.call_fail(t, RAY_EACTOR, why);
 	}
 	a->qtail = NULL;
 	if (!N->stopping)
-		sched_run();
+		node_kick();
 }
 
 static void after_death(actor *a)
@@ -313,7 +312,7 @@ static void after_death(actor *a)
 			rtail = &t->qnext;
 			rlast = t;
 		} else {
-			actor_call_fail(t, RAY_EACTOR, why);
+			actor_on.call_fail(t, RAY_EACTOR, why);
 		}
 	}
 	a->ftail = NULL;
@@ -374,7 +373,7 @@ static void actor_spawn(actor *a)
 	rc = logfd < 0 || !env ? UV_ENOMEM : uv_spawn(N->loop, &a->proc, &po);
 	if (logfd >= 0)
 		close(logfd);
-	strv_free(env);
+	ray_strv_free(env);
 	if (rc) {
 		snprintf(msg, sizeof(msg), "could not start '%s': %s", a->argv[0], uv_strerror(rc));
 		actor_set_cause(a, "%s", msg);
@@ -391,7 +390,7 @@ static void actor_spawn(actor *a)
 	a->dying = 0;
 	a->state = A_ALIVE;
 	uv_read_start((uv_stream_t *)&a->out, on_alloc, on_read);
-	actor_pump(a);
+	actor_on.pump(a);
 }
 
 void actor_sched(void)
@@ -466,8 +465,8 @@ void actors_free_all(void)
 	while (ahead) {
 		actor *a = ahead;
 		ahead = a->next;
-		strv_free(a->argv);
-		strv_free(a->env);
+		ray_strv_free(a->argv);
+		ray_strv_free(a->env);
 		free(a->name);
 		free(a->ns);
 		free(a->key);
@@ -554,7 +553,7 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 	}
 	argv = json_strv(cJSON_GetObjectItemCaseSensitive(req, "argv"), 0, &err);
 	if (!argv || !argv[0]) {
-		strv_free(argv);
+		ray_strv_free(argv);
 		conn_reply_err(c, id, RAY_EUSAGE, "%s", argv ? "empty command" : err.msg);
 		return;
 	}
@@ -637,7 +636,7 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 fail:
 	free(key);
 	free((char *)ns);
-	strv_free(argv);
+	ray_strv_free(argv);
 }
 
 static cJSON *actor_json(const actor *a)
@@ -693,14 +692,8 @@ void op_actor(conn *c, uint32_t id, cJSON *req)
 	actor *a;
 	cJSON *r;
 
-	/* The head hosts the actors and their names for the whole cluster. */
-	if (proxy_to_head(c, id, req, NULL))
-		return;
-
 	if (!strcmp(op, "actor_create")) {
 		op_create(c, id, req);
-	} else if (!strcmp(op, "actor_call")) {
-		actor_op_call(c, id, req);
 	} else if (!strcmp(op, "actor_kill")) {
 		if (!(a = actor_resolve(req, "actor", c, id)))
 			return;

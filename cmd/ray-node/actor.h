@@ -43,6 +43,15 @@ typedef struct actor {
 	struct actor *prev, *next;
 } actor;
 
+/* What an actor's life tells its calls (actor_call.c), which node.c fills
+ * in: its output arrived, it may take calls, a call in flight is lost. */
+typedef struct actor_hooks {
+	int (*answers)(actor *a);    /* parse what arrived; nonzero: the actor is gone */
+	void (*pump)(actor *a);
+	void (*call_fail)(task *t, int code, const char *why);
+} actor_hooks;
+extern actor_hooks actor_on;
+
 /* "actor 'name' (id)" or "actor id", for messages. */
 void actor_desc(const actor *a, char *buf, size_t len);
 /* Records why the actor died last (fmt has one %s). */

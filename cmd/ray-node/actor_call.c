@@ -19,9 +19,9 @@
 #include "actor_call.h"
 #include "launch.h"
 #include "proto.h"
-#include "sched.h"
 #include "server.h"
 #include "store.h"
+#include "task.h"
 
 #define MAX_ARGS 4096
 
@@ -399,7 +399,7 @@ void actor_op_call(conn *c, uint32_t id, cJSON *req)
 	cJSON_ArrayForEach(call, calls) {
 		char **args = json_strv(cJSON_GetObjectItemCaseSensitive(call, "args"), 0, NULL);
 		if (!args || !new_call(a, rj_str(call, "method"), args, (int)rj_int(call, "num_returns", 1), refs)) {
-			strv_free(args);
+			ray_strv_free(args);
 			cJSON_Delete(r);
 			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
 			return;

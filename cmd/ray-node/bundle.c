@@ -15,7 +15,6 @@
 #include "bundle.h"
 #include "pg.h"
 #include "res.h"
-#include "sched.h"
 #include "server.h"
 
 /* A bundle reserved on this node. */
@@ -97,7 +96,7 @@ void bundle_release_local(const char *pgid, int index)
 		if (!strcmp(b->pg, pgid) && (index < 0 || b->index == index))
 			release_bundle(b);
 	}
-	sched_run();
+	node_kick();
 }
 
 int bundle_prepare(const char *pgid, int index, const res *r)

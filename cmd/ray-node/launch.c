@@ -21,11 +21,10 @@
 #include "bundle.h"
 #include "launch.h"
 #include "put.h"
-#include "remote.h"
 #include "res.h"
-#include "sched.h"
 #include "spawn.h"
 #include "store.h"
+#include "task.h"
 
 extern char **environ;
 
@@ -148,21 +147,12 @@ char **json_strv(const cJSON *a, int check_kv, ray_err *err)
 		                                         it->valuestring[0] == '='))) {
 			ray_seterr(err, RAY_EUSAGE, "bad entry '%.80s'%s",
 			           cJSON_IsString(it) ? it->valuestring : "?", check_kv ? ": want K=V" : "");
-			strv_free(v);
+			ray_strv_free(v);
 			return NULL;
 		}
 		v[i++] = strdup(it->valuestring);
 	}
 	return v;
-}
-
-void strv_free(char **v)
-{
-	char **p;
-
-	for (p = v; p && *p; p++)
-		free(*p);
-	free(v);
 }
 
 /* ---- spawning ---- */
@@ -282,7 +272,7 @@ void task_seal_ok(task *t)
 	t->end_ms = ray_now_ms();
 	N->nfinished++;
 	task_unpin_deps(t);
-	sched_task_ended(t);
+	task_ended(t);
 }
 
 static void on_reaped(void *ud, int status, int sig, int exec_err)
@@ -302,7 +292,7 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,
 		         t->shell ? "sh" : t->argv[0], N->id, strerror(exec_err));
 		task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
-		sched_run();
+		node_kick();
 		return;
 	}
 	release_resources(t);
@@ -332,7 +322,7 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 			task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
 		}
 	}
-	sched_run();
+	node_kick();
 	prune_history();
 }
 
@@ -447,8 +437,8 @@ void task_start(task *t)
 	for (i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	strv_free(argv);
-	strv_free(env);
+	ray_strv_free(argv);
+	ray_strv_free(env);
 	if (rc) {
 		if ((pool = task_pool(t)))
 			res_add(pool, &t->req);

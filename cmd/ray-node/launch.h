@@ -22,7 +22,6 @@ char *task_arg_resolve(const char *a);
 /* A JSON list of strings as a NULL-terminated vector (caller frees with
  * strv_free); check_kv wants each to be K=V.  NULL on error (err filled). */
 char **json_strv(const cJSON *a, int check_kv, ray_err *err);
-void strv_free(char **v);
 
 /* The child's environment: ours, then RAY_*, then user_env (caller frees). */
 /* "K=V", malloc'd (NULL when out of memory). */

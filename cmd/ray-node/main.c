@@ -31,11 +31,11 @@
 #include "job.h"
 #include "pg.h"
 #include "res.h"
-#include "sched.h"
 #include "server.h"
 #include "spawn.h"
 #include "spill.h"
 #include "store.h"
+#include "task.h"
 
 static const char USAGE[] =
 	"usage: ray-node start --head [--port PORT] [--host ADDR] [NODE OPTIONS]\n"
@@ -130,8 +130,9 @@ static int node_setup(const opts *o, ray_err *err)
 	if (ray_mkdir_p(N->logdir, 0700))
 		return ray_seterr(err, RAY_EUSAGE, "cannot create '%s': %s", N->logdir, strerror(errno));
 	N->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if ((rc = store_init(o->spill_dir, err)))
+	if ((rc = spill_init(o->spill_dir, err)))
 		return rc;
+	store_init();
 	/* The token: given, or a fresh one for a new cluster.  A joining
 	 * node must be given the cluster's. */
 	if (!o->token_file && o->address) {
@@ -239,6 +240,7 @@ static void node_teardown(void)
 	pgs_free_all();
 	jobs_free_all();
 	store_drop_all();
+	spill_drop_retries();
 	sodium_memzero(N->key, sizeof(N->key));
 	if (lock_fd >= 0)
 		close(lock_fd);

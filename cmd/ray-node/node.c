@@ -12,14 +12,19 @@
 
 #include "node.h"
 #include "actor.h"
+#include "actor_call.h"
 #include "cluster.h"
 #include "job.h"
 #include "ops.h"
 #include "pg.h"
+#include "pg_place.h"
+#include "put.h"
 #include "remote.h"
 #include "sched.h"
 #include "server.h"
+#include "spill.h"
 #include "store.h"
+#include "task.h"
 #include "transfer.h"
 #include "waiter.h"
 
@@ -59,7 +64,7 @@ static void finish_shutdown(void)
 	ssize_t n;
 
 	node_close_handles();
-	store_shutdown();
+	spill_shutdown();
 	ray_rm_rf(N->store);
 	snprintf(link, sizeof(link), "%s/latest", ray_tmpdir());
 	n = readlink(link, target, sizeof(target) - 1);
@@ -78,7 +83,7 @@ void node_shutdown(void)
 		node_log("stopping");
 		server_stop(N);
 		cluster_stop();
-		sched_kill_all();
+		tasks_kill_all();
 		actors_stop_all();
 		jobs_kill_all();
 	}
@@ -93,13 +98,37 @@ static void head_tick(void)
 		pg_tick();
 }
 
+static void on_store_room(obj *landed)
+{
+	store_pressure();
+	spill_landed(landed);
+}
+
 void node_wire(void)
 {
+	store_on.changed = waiter_notify;
+	store_on.room = on_store_room;
+	store_on.freeing = spill_forget;
+	store_on.foreign = foreign_obj;
+	waiter_on.dep_ready = task_dep_ready;
+	waiter_on.lend = task_lend;
+	waiter_on.unlend = task_unlend;
+	waiter_on.fetch = fetch_start;
+	sched_on.before_run = actor_sched;
+	task_on.call_ready = actor_call_ready;
+	task_on.ended = remote_task_ended;
+	sched_on.call_cancel = actor_call_cancel;
+	N->kick = sched_run;
+	pg_place_on.find = pg_find;
+	pg_place_on.settled = pg_settled;
+	actor_on.answers = actor_parse_answers;
+	actor_on.pump = actor_pump;
+	actor_on.call_fail = actor_call_fail;
 	server_on_request(ops_dispatch);
 	server_on_close(waiter_conn_closed);
 	server_on_close(store_conn_closed);
 	server_on_close(job_conn_closed);
-	cluster_on_death(sched_node_died);
+	cluster_on_death(remote_node_died);
 	cluster_on_death(transfer_node_died);
 	cluster_on_death(pg_node_died);
 	cluster_on_tick(head_tick);

@@ -200,9 +200,18 @@ typedef struct node {
 	int hb_inflight, joined, join_failed;
 	char join_err[512];
 	unsigned spread_rr;
+	void (*kick)(void);       /* resources came back: run the scheduler */
 } node;
 
 extern node *N;
+
+/* Resources came back (a bundle, a group, an actor's CPUs): parts below
+ * the scheduler say so through this hook, which node.c points at it. */
+static inline void node_kick(void)
+{
+	if (N->kick)
+		N->kick();
+}
 
 /* node.c */
 void node_shutdown(void);

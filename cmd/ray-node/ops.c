@@ -8,6 +8,7 @@
 
 #include "node.h"
 #include "actor.h"
+#include "actor_call.h"
 #include "cluster.h"
 #include "job.h"
 #include "ops.h"
@@ -61,6 +62,7 @@ static const op_entry ops[] = {
 	{ "task_done",    0, 0, NULL,          op_task_done },
 	{ "obj_",         1, 0, op_transfer,   NULL },
 	/* The head hosts the actors and their names for the whole cluster. */
+	{ "actor_call",   0, 1, actor_op_call, NULL },
 	{ "actor_",       1, 1, op_actor,      NULL },
 	{ "logs",         0, 0, op_logs,       NULL },
 	{ "shutdown",     0, 0, op_shutdown,   NULL },

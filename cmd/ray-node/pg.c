@@ -17,8 +17,8 @@
 #include "cluster.h"
 #include "peer.h"
 #include "pg.h"
+#include "pg_place.h"
 #include "res.h"
-#include "sched.h"
 #include "server.h"
 
 static const char *strategies[] = { "PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD" };
@@ -299,6 +299,58 @@ void pg_node_died(const char *id)
 	pg_tick();
 }
 
+/* ---- clients waiting for a group ---- */
+
+static void waiter_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void pg_waiters_answer(pg *g, int code, const char *msg)
+{
+	pgwait *w;
+
+	while ((w = g->waiters)) {
+		g->waiters = w->next;
+		if (code) {
+			conn_reply_err(w->c, w->req_id, code, "%s", msg);
+		} else {
+			cJSON *r = cJSON_CreateObject();
+			cJSON_AddStringToObject(r, "pg_id", g->id);
+			cJSON_AddItemToObject(r, "pg", pg_json(g));
+			conn_reply(w->c, w->req_id, r, NULL, 0);
+		}
+		conn_resume(w->c);
+		conn_unref(w->c);
+		uv_timer_stop(&w->timer);
+		uv_close((uv_handle_t *)&w->timer, waiter_closed);
+	}
+}
+
+void pg_settled(pg *g)
+{
+	pg_waiters_answer(g, 0, NULL);
+}
+
+void pg_wait_timeout(uv_timer_t *t)
+{
+	pgwait *w = t->data, **pp;
+	pg *g = w->g;
+
+	for (pp = &g->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	conn_reply_err(w->c, w->req_id, RAY_ETIMEOUT,
+	               "placement group %s is not ready yet (still %s); it stays pending until removed",
+	               g->id, pg_states[g->state]);
+	conn_resume(w->c);
+	conn_unref(w->c);
+	uv_close((uv_handle_t *)&w->timer, waiter_closed);
+}
+
+/* Picks a node for every unplaced bundle by the strategy; 0 when done. */
 /* ---- requests ---- */
 
 /* Learn a group the head just made or removed now, not at the next
@@ -317,7 +369,7 @@ static void learn_pg(cJSON *reply)
 				pg_free(g);
 				break;
 			}
-		sched_run();
+		node_kick();
 		return;
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(reply, "pg"))
@@ -534,7 +586,7 @@ static void op_remove(conn *c, uint32_t id, cJSON *req)
 	conn_reply(c, id, r, NULL, 0);
 	prune_removed();
 	/* Its queued tasks fail now (place() finds the group gone). */
-	sched_run();
+	node_kick();
 }
 
 void op_pg(conn *c, uint32_t id, cJSON *req)

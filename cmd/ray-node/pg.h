@@ -51,16 +51,11 @@ int pg_bundle_fits(const char *pgid, int index, const res *req);
 int pg_refresh_then(conn *c, uint32_t id, cJSON *req, void (*again)(conn *c, uint32_t id, cJSON *req));
 void pgs_free_all(void);
 
-/* pg_place.c: the head's placement. */
-/* Tries to place every unplaced bundle of g (PENDING or RESCHEDULING). */
-void pg_try(pg *g);
-/* Answers every client waiting for g: with g, or with the error code. */
+/* Answers the clients waiting for g: with g, or with the error code. */
 void pg_waiters_answer(pg *g, int code, const char *msg);
+/* g is CREATED: answer who waits for it. */
+void pg_settled(pg *g);
 /* A wait for g ran out: its timer's callback. */
 void pg_wait_timeout(uv_timer_t *t);
-/* Counts r as free again on node_id in the head's view. */
-void pg_view_credit(const char *node_id, const res *r);
-/* Releases bundle `index` of a group on a node (here, or by request). */
-void pg_release_on(const char *node_id, const char *pgid, int index);
 
 #endif

@@ -5,8 +5,8 @@
  * they are free right now; bundle.c), and only when every node said yes is
  * the group CREATED; on any refusal the prepared bundles are released and
  * the group stays PENDING, tried again on a later tick.  So two groups
- * racing for the same resources never sit half-reserved.  Clients that
- * asked to wait for a group are answered here once it is settled.
+ * racing for the same resources never sit half-reserved.  The table
+ * (pg.c) hears that a group is settled, and finds groups, through hooks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,55 +17,11 @@
 #include "cluster.h"
 #include "peer.h"
 #include "pg.h"
+#include "pg_place.h"
 #include "res.h"
-#include "sched.h"
-#include "server.h"
 
-static void waiter_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
+pg_place_hooks pg_place_on;
 
-void pg_waiters_answer(pg *g, int code, const char *msg)
-{
-	pgwait *w;
-
-	while ((w = g->waiters)) {
-		g->waiters = w->next;
-		if (code) {
-			conn_reply_err(w->c, w->req_id, code, "%s", msg);
-		} else {
-			cJSON *r = cJSON_CreateObject();
-			cJSON_AddStringToObject(r, "pg_id", g->id);
-			cJSON_AddItemToObject(r, "pg", pg_json(g));
-			conn_reply(w->c, w->req_id, r, NULL, 0);
-		}
-		conn_resume(w->c);
-		conn_unref(w->c);
-		uv_timer_stop(&w->timer);
-		uv_close((uv_handle_t *)&w->timer, waiter_closed);
-	}
-}
-
-void pg_wait_timeout(uv_timer_t *t)
-{
-	pgwait *w = t->data, **pp;
-	pg *g = w->g;
-
-	for (pp = &g->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	conn_reply_err(w->c, w->req_id, RAY_ETIMEOUT,
-	               "placement group %s is not ready yet (still %s); it stays pending until removed",
-	               g->id, pg_states[g->state]);
-	conn_resume(w->c);
-	conn_unref(w->c);
-	uv_close((uv_handle_t *)&w->timer, waiter_closed);
-}
-
-/* Picks a node for every unplaced bundle by the strategy; 0 when done. */
 static int choose(pg *g)
 {
 	res avail[MAX_NODES];
@@ -176,8 +132,8 @@ static void pg_settle(pg *g)
 		snprintf(g->node[i], sizeof(g->node[0]), "%s", g->try_node[i]);
 	g->state = PG_CREATED;
 	node_log("placement group %s created", g->id);
-	pg_waiters_answer(g, 0, NULL);
-	sched_run();
+	pg_place_on.settled(g);
+	node_kick();
 }
 
 typedef struct prep {
@@ -188,7 +144,7 @@ typedef struct prep {
 static void on_prepared(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
 {
 	prep *p = ud;
-	pg *g = pg_find(p->pg);
+	pg *g = pg_place_on.find(p->pg);
 
 	(void)reply;
 	(void)d;

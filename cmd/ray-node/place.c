@@ -19,7 +19,7 @@
 #include "pg.h"
 #include "place.h"
 #include "res.h"
-#include "sched.h"
+#include "task.h"
 
 int labels_match(const char *have, const char *want)
 {
@@ -44,7 +44,7 @@ static int can_host(const rnode *r, const task *t)
 	return !t->pin[0] || t->pin_soft || !strcmp(t->pin, r->id);
 }
 
-int sched_feasible_anywhere(const task *t)
+int place_feasible_anywhere(const task *t)
 {
 	int i;
 
@@ -84,12 +84,12 @@ static int view_largest(res *big)
 }
 
 /* Why no live node can ever run t (for ray-status); 0 when one can. */
-int sched_infeasible_reason(const task *t, char *buf, size_t len)
+int place_infeasible_reason(const task *t, char *buf, size_t len)
 {
 	res big;
 	char what[200];
 
-	if (t->pg[0] || t->owner[0] || sched_feasible_anywhere(t))
+	if (t->pg[0] || t->owner[0] || place_feasible_anywhere(t))
 		return 0;
 	if (t->pin[0] && !t->pin_soft) {
 		rnode *r = view_find(t->pin);

@@ -8,9 +8,9 @@
  * "k=v" of want; an empty or NULL want matches anything. */
 int labels_match(const char *have, const char *want);
 /* Whether some live node could ever run t (ignoring what is free now). */
-int sched_feasible_anywhere(const task *t);
+int place_feasible_anywhere(const task *t);
 /* Why no live node can ever run t (for ray-status); 0 when one can. */
-int sched_infeasible_reason(const task *t, char *buf, size_t len);
+int place_infeasible_reason(const task *t, char *buf, size_t len);
 /* Where t should run now: 0 here, 1 forwarded, 2 failed and dequeued
  * (its group was removed, its pinned node died), -1 nowhere yet. */
 int place(task *t);

@@ -482,7 +482,7 @@ void op_get_part(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_EUSAGE, "bad range");
 		return;
 	}
-	if (!store_need_resident(c, id, req, o, op_get_part))
+	if (!waiter_need_resident(c, id, req, o, op_get_part))
 		part_reply(c, id, o, off, len);
 }
 

@@ -21,9 +21,9 @@
 #include "pg.h"
 #include "remote.h"
 #include "res.h"
-#include "sched.h"
 #include "server.h"
 #include "store.h"
+#include "task.h"
 
 #define LOG_SHIP_MAX (1u << 20)
 
@@ -130,7 +130,7 @@ static void report_done(task *t)
 	}
 }
 
-void sched_task_ended(task *t)
+void remote_task_ended(task *t)
 {
 	if (t->owner[0])
 		report_done(t);
@@ -235,7 +235,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	}
 	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
 	if (task_queue_if_ready(t))
-		sched_run();
+		node_kick();
 }
 
 void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
@@ -297,7 +297,7 @@ void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dle
 		task_finish_error(t, state == T_CANCELLED ? T_CANCELLED : T_FAILED, code,
 		                  rj_str(first, "msg") ? rj_str(first, "msg") : "task failed");
 	}
-	sched_run();
+	node_kick();
 }
 
 /* Re-runs a finished task to rebuild its lost results (lineage). */
@@ -334,7 +334,7 @@ static void task_rebuild(task *t)
 		queue_push(t);
 }
 
-void sched_node_died(const char *id)
+void remote_node_died(const char *id)
 {
 	char desc[256], msg[600];
 	task *t;
@@ -375,5 +375,5 @@ void sched_node_died(const char *id)
 		o->remote = 0;
 		store_fail(o, RAY_ELOST, msg);
 	}
-	sched_run();
+	node_kick();
 }

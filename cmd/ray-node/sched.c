@@ -12,167 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlist.h"
 #include "node.h"
-#include "actor.h"
-#include "actor_call.h"
-#include "bundle.h"
 #include "cluster.h"
+#include "dlist.h"
 #include "launch.h"
 #include "peer.h"
 #include "pg.h"
 #include "place.h"
-#include "remote.h"
 #include "res.h"
 #include "sched.h"
 #include "server.h"
-#include "spill.h"
 #include "store.h"
-#include "transfer.h"
+#include "task.h"
 
-#define MAX_HISTORY 200000
 #define SCAN_LIMIT 512
 
-const char *task_state_name(int s)
-{
-	static const char *names[] = {
-		"PENDING_ARGS_AVAIL", "PENDING_NODE_ASSIGNMENT", "SUBMITTED_TO_WORKER",
-		"RUNNING", "FINISHED", "FAILED", "CANCELLED"
-	};
-	return s >= 0 && s <= T_CANCELLED ? names[s] : "UNKNOWN";
-}
-
-/* ---- task bookkeeping ---- */
-
-task *task_find(const char *id)
-{
-	return id ? map_get(&N->tasks, id) : NULL;
-}
-
-void task_release(task *t)
-{
-	strv_free(t->argv);
-	strv_free(t->env);
-	free(t->name);
-	free(t->rets);
-	free(t->deps);
-	free(t->retry_codes);
-	free(t->method);
-	free(t->labels);
-	free(t->prefer);
-	free(t);
-}
-
-void queue_push(task *t)
-{
-	t->state = T_PENDING_NODE;
-	t->queued = 1;
-	t->qnext = NULL;
-	DL_APPEND(N->qhead, N->qtail, t, qprev, qnext);
-	N->nqueued++;
-}
-
-void queue_remove(task *t)
-{
-	if (!t->queued)
-		return;
-	DL_REMOVE(N->qhead, N->qtail, t, qprev, qnext);
-	t->queued = 0;
-	N->nqueued--;
-}
-
-void task_unpin_deps(task *t)
-{
-	int i;
-
-	for (i = 0; i < t->ndeps; i++)
-		if (t->deps[i])
-			store_unpin(t->deps[i]);
-	free(t->deps);
-	t->deps = NULL;
-	t->ndeps = 0;
-}
-
-/* Drops the oldest finished tasks' records once history is long. */
-void prune_history(void)
-{
-	task *t = N->thead, *next;
-
-	while (N->ntasks > MAX_HISTORY && t) {
-		int i;
-		next = t->next;
-		if (t->state >= T_FINISHED && !t->proc_live) {
-			for (i = 0; i < t->num_returns; i++)
-				if (t->rets[i])
-					t->rets[i]->producer = NULL;
-			DL_REMOVE(N->thead, N->ttail, t, prev, next);
-			map_del(&N->tasks, t->id);
-			N->ntasks--;
-			task_release(t);
-		}
-		t = next;
-	}
-}
-
-void task_finish_error(task *t, int state, int code, const char *msg)
-{
-	int i;
-
-	t->state = state;
-	t->end_ms = ray_now_ms();
-	N->nfailed++;
-	task_unpin_deps(t);
-	for (i = 0; i < t->num_returns; i++)
-		if (t->rets[i])
-			store_fail(t->rets[i], code, msg);
-	sched_task_ended(t);
-}
-
-void task_desc(const task *t, char *buf, size_t len)
-{
-	if (t->name)
-		snprintf(buf, len, "task '%s' (%s)", t->name, t->id);
-	else
-		snprintf(buf, len, "task %s", t->id);
-}
-
-void task_add_dep(task *t, obj *o)
-{
-	obj **nd = realloc(t->deps, (size_t)(t->ndeps + 1) * sizeof(*nd));
-
-	if (!nd)
-		return;
-	t->deps = nd;
-	t->deps[t->ndeps++] = o;
-	o->pins++;
-	if (o->state == OBJ_PENDING || o->remote || (o->state == OBJ_READY && !obj_resident(o))) {
-		/* Pending, elsewhere, or spilled: fetched or restored first. */
-		t->deps_missing++;
-		obj_add_dep(o, t);
-		if (o->remote)
-			fetch_start(o);
-		else
-			store_restore(o);
-	}
-}
-
-void task_register(task *t)
-{
-	map_put(&N->tasks, t->id, t);
-	DL_APPEND(N->thead, N->ttail, t, prev, next);
-	N->ntasks++;
-	N->ntask_total++;
-	t->submit_ms = ray_now_ms();
-}
-
 /* ---- the run queue ---- */
+
+sched_hooks sched_on;
 
 void sched_run(void)
 {
 	task *t, *next;
 	int scanned = 0;
 
-	actor_sched();
+	if (sched_on.before_run)
+		sched_on.before_run();
 	t = N->qhead;
 
 	while (t && scanned < SCAN_LIMIT && !N->stopping) {
@@ -203,77 +68,6 @@ void sched_run(void)
 		}
 		t = next;
 	}
-}
-
-void sched_dep_ready(task *t, obj *o)
-{
-	char desc[256], msg[2048];
-
-	if (t->state != T_PENDING_ARGS)
-		return;
-	if (o->state == OBJ_ERROR) {
-		task_desc(t, desc, sizeof(desc));
-		snprintf(msg, sizeof(msg), "%s: argument %s failed: %s", desc, o->ref,
-		         o->err_msg ? o->err_msg : "error");
-		task_finish_error(t, T_FAILED, o->err_code, msg);
-		if (t->act)
-			actor_call_ready(t);
-		return;
-	}
-	if (--t->deps_missing == 0) {
-		if (t->act) {
-			actor_call_ready(t);
-			return;
-		}
-		queue_push(t);
-		sched_run();
-	}
-}
-
-/* A task in a placement group lends to and takes back from its bundle. */
-void task_lend(task *t)
-{
-	res *pool;
-
-	if (t->state != T_RUNNING)
-		return;
-	if (t->lent++ == 0) {
-		if ((pool = task_pool(t)))
-			pool->cpu += t->req.cpu;
-		sched_run();
-	}
-}
-
-void task_unlend(const char *id)
-{
-	task *t = task_find(id);
-	res *pool;
-
-	if (!t || t->lent <= 0)
-		return;
-	if (--t->lent == 0 && t->state == T_RUNNING && (pool = task_pool(t)))
-		pool->cpu -= t->req.cpu;
-}
-
-/* A new task whose dependencies are all added: waits for the missing,
- * fails at once on one that failed, else is queued (returns 1). */
-int task_queue_if_ready(task *t)
-{
-	int i;
-
-	if (t->deps_missing) {
-		t->state = T_PENDING_ARGS;
-		return 0;
-	}
-	for (i = 0; i < t->ndeps; i++)
-		if (t->deps[i]->state == OBJ_ERROR) {
-			t->state = T_PENDING_ARGS;
-			t->deps_missing = 1;
-			sched_dep_ready(t, t->deps[i]);
-			return 0;
-		}
-	queue_push(t);
-	return 1;
 }
 
 /* ---- requests ---- */
@@ -390,7 +184,7 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 		probe.labels = tp->labels[0] ? tp->labels : NULL;
 		if (!tp->pin_soft && tp->pin[0])
 			snprintf(probe.pin, sizeof(probe.pin), "%s", tp->pin);
-		if (!tp->pg[0] && sched_infeasible_reason(&probe, buf, sizeof(buf)))
+		if (!tp->pg[0] && place_infeasible_reason(&probe, buf, sizeof(buf)))
 			snprintf(tp->warning, sizeof(tp->warning),
 			         "infeasible: %s; the task stays pending until a node that fits joins", buf);
 	}
@@ -525,7 +319,7 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 	if (rc == RAY_ENOTFOUND && !tp.pg[0] && rj_str(opts, "pg") && pg_refresh_then(c, id, req, op_submit)) {
 		/* a group made a moment ago through another node: ask the head */
 		free(tp.codes);
-		strv_free(tp.env);
+		ray_strv_free(tp.env);
 		return;
 	}
 	if (!rc && tp.stdin_ref && !ray_ref_valid(tp.stdin_ref))
@@ -540,7 +334,7 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 	if (rc) {
 		conn_reply_err(c, id, rc, "%s", err.msg);
 		free(tp.codes);
-		strv_free(tp.env);
+		ray_strv_free(tp.env);
 		return;
 	}
 	r = cJSON_CreateObject();
@@ -550,13 +344,13 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 			cJSON_Delete(r);
 			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
 			free(tp.codes);
-			strv_free(tp.env);
+			ray_strv_free(tp.env);
 			return;
 		}
 	if (tp.warning[0])
 		cJSON_AddStringToObject(r, "warning", tp.warning);
 	free(tp.codes);
-	strv_free(tp.env);
+	ray_strv_free(tp.env);
 	conn_reply(c, id, r, NULL, 0);
 	sched_run();
 }
@@ -584,7 +378,7 @@ void op_cancel(conn *c, uint32_t id, cJSON *req)
 		task_desc(t, desc, sizeof(desc));
 		snprintf(msg, sizeof(msg), "%s was cancelled", desc);
 		if (t->act) {
-			n += actor_call_cancel(t, msg);
+			n += sched_on.call_cancel(t, msg);
 			continue;
 		}
 		if (t->state == T_PENDING_ARGS || t->state == T_PENDING_NODE) {
@@ -612,22 +406,3 @@ void op_cancel(conn *c, uint32_t id, cJSON *req)
 	conn_reply(c, id, r, NULL, 0);
 }
 
-void sched_kill_all(void)
-{
-	task *t;
-
-	for (t = N->thead; t; t = t->next)
-		if (t->pid > 0 && t->proc_live)
-			kill(-t->pid, SIGKILL);
-}
-
-void tasks_free_all(void)
-{
-	while (N->thead) {
-		task *t = N->thead;
-		N->thead = t->next;
-		task_release(t);
-	}
-	N->ttail = NULL;
-	map_release(&N->tasks);
-}

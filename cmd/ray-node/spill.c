@@ -28,10 +28,8 @@
 #include <sodium.h>
 
 #include "node.h"
-#include "put.h"
 #include "spill.h"
 #include "store.h"
-#include "waiter.h"
 
 #define SPILL_HDR 64
 #define SPILL_MAGIC "RAYSPIL1"
@@ -351,7 +349,7 @@ static void spill_done(uv_work_t *w, int status)
 	nspill_io--;
 	spilling_bytes -= s->size;
 	if (io_orphaned(s)) {
-		store_pressure();
+		store_room(NULL);
 		return;
 	}
 	o->io = IO_NONE;
@@ -377,7 +375,7 @@ static void spill_done(uv_work_t *w, int status)
 	}
 	free(s->data);
 	free(s);
-	store_pressure();
+	store_room(NULL);
 	store_kick_reap();
 }
 
@@ -454,8 +452,8 @@ static void restore_done(uv_work_t *w, int status)
 		lru_add(o);
 		store_st.restores++;
 		store_st.restored_bytes += o->size;
-		waiter_notify(o);
-		store_pressure();
+		store_changed(o);
+		store_room(NULL);
 	} else if (s->err == SIO_CORRUPT || s->err == SIO_GONE) {
 		snprintf(msg, sizeof(msg),
 		         "object %s is lost: its spill file '%s' %s; put it again or rerun the task that made it",
@@ -467,7 +465,7 @@ static void restore_done(uv_work_t *w, int status)
 		o->err_code = RAY_ELOST;
 		free(o->err_msg);
 		o->err_msg = strdup(msg);
-		waiter_notify(o);
+		store_changed(o);
 	} else {
 		node_log("cannot restore %s from '%s': %s; trying again", o->ref, s->src, strerror(s->err));
 		retry_later(o);
@@ -540,4 +538,22 @@ void spill_shutdown(void)
 		}
 	closedir(d);
 	rmdir(spill_dir);
+}
+
+/* Stops o's I/O and drops its spill file: o is being freed. */
+void spill_forget(obj *o)
+{
+	spill_detach(o);
+	drop_spill(o);
+}
+
+/* A task's output landed: say so when it overflows what can be spilled. */
+void spill_landed(obj *o)
+{
+	if (o && o->producer && N->store_used > N->store_cap && !nspill_io) {
+		char a[32], b[32];
+		store_st.overflows++;
+		node_log("store over capacity: task output %s landed with nothing left to spill (%s of %s)",
+		         o->ref, fmt_size(N->store_used, a, sizeof(a)), fmt_size(N->store_cap, b, sizeof(b)));
+	}
 }

@@ -20,6 +20,8 @@ void store_restore(obj *o);
 void drop_spill(obj *o);
 /* o is being freed: a spill or restore in flight cleans up on completion. */
 void spill_detach(obj *o);
+void spill_forget(obj *o);
+void spill_landed(obj *o);
 /* Forgets the restores waiting to be tried again (the node is stopping). */
 void spill_drop_retries(void);
 /* Bytes of ready local objects that are only on disk. */

@@ -18,11 +18,11 @@
 #include "pg.h"
 #include "place.h"
 #include "res.h"
-#include "sched.h"
 #include "server.h"
 #include "spill.h"
 #include "status.h"
 #include "store_status.h"
+#include "task.h"
 
 #define LOG_MAX (64u << 20)
 
@@ -314,7 +314,7 @@ static void summary(cJSON *r)
 	for (t = N->qhead, i = 0; t && i < 20; t = t->qnext, i++) {
 		cJSON *s = cJSON_CreateObject();
 		char why[300];
-		int inf = sched_infeasible_reason(t, why, sizeof(why));
+		int inf = place_infeasible_reason(t, why, sizeof(why));
 		cJSON *rq = res_json(&t->req);
 		cJSON_DeleteItemFromObjectCaseSensitive(rq, "object_store_memory");   /* the node's, not asked for */
 		cJSON_AddItemToObject(s, "resources", rq);

@@ -27,12 +27,22 @@
 
 #include "dlist.h"
 #include "node.h"
-#include "put.h"
 #include "server.h"
-#include "spill.h"
 #include "store.h"
-#include "transfer.h"
-#include "waiter.h"
+
+store_hooks store_on;
+
+void store_changed(obj *o)
+{
+	if (store_on.changed)
+		store_on.changed(o);
+}
+
+void store_room(obj *landed)
+{
+	if (store_on.room)
+		store_on.room(landed);
+}
 
 #define HELD_MAX 65536
 
@@ -116,7 +126,7 @@ obj *store_lookup(const char *ref)
 {
 	obj *o = store_find(ref);
 
-	return o ? o : foreign_obj(ref);
+	return o || !store_on.foreign ? o : store_on.foreign(ref);
 }
 
 int obj_resident(const obj *o)
@@ -276,7 +286,7 @@ void store_unpin(obj *o)
 	if (o->doomed)
 		store_kick_reap();
 	else if (N->store_used > N->store_cap)
-		store_pressure();
+		store_room(NULL);
 }
 
 int add_ptr(void ***arr, int *n, int *cap, void *p)
@@ -300,14 +310,8 @@ void store_ready(obj *o)
 		snprintf(o->job, sizeof(o->job), "%s", obj_job(o));
 	if (obj_resident(o))
 		lru_add(o);
-	waiter_notify(o);
-	store_pressure();
-	if (o->producer && N->store_used > N->store_cap && !nspill_io) {
-		char a[32], b[32];
-		store_st.overflows++;
-		node_log("store over capacity: task output %s landed with nothing left to spill (%s of %s)",
-		         o->ref, fmt_size(N->store_used, a, sizeof(a)), fmt_size(N->store_cap, b, sizeof(b)));
-	}
+	store_changed(o);
+	store_room(o);
 	store_kick_reap();
 }
 
@@ -319,7 +323,7 @@ void store_fail(obj *o, int code, const char *msg)
 	o->err_code = code;
 	free(o->err_msg);
 	o->err_msg = strdup(msg);
-	waiter_notify(o);
+	store_changed(o);
 	store_kick_reap();
 }
 
@@ -329,7 +333,8 @@ void store_free(obj *o)
 	conn *c;
 	int i;
 
-	spill_detach(o);
+	if (store_on.freeing)
+		store_on.freeing(o);
 	for (c = N->conns; o->pins && c; c = c->next)
 		for (i = c->nheld - 1; i >= 0; i--)
 			if (c->held[i] == o) {
@@ -344,7 +349,6 @@ void store_free(obj *o)
 	}
 	if (obj_resident(o) && o->state == OBJ_READY)
 		N->store_used -= N->store_used >= o->size ? o->size : N->store_used;
-	drop_spill(o);
 	lru_remove(o);
 	map_del(&N->objs, o->ref);
 	obj_unlink(o);
@@ -363,7 +367,6 @@ void store_drop_all(void)
 	free(doomed);
 	doomed = NULL;
 	ndoomed = capdoomed = 0;
-	spill_drop_retries();
 }
 
 int obj_add_dep(obj *o, task *t)
@@ -428,31 +431,6 @@ void op_release(conn *c, uint32_t id, cJSON *req)
 	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
 }
 
-int store_need_resident(conn *c, uint32_t id, cJSON *req, obj *o,
-                        void (*fn)(conn *c, uint32_t id, cJSON *req))
-{
-	obj **objs;
-	waiter *w;
-
-	if (obj_resident(o) || o->state != OBJ_READY)
-		return 0;
-	objs = malloc(sizeof(*objs));
-	w = objs ? waiter_new(c, id, objs, 1) : NULL;
-	if (!w || !(w->redo_req = cJSON_Duplicate(req, 1))) {
-		if (w)
-			waiter_free(w);
-		else
-			free(objs);
-		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
-		return 1;
-	}
-	objs[0] = o;
-	w->redo = fn;
-	w->restore = 1;
-	waiter_start(c, w, -1);
-	return 1;
-}
-
 void op_free(conn *c, uint32_t id, cJSON *req)
 {
 	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(req, "refs"), *r;
@@ -507,19 +485,9 @@ int store_fill(obj *o, const char *data, size_t len)
 	return 0;
 }
 
-int store_init(const char *dir, ray_err *err)
+void store_init(void)
 {
-	int rc = spill_init(dir, err);
-
-	if (rc)
-		return rc;
 	uv_idle_init(N->loop, &reap_idle);
 	handles_init = 1;
-	return 0;
 }
 
-/* On the way out: the spill files go with the node. */
-void store_shutdown(void)
-{
-	spill_shutdown();
-}

@@ -11,6 +11,19 @@ struct store_stats {
 };
 extern struct store_stats store_st;
 
+/* What the store tells the parts above it, which node.c fills in, so that
+ * the object table calls no one above it. */
+typedef struct store_hooks {
+	void (*changed)(obj *o);        /* ready, failed or restored: wake who waits */
+	void (*room)(obj *landed);      /* bytes came (landed: what) or can go */
+	void (*freeing)(obj *o);        /* o is going: stop its I/O, drop its copies */
+	obj *(*foreign)(const char *ref); /* a placeholder for another node's ref */
+} store_hooks;
+extern store_hooks store_on;
+/* Run the hooks: o changed (a restore finished); room may be needed. */
+void store_changed(obj *o);
+void store_room(obj *landed);
+
 obj *store_new(const char *ref);
 obj *store_find(const char *ref);
 /* Like store_find, but also objects already freed and awaiting release. */
@@ -34,9 +47,7 @@ size_t store_free_job(const char *job_id);
 void store_kick_reap(void);
 void store_unpin(obj *o);
 int obj_add_dep(obj *o, task *t);
-/* Spill directory, created under dir (NULL: <session>/spill); 0 or RAY_E... */
-int store_init(const char *dir, ray_err *err);
-void store_shutdown(void);
+void store_init(void);
 
 /* The LRU list of resident ready objects, oldest first. */
 void lru_add(obj *o);
@@ -61,10 +72,5 @@ void store_unhold(conn *c, const char *ref);
 void store_conn_closed(conn *c);
 void op_release(conn *c, uint32_t id, cJSON *req);
 void op_free(conn *c, uint32_t id, cJSON *req);
-/* For a request that needs o's bytes: 0 when o is resident; else restores
- * it, runs fn(c, id, req) again once it is (or answers with its error), and
- * returns 1. */
-int store_need_resident(conn *c, uint32_t id, cJSON *req, obj *o,
-                        void (*fn)(conn *c, uint32_t id, cJSON *req));
 
 #endif

@@ -32,6 +32,7 @@
 #include "server.h"
 #include "store.h"
 #include "transfer.h"
+#include "waiter.h"
 #include "xxh64.h"
 
 #define CHUNK (4u << 20)
@@ -411,7 +412,7 @@ static void op_read(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_ENOTFOUND, "no local copy of '%.80s'", rj_str(req, "ref") ? rj_str(req, "ref") : "");
 		return;
 	}
-	if (store_need_resident(c, id, req, o, op_read))
+	if (waiter_need_resident(c, id, req, o, op_read))
 		return;  /* spilled: answered once restored */
 	if (off < 0 || len < 0 || len > (int64_t)CHUNK || (uint64_t)off > o->size ||
 	    (uint64_t)len > o->size - (uint64_t)off) {

@@ -18,12 +18,18 @@
 
 #include "dlist.h"
 #include "node.h"
-#include "sched.h"
 #include "server.h"
 #include "spill.h"
 #include "store.h"
-#include "transfer.h"
 #include "waiter.h"
+
+waiter_hooks waiter_on;
+
+static void unlend(const char *task_id)
+{
+	if (waiter_on.unlend)
+		waiter_on.unlend(task_id);
+}
 
 #define GET_INLINE_BUDGET (128u << 20)
 #define PREFETCH_KEEP_MS 10000
@@ -187,7 +193,7 @@ void waiter_complete(waiter *w, int timed_out)
 
 	waiter_unregister(w);
 	if (w->lender[0])
-		task_unlend(w->lender);
+		unlend(w->lender);
 	if (c) {
 		DL_REMOVE_H(c->waiters, w, cprev, cnext);
 		waiter_reply(w, timed_out);
@@ -238,13 +244,14 @@ void waiter_notify(obj *o)
 			add_ptr((void ***)&o->deps, &o->ndeps, &o->capdeps, deps[i]);
 			continue;
 		}
-		sched_dep_ready(deps[i], o);
+		if (waiter_on.dep_ready)
+			waiter_on.dep_ready(deps[i], o);
 	}
 	free(deps);
 	if (o->state == OBJ_READY && !obj_resident(o) && (o->nwait || o->ndeps)) {
 		/* Its bytes are elsewhere (pull them) or spilled (restore them). */
 		if (o->remote)
-			fetch_start(o);
+			waiter_on.fetch(o);
 		else
 			store_restore(o);
 	}
@@ -337,7 +344,7 @@ int waiter_start(conn *c, waiter *w, int64_t timeout)
 		if (!seen)
 			add_ptr((void ***)&o->waiters, &o->nwait, &o->capwait, w);
 		if (o->remote)
-			fetch_start(o);
+			waiter_on.fetch(o);
 		else
 			store_restore(o);
 	}
@@ -396,10 +403,8 @@ static void start_waiter(conn *c, uint32_t id, cJSON *req, int is_wait)
 	w->k = is_wait ? (size_t)rj_int(req, "n", (int64_t)n) : n;
 	if (w->k > n)
 		w->k = n;
-	if (waiter_start(c, w, timeout) && tid && task_find(tid)) {
+	if (waiter_start(c, w, timeout) && tid && waiter_on.lend && waiter_on.lend(tid))
 		snprintf(w->lender, sizeof(w->lender), "%s", tid);
-		task_lend(task_find(tid));
-	}
 }
 
 void op_get(conn *c, uint32_t id, cJSON *req)
@@ -421,9 +426,34 @@ void waiter_conn_closed(conn *c)
 	for (w = c->waiters; w; w = w->cnext) {
 		w->c = NULL;
 		if (w->lender[0]) {
-			task_unlend(w->lender);
+			unlend(w->lender);
 			w->lender[0] = '\0';
 		}
 	}
 	c->waiters = NULL;
+}
+
+int waiter_need_resident(conn *c, uint32_t id, cJSON *req, obj *o,
+                        void (*fn)(conn *c, uint32_t id, cJSON *req))
+{
+	obj **objs;
+	waiter *w;
+
+	if (obj_resident(o) || o->state != OBJ_READY)
+		return 0;
+	objs = malloc(sizeof(*objs));
+	w = objs ? waiter_new(c, id, objs, 1) : NULL;
+	if (!w || !(w->redo_req = cJSON_Duplicate(req, 1))) {
+		if (w)
+			waiter_free(w);
+		else
+			free(objs);
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return 1;
+	}
+	objs[0] = o;
+	w->redo = fn;
+	w->restore = 1;
+	waiter_start(c, w, -1);
+	return 1;
 }

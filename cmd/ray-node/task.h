@@ -1,0 +1,49 @@
+/* task.h: the task records every part shares (task.c). */
+#ifndef RAY_NODE_TASK_H
+#define RAY_NODE_TASK_H
+
+#include "node.h"
+
+#define MAX_RETURNS 1024
+
+/* How a task's end reaches the parts above, which node.c fills in. */
+typedef struct task_hooks {
+	void (*ended)(task *t);      /* finished or failed: tell its owner */
+	void (*call_ready)(task *t); /* an actor call's arguments are in, or one failed */
+} task_hooks;
+extern task_hooks task_on;
+/* Runs the ended hook. */
+void task_ended(task *t);
+
+const char *task_state_name(int s);
+task *task_find(const char *id);
+/* Adds t to the task table and the history list. */
+void task_register(task *t);
+/* Frees t and all it owns; t must be in neither the table nor the queue. */
+void task_release(task *t);
+void task_desc(const task *t, char *buf, size_t len);
+/* t reads o: pinned, and waited for (fetched, restored) unless resident. */
+void task_add_dep(task *t, obj *o);
+void task_unpin_deps(task *t);
+/* Ends t in state with every return an error object (code, msg). */
+void task_finish_error(task *t, int state, int code, const char *msg);
+/* Drops the oldest finished tasks' records once history is long. */
+void prune_history(void);
+
+/* The run queue, FIFO; queue_push marks t PENDING_NODE_ASSIGNMENT. */
+void queue_push(task *t);
+void queue_remove(task *t);
+/* o, an argument of t, is ready or failed. */
+void task_dep_ready(task *t, obj *o);
+/* A new task whose dependencies are all added: waits for the missing,
+ * fails at once on one that failed, else is queued (returns 1). */
+int task_queue_if_ready(task *t);
+/* A task blocked in a get lends its CPUs (0 when no such task), and takes
+ * them back. */
+int task_lend(const char *id);
+void task_unlend(const char *task_id);
+
+void tasks_kill_all(void);
+void tasks_free_all(void);
+
+#endif
