@@ -468,7 +468,14 @@ static int cmd_stop(int force)
 	return failed ? 1 : 0;
 }
 
-int main(int argc, char **argv)
+static int bad(const char *opt, const char *arg, const char *want)
+{
+	fprintf(stderr, "ray-node: bad --%s '%s': want %s\n", opt, arg, want);
+	return 2;
+}
+
+/* The options and the command word: -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, opts *o, int *force, const char **cmd)
 {
 	static const struct option lo[] = {
 		{ "head", no_argument, 0, 'H' }, { "address", required_argument, 0, 'a' },
@@ -480,58 +487,46 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
-	opts o = { 0 };
-	int force = 0, c;
+	int c;
 	uint64_t v;
-	const char *cmd;
 
-	o.port = RAY_DEFAULT_PORT;
+	o->port = RAY_DEFAULT_PORT;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'H': o.head = 1; break;
-		case 'a': o.address = optarg; break;
+		case 'H': o->head = 1; break;
+		case 'a': o->address = optarg; break;
 		case 'p':
-			if (ray_parse_uint(optarg, &v) || v > 65535) {
-				fprintf(stderr, "ray-node: bad --port '%s': want 0..65535\n", optarg);
-				return 2;
-			}
-			o.port = (int)v;
+			if (ray_parse_uint(optarg, &v) || v > 65535)
+				return bad("port", optarg, "0..65535");
+			o->port = (int)v;
 			break;
-		case 'h': o.host = optarg; break;
+		case 'h': o->host = optarg; break;
 		case 'c':
-			if (ray_parse_qty(optarg, &o.cpus)) {
-				fprintf(stderr, "ray-node: bad --cpus '%s': want a number\n", optarg);
-				return 2;
-			}
-			o.cpus_set = 1;
+			if (ray_parse_qty(optarg, &o->cpus))
+				return bad("cpus", optarg, "a number");
+			o->cpus_set = 1;
 			break;
 		case 'g':
-			if (ray_parse_qty(optarg, &o.gpus)) {
-				fprintf(stderr, "ray-node: bad --gpus '%s': want a number\n", optarg);
-				return 2;
-			}
-			o.gpus_set = 1;
+			if (ray_parse_qty(optarg, &o->gpus))
+				return bad("gpus", optarg, "a number");
+			o->gpus_set = 1;
 			break;
 		case 'm':
-			if (ray_parse_size(optarg, &o.memory)) {
-				fprintf(stderr, "ray-node: bad --memory '%s': want a size such as 4G\n", optarg);
-				return 2;
-			}
-			o.mem_set = 1;
+			if (ray_parse_size(optarg, &o->memory))
+				return bad("memory", optarg, "a size such as 4G");
+			o->mem_set = 1;
 			break;
 		case 'o':
-			if (ray_parse_size(optarg, &o.store_mem)) {
-				fprintf(stderr, "ray-node: bad --object-store-memory '%s': want a size such as 2G\n", optarg);
-				return 2;
-			}
-			o.store_set = 1;
+			if (ray_parse_size(optarg, &o->store_mem))
+				return bad("object-store-memory", optarg, "a size such as 2G");
+			o->store_set = 1;
 			break;
-		case 'r': o.resources = optarg; break;
-		case 'l': o.labels = optarg; break;
-		case 's': o.spill_dir = optarg; break;
-		case 't': o.token_file = optarg; break;
-		case 'f': o.foreground = 1; break;
-		case 'F': force = 1; break;
+		case 'r': o->resources = optarg; break;
+		case 'l': o->labels = optarg; break;
+		case 's': o->spill_dir = optarg; break;
+		case 't': o->token_file = optarg; break;
+		case 'f': o->foreground = 1; break;
+		case 'F': *force = 1; break;
 		case 'u': fputs(USAGE, stdout); return 0;
 		case 'V': printf("ray-node %s\n", RAY_VERSION); return 0;
 		default: fputs(USAGE, stderr); return 2;
@@ -541,26 +536,32 @@ int main(int argc, char **argv)
 		fputs(USAGE, stderr);
 		return 2;
 	}
-	cmd = argv[optind];
+	*cmd = argv[optind];
 	if (optind + 1 < argc) {
 		fprintf(stderr, "ray-node: unexpected argument '%s'\n", argv[optind + 1]);
 		return 2;
 	}
-	if (o.resources) {
+	if (o->resources) {
 		res tmp = { 0 };
 		ray_err err;
-		if (res_parse_custom(&tmp, o.resources, &err)) {
+		if (res_parse_custom(&tmp, o->resources, &err)) {
 			fprintf(stderr, "ray-node: %s\n", err.msg);
 			return 2;
 		}
 	}
-	if (o.labels) {
-		const char *p = o.labels;
-		if (!strchr(p, '=')) {
-			fprintf(stderr, "ray-node: bad --labels '%s': want KEY=VAL[,KEY=VAL...]\n", p);
-			return 2;
-		}
-	}
+	if (o->labels && !strchr(o->labels, '='))
+		return bad("labels", o->labels, "KEY=VAL[,KEY=VAL...]");
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	opts o = { 0 };
+	const char *cmd = NULL;
+	int force = 0, rc = parse_args(argc, argv, &o, &force, &cmd);
+
+	if (rc >= 0)
+		return rc;
 	if (!strcmp(cmd, "start"))
 		return cmd_start(&o);
 	if (!strcmp(cmd, "stop"))
