@@ -28,7 +28,9 @@
 struct ray_client {
 	int fd;
 	uint32_t next_id;
-	rbuf in;                 /* unread bytes from the socket */
+	rbuf in;                 /* unread bytes from the socket, in the clear */
+	rbuf raw;                /* unopened records, when encrypted */
+	ray_sec sec;
 	char node_id[RAY_ID_MAX + 1];
 	char store[PATH_MAX];    /* node's store dir if we can open it, else "" */
 	char address[PATH_MAX];  /* for messages */
@@ -58,7 +60,7 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 	}
 }
 
-static int write_all(ray_client *c, const void *p, size_t n, ray_err *err)
+static int send_all(ray_client *c, const void *p, size_t n, ray_err *err)
 {
 	const char *s = p;
 
@@ -80,19 +82,48 @@ static int write_all(ray_client *c, const void *p, size_t n, ray_err *err)
 	return 0;
 }
 
+/* Sends n bytes, sealed into records when the link is encrypted (a record
+ * at a time, so a large put never doubles in memory). */
+static int write_all(ray_client *c, const void *p, size_t n, ray_err *err)
+{
+	const char *s = p;
+	rbuf rec = { 0 };
+	int rc = 0;
+
+	if (!c->sec.on)
+		return send_all(c, p, n, err);
+	while (n && !rc) {
+		size_t chunk = n < RAY_REC_MAX ? n : RAY_REC_MAX;
+		rec.len = 0;
+		if (ray_sec_seal(&c->sec, s, chunk, &rec))
+			rc = ray_seterr(err, RAY_EUNREACH, "out of memory");
+		else
+			rc = send_all(c, rec.p, rec.len, err);
+		s += chunk;
+		n -= chunk;
+	}
+	rbuf_release(&rec);
+	return rc;
+}
+
 /* Reads until c->in holds at least n bytes. */
 static int fill(ray_client *c, size_t n, int64_t deadline, ray_err *err)
 {
 	while (c->in.len < n) {
+		rbuf *b = c->sec.on ? &c->raw : &c->in;
 		ssize_t r;
 		size_t want = n - c->in.len < 65536 ? 65536 : n - c->in.len;
 		int w;
 
-		if (rbuf_reserve(&c->in, want))
+		if (rbuf_reserve(b, want))
 			return ray_seterr(err, RAY_EUNREACH, "out of memory");
-		r = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+		r = recv(c->fd, b->p + b->len, b->cap - b->len, MSG_DONTWAIT);
 		if (r > 0) {
-			c->in.len += (size_t)r;
+			b->len += (size_t)r;
+			if (c->sec.on && ray_sec_open(&c->sec, &c->raw, &c->in))
+				return ray_seterr(err, RAY_EUNREACH,
+				                  "the connection to '%s' was tampered with: a record did not open",
+				                  c->address);
 			continue;
 		}
 		if (r == 0)
@@ -177,24 +208,55 @@ static int dial_tcp(const char *addr, ray_err *err)
 	return fd;
 }
 
+/* Whether to ask for encryption: RAY_TRANSPORT, else by where the node is
+ * (1 off this host; 0 on it, taking encryption only if the node asks). */
+static int want_secure(ray_client *c, ray_err *err)
+{
+	const char *env = getenv("RAY_TRANSPORT");
+	int t = ray_transport_parse(env);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (t < 0)
+		return ray_seterr(err, RAY_EUSAGE, "bad RAY_TRANSPORT '%s': want plain or encrypted", env);
+	if (t == RAY_TRANSPORT_PLAIN)
+		return -1;
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) || ss.ss_family == AF_UNIX)
+		return 0;
+	return t == RAY_TRANSPORT_ENCRYPTED || !ray_sockaddr_loopback((struct sockaddr *)&ss);
+}
+
 static int handshake(ray_client *c, const unsigned char key[RAY_KEY_LEN], ray_err *err)
 {
 	int64_t deadline = ray_now_ms() + 10000;
 	ray_hs hs;
 	size_t used;
-	int rc, st;
+	int rc, st, secure = want_secure(c, err);
 
-	ray_hs_init(&hs, 'C', key);
+	if (secure < -1)
+		return secure;
+	ray_hs_init(&hs, 'C', key, secure);
 	for (;;) {
 		st = ray_hs_feed(&hs, c->in.p, c->in.len, &used);
 		rbuf_consume(&c->in, used);
 		if (hs.outlen && (rc = write_all(c, hs.out, hs.outlen, err)))
 			return rc;
 		hs.outlen = 0;
-		if (st == RAY_HS_DONE)
+		if (st == RAY_HS_DONE) {
+			if (ray_hs_session(&hs, &c->sec))
+				break;
+			/* What came after the handshake is records already. */
+			if (c->sec.on && (rbuf_append(&c->raw, c->in.p, c->in.len) ||
+			                  (c->in.len = 0, ray_sec_open(&c->sec, &c->raw, &c->in))))
+				break;
 			return 0;
+		}
 		if (st == RAY_HS_BADMAGIC)
 			return ray_seterr(err, RAY_EUNREACH, "'%s' is not a ray-node", c->address);
+		if (st == RAY_HS_BADMODE)
+			return ray_seterr(err, RAY_EUNREACH,
+			                  "the node at '%s' requires an encrypted transport; "
+			                  "unset RAY_TRANSPORT=plain", c->address);
 		if (st == RAY_HS_BADMAC)
 			break;
 		if ((rc = fill(c, c->in.len + 1, deadline, err))) {
@@ -279,6 +341,8 @@ void ray_client_free(ray_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	rbuf_release(&c->in);
+	rbuf_release(&c->raw);
+	ray_sec_wipe(&c->sec);
 	free(c);
 }
 

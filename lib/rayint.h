@@ -56,21 +56,59 @@ int ray_auth_verify(const unsigned char mac[RAY_MAC_LEN],
                     const unsigned char ns[RAY_NONCE_LEN],
                     const unsigned char nc[RAY_NONCE_LEN]);
 
+/* The encrypted transport's records (secure.c): once on, every byte a side
+ * sends is sealed into records of at most RAY_REC_MAX plain bytes. */
+#define RAY_REC_MAX (1u << 20)
+typedef struct ray_sec {
+	int on;                          /* 0: bytes pass in the clear */
+	int aes;                         /* AES-256-GCM, else ChaCha20-Poly1305 */
+	unsigned char tx[32], rx[32];    /* one key each way */
+	uint64_t ntx, nrx;               /* records so far each way: the nonces */
+} ray_sec;
+/* Appends n bytes as records to out; RAY_EUNREACH when out of memory or
+ * out of nonces. */
+int ray_sec_seal(ray_sec *s, const void *buf, size_t n, rbuf *out);
+/* Opens the whole records at the head of in (consumed) onto out;
+ * RAY_EUNREACH for one that does not open or is over the limit. */
+int ray_sec_open(ray_sec *s, rbuf *in, rbuf *out);
+void ray_sec_wipe(ray_sec *s);
+/* Whether this CPU runs libsodium's AES-256-GCM. */
+int ray_sec_aes_ok(void);
+
+/* Which transport: RAY_TRANSPORT / --transport words; -1 for a bad one. */
+enum { RAY_TRANSPORT_AUTO, RAY_TRANSPORT_PLAIN, RAY_TRANSPORT_ENCRYPTED };
+int ray_transport_parse(const char *s);
+struct sockaddr;
+/* Whether an address is this host's (loopback, or a Unix socket). */
+int ray_sockaddr_loopback(const struct sockaddr *sa);
+/* Whether a connection with this peer is encrypted under a setting: auto
+ * encrypts TCP off the loopback, encrypted all TCP, plain none. */
+int ray_transport_secure(int transport, const struct sockaddr *peer);
+
 /* The handshake, free of I/O.  Feed it what arrived; it says how much it
- * used, and leaves in out[0..outlen) what to send (the caller sends it and
- * sets outlen to 0).  A server has its greeting in out from init.  Nothing
- * after the handshake may be parsed before ray_hs_feed returns DONE. */
-enum { RAY_HS_MORE = 0, RAY_HS_DONE = 1, RAY_HS_BADMAGIC = -1, RAY_HS_BADMAC = -2 };
+ * used, and leaves in out[0..outlen) what to send (the caller sends it, in
+ * the clear, and sets outlen to 0).  A server has its greeting in out from
+ * init.  Nothing after the handshake may be parsed before ray_hs_feed
+ * returns DONE; then ray_hs_session gives the record layer's keys.
+ * secure: a client asks for encryption (1), takes it when the node
+ * requires it (0), or refuses it (-1); a server requires it (1) or not. */
+enum { RAY_HS_MORE = 0, RAY_HS_DONE = 1, RAY_HS_BADMAGIC = -1, RAY_HS_BADMAC = -2,
+       RAY_HS_BADMODE = -3 };
 typedef struct ray_hs {
 	char role;                      /* 'C' client, 'S' server */
-	int step;
+	int step, secure, mode;         /* mode: 0 plain, 1 ChaCha20, 2 AES */
 	const unsigned char *key;       /* not owned: must outlive the handshake */
 	unsigned char ns[RAY_NONCE_LEN], nc[RAY_NONCE_LEN];
-	unsigned char out[RAY_MAGIC_LEN + RAY_NONCE_LEN + RAY_MAC_LEN];
+	unsigned char pk[32], sk[32], peer_pk[32];   /* ephemeral X25519 */
+	unsigned char sflags;
+	unsigned char out[128];
 	size_t outlen;
 } ray_hs;
-void ray_hs_init(ray_hs *h, char role, const unsigned char *key);
+void ray_hs_init(ray_hs *h, char role, const unsigned char *key, int secure);
 int ray_hs_feed(ray_hs *h, const void *in, size_t len, size_t *used);
+/* After DONE: the session's keys into s (s->on when encrypted); the
+ * handshake's secret key is wiped either way. */
+int ray_hs_session(ray_hs *h, ray_sec *s);
 
 /* A whole frame: the header, req (compact JSON) and dlen bytes of data,
  * copied when data is non-NULL, else only counted for the caller to send

@@ -43,7 +43,7 @@ static const char USAGE[] =
 	"       ray-node stop [--force]\n"
 	"NODE OPTIONS: --cpus N --gpus N --memory SIZE --object-store-memory SIZE\n"
 	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
-	"              --token-file FILE --foreground\n";
+	"              --token-file FILE --foreground --transport plain|encrypted\n";
 
 static node the_node;
 static int lock_fd = -1;
@@ -63,6 +63,7 @@ typedef struct opts {
 	int64_t cpus, gpus;
 	uint64_t memory, store_mem;
 	int cpus_set, gpus_set, mem_set, store_set;
+	int transport;
 } opts;
 
 static uint64_t total_ram(void)
@@ -97,6 +98,7 @@ static int node_setup(const opts *o, ray_err *err)
 	N->start_ms = ray_now_ms();
 	N->wall_start_ms = ray_wall_ms();
 	N->is_head = o->head;
+	N->transport = o->transport;
 	ray_random_hex(N->id, RAY_NODEID_LEN / 2);
 	snprintf(N->host, sizeof(N->host), "%s", o->host ? o->host : "127.0.0.1");
 	N->port = o->port;
@@ -485,6 +487,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "resources", required_argument, 0, 'r' }, { "labels", required_argument, 0, 'l' },
 		{ "spill-dir", required_argument, 0, 's' }, { "token-file", required_argument, 0, 't' },
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
+		{ "transport", required_argument, 0, 'T' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int c;
@@ -526,6 +529,10 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		case 's': o->spill_dir = optarg; break;
 		case 't': o->token_file = optarg; break;
 		case 'f': o->foreground = 1; break;
+		case 'T':
+			if ((o->transport = ray_transport_parse(optarg)) <= RAY_TRANSPORT_AUTO)
+				return bad("transport", optarg, "plain or encrypted");
+			break;
 		case 'F': *force = 1; break;
 		case 'u': fputs(USAGE, stdout); return 0;
 		case 'V': printf("ray-node %s\n", RAY_VERSION); return 0;

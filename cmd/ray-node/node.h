@@ -134,6 +134,8 @@ struct conn {
 	union { uv_tcp_t tcp; uv_pipe_t pipe; uv_stream_t s; uv_handle_t h; } u;
 	int authed, closing, busy;
 	ray_hs hs;
+	rbuf raw;                 /* records not yet opened, when encrypted */
+	ray_sec sec;
 	rbuf in;
 	uv_timer_t auth_timer;
 	waiter *waiters;
@@ -200,6 +202,7 @@ typedef struct node {
 	int hb_inflight, joined, join_failed;
 	char join_err[512];
 	unsigned spread_rr;
+	int transport;            /* RAY_TRANSPORT_*: --transport */
 	void (*kick)(void);       /* resources came back: run the scheduler */
 } node;
 

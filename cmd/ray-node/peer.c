@@ -33,6 +33,9 @@ struct peer {
 	int private_;           /* one caller's own: never shared */
 	int bulk;               /* object chunks only (peer_bulk) */
 	ray_hs hs;
+	int secure;             /* what to ask of the node (ray_hs_init) */
+	rbuf raw;               /* records not yet opened, when encrypted */
+	ray_sec sec;
 	rbuf in;
 	uint32_t next_id;
 	preq *head, *tail;      /* awaiting replies (or sending), in order */
@@ -57,8 +60,22 @@ static void on_pwritten(uv_write_t *w, int status)
 
 static void raw_write(peer *p, char *buf, size_t len)
 {
-	pwreq *pw = malloc(sizeof(*pw));
-	uv_buf_t b = uv_buf_init(buf, (unsigned)len);
+	pwreq *pw;
+	uv_buf_t b;
+
+	if (p->sec.on) {
+		rbuf rec = { 0 };
+		int rc = ray_sec_seal(&p->sec, buf, len, &rec);
+		free(buf);
+		if (rc) {
+			rbuf_release(&rec);
+			return;
+		}
+		buf = rec.p;
+		len = rec.len;
+	}
+	pw = malloc(sizeof(*pw));
+	b = uv_buf_init(buf, (unsigned)len);
 
 	if (!pw || uv_write(&pw->w, (uv_stream_t *)&p->tcp, &b, 1, on_pwritten)) {
 		free(buf);
@@ -73,6 +90,8 @@ static void peer_closed(uv_handle_t *h)
 	peer *p = h->data;
 
 	rbuf_release(&p->in);
+	rbuf_release(&p->raw);
+	ray_sec_wipe(&p->sec);
 	free(p);
 }
 
@@ -116,13 +135,14 @@ static void flush_queued(peer *p)
 static void peer_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	peer *p = h->data;
+	rbuf *in = p->sec.on ? &p->raw : &p->in;
 
 	(void)hint;
-	if (rbuf_reserve(&p->in, 65536)) {
+	if (rbuf_reserve(in, 65536)) {
 		*b = uv_buf_init(NULL, 0);
 		return;
 	}
-	*b = uv_buf_init(p->in.p + p->in.len, (unsigned)(p->in.cap - p->in.len));
+	*b = uv_buf_init(in->p + in->len, (unsigned)(in->cap - in->len));
 }
 
 static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -134,7 +154,16 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		peer_break(p);
 		return;
 	}
-	p->in.len += (size_t)n;
+	if (p->sec.on) {
+		p->raw.len += (size_t)n;
+		if (ray_sec_open(&p->sec, &p->raw, &p->in)) {
+			node_log("node %s at %s: a record did not open (altered or replayed)", p->node_id, p->addr);
+			peer_break(p);
+			return;
+		}
+	} else {
+		p->in.len += (size_t)n;
+	}
 	if (p->state == PEER_AUTH && p->hs.step != 2) {
 		size_t used;
 		int st = ray_hs_feed(&p->hs, p->in.p, p->in.len, &used);
@@ -155,6 +184,16 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		if (st != RAY_HS_DONE) {
 			if (st == RAY_HS_BADMAC)
 				node_log("node %s at %s failed authentication", p->node_id, p->addr);
+			else if (st == RAY_HS_BADMODE)
+				node_log("node %s at %s requires an encrypted transport (this node has --transport plain)",
+				         p->node_id, p->addr);
+			peer_break(p);
+			return;
+		}
+		/* What came after the node's MAC is records already. */
+		if (ray_hs_session(&p->hs, &p->sec) ||
+		    (p->sec.on && (rbuf_append(&p->raw, p->in.p, p->in.len) ||
+		                   (p->in.len = 0, ray_sec_open(&p->sec, &p->raw, &p->in))))) {
 			peer_break(p);
 			return;
 		}
@@ -222,7 +261,7 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	p->state = PEER_AUTH;
-	ray_hs_init(&p->hs, 'C', N->key);
+	ray_hs_init(&p->hs, 'C', N->key, p->secure);
 	uv_tcp_nodelay(&p->tcp, 1);
 	uv_read_start((uv_stream_t *)&p->tcp, peer_alloc, peer_read);
 }
@@ -253,6 +292,9 @@ static peer *peer_new(const char *node_id, const char *addr)
 		goto fail;
 	snprintf(p->node_id, sizeof(p->node_id), "%s", node_id ? node_id : "");
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	p->secure = N->transport == RAY_TRANSPORT_PLAIN ? -1 :
+	            N->transport == RAY_TRANSPORT_ENCRYPTED ? 1 :
+	            !ray_sockaddr_loopback((struct sockaddr *)&ss);
 	p->next_id = 1;
 	uv_tcp_init(N->loop, &p->tcp);
 	p->tcp.data = p;

@@ -53,6 +53,8 @@ static void conn_release(conn *c)
 		free(c->put_path);
 	}
 	rbuf_release(&c->in);
+	rbuf_release(&c->raw);
+	ray_sec_wipe(&c->sec);
 	free(c);
 	nconns--;
 }
@@ -147,6 +149,19 @@ static void conn_write(conn *c, char *buf, size_t len)
 	wreq *r;
 	uv_buf_t b;
 
+	if (c->sec.on && !c->closing) {
+		rbuf rec = { 0 };
+		int rc = ray_sec_seal(&c->sec, buf, len, &rec);
+		free(buf);
+		if (rc) {
+			rbuf_release(&rec);
+			conn_close(c);
+			return;
+		}
+		buf = rec.p;
+		len = rec.len;
+	}
+
 	if (c->closing) {
 		free(buf);
 		return;
@@ -210,13 +225,14 @@ void conn_reply_err(conn *c, uint32_t req_id, int code, const char *fmt, ...)
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	conn *c = h->data;
+	rbuf *in = c->sec.on ? &c->raw : &c->in;
 
 	(void)hint;
-	if (rbuf_reserve(&c->in, 65536)) {
+	if (rbuf_reserve(in, 65536)) {
 		*b = uv_buf_init(NULL, 0);
 		return;
 	}
-	*b = uv_buf_init(c->in.p + c->in.len, (unsigned)(c->in.cap - c->in.len));
+	*b = uv_buf_init(in->p + in->len, (unsigned)(in->cap - in->len));
 }
 
 /* Sends what the handshake has to say (its greeting, or its MAC). */
@@ -262,7 +278,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		conn_close(c);
 		return;
 	}
-	c->in.len += (size_t)nread;
+	if (c->sec.on) {
+		c->raw.len += (size_t)nread;
+		if (ray_sec_open(&c->sec, &c->raw, &c->in)) {
+			node_log("dropping a peer whose records do not open (altered or replayed)");
+			conn_close(c);
+			return;
+		}
+	} else {
+		c->in.len += (size_t)nread;
+	}
 	if (!c->authed) {
 		/* The client may say nothing more than its half of the
 		 * handshake before the MAC checks out. */
@@ -270,15 +295,27 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		if (st == RAY_HS_MORE)
 			return;
 		if (st != RAY_HS_DONE) {
-			node_log("refused a peer that failed authentication");
+			node_log(st == RAY_HS_BADMODE ? "refused a peer that asked for a plain transport"
+			                              : "refused a peer that failed authentication");
 			conn_close(c);
 			return;
 		}
 		c->authed = 1;
 		uv_timer_stop(&c->auth_timer);
 		send_hs(c);
-		send_hello(c);
 		rbuf_consume(&c->in, used);
+		if (ray_hs_session(&c->hs, &c->sec)) {
+			conn_close(c);
+			return;
+		}
+		/* From here on both ways are records (none came yet: a client
+		 * waits for our MAC, but a peer that did not is not trusted). */
+		if (c->sec.on && c->in.len) {
+			node_log("dropping a peer that sent data before the handshake ended");
+			conn_close(c);
+			return;
+		}
+		send_hello(c);
 	}
 	process(c);
 }
@@ -353,7 +390,7 @@ static void on_auth_timeout(uv_timer_t *t)
 static void on_connection(uv_stream_t *srv, int status)
 {
 	conn *c;
-	int rc;
+	int rc, secure = 0;
 
 	if (status < 0 || N->stopping)
 		return;
@@ -392,9 +429,16 @@ static void on_connection(uv_stream_t *srv, int status)
 		conn_close(c);
 		return;
 	}
-	if (srv != (uv_stream_t *)&N->usrv)
+	if (srv != (uv_stream_t *)&N->usrv) {
+		struct sockaddr_storage ss;
+		int sl = sizeof(ss);
 		uv_tcp_nodelay(&c->u.tcp, 1);
-	ray_hs_init(&c->hs, 'S', N->key);
+		/* Unknown peer address: treat it as remote. */
+		if (uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&ss, &sl))
+			ss.ss_family = AF_INET6, memset(&((struct sockaddr_in6 *)&ss)->sin6_addr, 0xff, 16);
+		secure = ray_transport_secure(N->transport, (struct sockaddr *)&ss);
+	}
+	ray_hs_init(&c->hs, 'S', N->key, secure);
 	send_hs(c);
 	uv_timer_start(&c->auth_timer, on_auth_timeout, AUTH_TIMEOUT_MS, 0);
 	uv_read_start(&c->u.s, on_alloc, on_read);

@@ -8,7 +8,7 @@ connects to $RAY_ADDRESS (HOST:PORT) with the token in $RAY_TOKEN_FILE,
 plays CASE, prints one line saying what happened and exits 0 when the
 daemon behaved as it must, 1 when it did not.  Cases:
 
-  garbage        unauthenticated: 96 random bytes instead of the handshake;
+  garbage        unauthenticated: random bytes instead of the handshake;
                  must be dropped
   flood          unauthenticated: a frame header announcing 4 GiB, then
                  1 MiB of payload; must be dropped without buffering it
@@ -53,9 +53,10 @@ def key():
     return hashlib.blake2b(tok, digest_size=32).digest()
 
 
-def mac(k, role, ns, nc):
-    # crypto_auth: HMAC-SHA-512 truncated to 256 bits.
-    return hmac.new(k, role + ns + nc, hashlib.sha512).digest()[:MAC]
+def mac(k, role, transcript):
+    # crypto_auth: HMAC-SHA-512 truncated to 256 bits, over the role and
+    # Ns Nc Ps Pc F M (docs/protocol.md).
+    return hmac.new(k, role + transcript, hashlib.sha512).digest()[:MAC]
 
 
 def recv_exact(s, n):
@@ -71,7 +72,7 @@ def recv_exact(s, n):
 def connect(timeout=10.0):
     s = socket.create_connection(address(), timeout=timeout)
     s.settimeout(timeout)
-    hello = recv_exact(s, len(MAGIC) + NONCE)
+    hello = recv_exact(s, len(MAGIC) + NONCE + 32 + 1)
     if hello[: len(MAGIC)] != MAGIC:
         raise SystemExit("no RAYTOOL1 magic from the node")
     return s, hello[len(MAGIC):]
@@ -85,12 +86,17 @@ def read_frame(s):
 
 
 def authed():
-    s, ns = connect()
+    s, greeting = connect()
+    ns, ps, flags = greeting[:NONCE], greeting[NONCE:NONCE + 32], greeting[NONCE + 32:]
+    if flags[0] & 1:
+        raise SystemExit("the node requires an encrypted transport: run it with --transport plain")
     k = key()
     nc = os.urandom(NONCE)
-    s.sendall(nc + mac(k, b"C", ns, nc))
+    pc = bytes(32)      # plain: no key exchange
+    t = ns + nc + ps + pc + flags + b"\0"
+    s.sendall(nc + pc + b"\0" + mac(k, b"C", t))
     smac = recv_exact(s, MAC)
-    if not hmac.compare_digest(smac, mac(k, b"S", ns, nc)):
+    if not hmac.compare_digest(smac, mac(k, b"S", t)):
         raise SystemExit("the node's MAC does not check out")
     read_frame(s)  # the hello
     return s
@@ -138,7 +144,7 @@ def verdict(ok, what):
 def main(case):
     if case == "garbage":
         s, _ = connect()
-        send_quietly(s, os.urandom(NONCE + MAC))
+        send_quietly(s, os.urandom(NONCE + 32 + 1 + MAC))
         return verdict(dropped(s, 3), "a bad handshake is dropped")
     if case == "flood":
         s, _ = connect()

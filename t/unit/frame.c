@@ -37,23 +37,53 @@ static void deliver(ray_hs *from, pipe_ *p, ray_hs *to, size_t step, int *st)
 	p->nin -= used;
 }
 
-/* Runs a client and a server against each other, `step` bytes a turn. */
+/* Runs a client and a server against each other, `step` bytes a turn;
+ * the final states, and the handshakes for their session keys. */
 static void converse(const unsigned char *kc, const unsigned char *ks, size_t step,
+                     int secure, int require, ray_hs *c, ray_hs *s,
                      int *client_st, int *server_st)
 {
-	ray_hs c, s;
 	pipe_ to_c = { .nwire = 0 }, to_s = { .nwire = 0 };
 	int i;
 
-	ray_hs_init(&c, 'C', kc);
-	ray_hs_init(&s, 'S', ks);
+	ray_hs_init(c, 'C', kc, secure);
+	ray_hs_init(s, 'S', ks, require);
 	*client_st = *server_st = RAY_HS_MORE;
 	for (i = 0; i < 400 && (*client_st == RAY_HS_MORE || *server_st == RAY_HS_MORE); i++) {
-		deliver(&s, &to_c, &c, step, client_st);
-		deliver(&c, &to_s, &s, step, server_st);
+		deliver(s, &to_c, c, step, client_st);
+		deliver(c, &to_s, s, step, server_st);
 		if (*client_st < 0 || *server_st < 0)
 			break;
 	}
+}
+
+/* Both ends' sessions agree: what one seals the other opens. */
+static int sessions_agree(ray_hs *c, ray_hs *s, int want_on)
+{
+	ray_sec sc, ss;
+	rbuf a = { 0 }, b = { 0 };
+	int ok;
+
+	CHECK_EQ_INT(ray_hs_session(c, &sc), 0);
+	CHECK_EQ_INT(ray_hs_session(s, &ss), 0);
+	CHECK_EQ_INT(sc.on, want_on);
+	CHECK_EQ_INT(ss.on, want_on);
+	if (!want_on)
+		return 1;
+	CHECK(ray_sec_seal(&sc, "hello node", 10, &a) == 0);
+	CHECK(ray_sec_open(&ss, &a, &b) == 0);
+	ok = b.len == 10 && memcmp(b.p, "hello node", 10) == 0 && a.len == 0;
+	a.len = b.len = 0;
+	CHECK(ray_sec_seal(&ss, "hello client", 12, &a) == 0);
+	CHECK(ray_sec_open(&sc, &a, &b) == 0);
+	ok = ok && b.len == 12 && memcmp(b.p, "hello client", 12) == 0;
+	/* Each direction has its own key: a side cannot open its own. */
+	a.len = b.len = 0;
+	CHECK(ray_sec_seal(&sc, "x", 1, &a) == 0);
+	CHECK(ray_sec_open(&sc, &a, &b) == RAY_EUNREACH);
+	rbuf_release(&a);
+	rbuf_release(&b);
+	return ok;
 }
 
 static void handshake(void)
@@ -61,48 +91,68 @@ static void handshake(void)
 	unsigned char k1[RAY_KEY_LEN], k2[RAY_KEY_LEN];
 	int cs, ss;
 	size_t step, used;
-	ray_hs c;
+	ray_hs c, s;
 
 	memset(k1, 7, sizeof(k1));
 	memset(k2, 8, sizeof(k2));
 	for (step = 1; step <= 128; step *= 2) {
-		converse(k1, k1, step, &cs, &ss);
+		converse(k1, k1, step, 0, 0, &c, &s, &cs, &ss);
 		CHECK_EQ_INT(cs, RAY_HS_DONE);
 		CHECK_EQ_INT(ss, RAY_HS_DONE);
+		CHECK(sessions_agree(&c, &s, 0));
 	}
+	/* Encrypted when the client asks, or when the node requires it. */
+	converse(k1, k1, 16, 1, 0, &c, &s, &cs, &ss);
+	CHECK(cs == RAY_HS_DONE && ss == RAY_HS_DONE);
+	CHECK(sessions_agree(&c, &s, 1));
+	converse(k1, k1, 7, 0, 1, &c, &s, &cs, &ss);
+	CHECK(cs == RAY_HS_DONE && ss == RAY_HS_DONE);
+	CHECK(sessions_agree(&c, &s, 1));
+	/* A client that insists on plain is told no by a node that requires. */
+	converse(k1, k1, 64, -1, 1, &c, &s, &cs, &ss);
+	CHECK_EQ_INT(cs, RAY_HS_BADMODE);
+	CHECK(ss != RAY_HS_DONE);
 	/* A client with another token: the server refuses it first. */
-	converse(k2, k1, 64, &cs, &ss);
+	converse(k2, k1, 64, 1, 0, &c, &s, &cs, &ss);
 	CHECK_EQ_INT(ss, RAY_HS_BADMAC);
 	CHECK(cs != RAY_HS_DONE);
 
 	/* Something that is not a ray-node. */
-	ray_hs_init(&c, 'C', k1);
-	CHECK_EQ_INT(ray_hs_feed(&c, "HTTP/1.1 400 Bad Request\r\n\r\n.............", 40, &used),
+	ray_hs_init(&c, 'C', k1, 0);
+	CHECK_EQ_INT(ray_hs_feed(&c, "HTTP/1.1 400 Bad Request\r\n\r\n..............................................", 73, &used),
 	             RAY_HS_BADMAGIC);
 	/* The greeting alone is not enough, and a wrong server MAC fails. */
 	{
-		ray_hs s;
 		unsigned char buf[RAY_MAC_LEN] = { 0 };
 
-		ray_hs_init(&s, 'S', k1);
-		CHECK_EQ_INT(s.outlen, RAY_MAGIC_LEN + RAY_NONCE_LEN);
+		ray_hs_init(&s, 'S', k1, 0);
+		CHECK_EQ_INT(s.outlen, RAY_MAGIC_LEN + RAY_NONCE_LEN + 33);
 		CHECK(memcmp(s.out, RAY_MAGIC, RAY_MAGIC_LEN) == 0);
-		ray_hs_init(&c, 'C', k1);
+		ray_hs_init(&c, 'C', k1, 0);
 		CHECK_EQ_INT(ray_hs_feed(&c, s.out, s.outlen - 1, &used), RAY_HS_MORE);
 		CHECK_EQ_INT(used, 0);
 		CHECK_EQ_INT(ray_hs_feed(&c, s.out, s.outlen, &used), RAY_HS_MORE);
-		CHECK_EQ_INT(used, RAY_MAGIC_LEN + RAY_NONCE_LEN);
-		CHECK_EQ_INT(c.outlen, RAY_NONCE_LEN + RAY_MAC_LEN);
+		CHECK_EQ_INT(used, RAY_MAGIC_LEN + RAY_NONCE_LEN + 33);
+		CHECK_EQ_INT(c.outlen, RAY_NONCE_LEN + 33 + RAY_MAC_LEN);
 		CHECK_EQ_INT(ray_hs_feed(&c, buf, sizeof(buf), &used), RAY_HS_BADMAC);
 	}
-	/* A server must not accept a client MAC made for another nonce. */
+	/* A server must not accept a client MAC made for another nonce, nor
+	 * one whose mode byte was changed on the way (talked down to plain). */
 	{
 		ray_hs s1, s2, cl;
-		ray_hs_init(&s1, 'S', k1);
-		ray_hs_init(&s2, 'S', k1);
-		ray_hs_init(&cl, 'C', k1);
+		unsigned char forged[128];
+
+		ray_hs_init(&s1, 'S', k1, 0);
+		ray_hs_init(&s2, 'S', k1, 0);
+		ray_hs_init(&cl, 'C', k1, 1);
 		ray_hs_feed(&cl, s1.out, s1.outlen, &used);
 		CHECK_EQ_INT(ray_hs_feed(&s2, cl.out, cl.outlen, &used), RAY_HS_BADMAC);
+		memcpy(forged, cl.out, cl.outlen);
+		forged[RAY_NONCE_LEN + 32] = 0;
+		CHECK_EQ_INT(ray_hs_feed(&s1, forged, cl.outlen, &used), RAY_HS_BADMAC);
+		ray_hs_init(&s1, 'S', k1, 0);
+		ray_hs_init(&cl, 'C', k1, 1);
+		ray_hs_feed(&cl, s1.out, s1.outlen, &used);
 		CHECK_EQ_INT(ray_hs_feed(&s1, cl.out, cl.outlen, &used), RAY_HS_DONE);
 	}
 }
