@@ -93,7 +93,7 @@ load lib/helpers
 	head -c 200000 /dev/urandom >"$BATS_TEST_TMPDIR/blob"
 	run_ray 0 ray-put "$BATS_TEST_TMPDIR/blob"
 	run_ray 0 ray-submit --name sleeper -- sleep 300
-	wait_for task_in_state "$(task_id_named sleeper)" RUNNING
+	wait_for named_task_in_state sleeper RUNNING
 	wpid=$(task_field "$(task_id_named sleeper)" pid)
 	assert [ -d "/dev/shm/ray-$id" ]
 	assert [ -d "$dir/node-$id" ]
@@ -167,7 +167,7 @@ load lib/helpers
 	local pid wpid
 	pid=$(node_pid)
 	run_ray 0 ray-submit --name orphan -- sleep 300
-	wait_for task_in_state "$(task_id_named orphan)" RUNNING
+	wait_for named_task_in_state orphan RUNNING
 	wpid=$(task_field "$(task_id_named orphan)" pid)
 	RAY_TEST_PIDS+=("$wpid")
 	kill -STOP "$pid"

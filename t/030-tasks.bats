@@ -82,7 +82,7 @@ line2"
 	run_ray 1 ray-get --timeout 30 "$ref"
 	assert_regex "$stderr" "^ray-get: .*user"
 	assert_regex "$stderr" "bad-arg"
-	wait_for task_in_state "$(task_id_named user)" FAILED
+	wait_for named_task_in_state user FAILED
 }
 
 @test "--stdin REF feeds the object to the command's stdin" {
@@ -308,7 +308,7 @@ top"
 	local r1=$output
 	run_ray 0 ray-submit --name big2 --cpus 2 -- true
 	local r2=$output
-	wait_for task_in_state "$(task_id_named big1)" RUNNING
+	wait_for named_task_in_state big1 RUNNING
 	assert_equal "$(task_field "$(task_id_named big2)" state)" PENDING_NODE_ASSIGNMENT
 	touch "$go"
 	run_ray 0 ray-wait --timeout 30 "$r1" "$r2"
@@ -349,7 +349,7 @@ top"
 	local hog=$output
 	run_ray 0 ray-submit --name queued -- echo never
 	local ref=$output
-	wait_for task_in_state "$(task_id_named hog)" RUNNING
+	wait_for named_task_in_state hog RUNNING
 	assert_equal "$(task_field "$(task_id_named queued)" state)" PENDING_NODE_ASSIGNMENT
 	run_ray 0 ray-cancel "$ref"
 	run_ray 7 ray-get --timeout 30 "$ref"

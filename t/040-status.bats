@@ -31,7 +31,7 @@ setup() {
 @test "resources_available drops while a task runs and comes back after" {
 	run_ray 0 ray-submit --name holder --cpus 1.5 -- sleep 300
 	local ref=$output
-	wait_for task_in_state "$(task_id_named holder)" RUNNING
+	wait_for named_task_in_state holder RUNNING
 	run_ray 0 ray-status nodes --json
 	assert_equal "$(json_get '.[0].resources_available.CPU')" 0.5
 	run_ray 0 ray-cancel "$ref"
@@ -44,7 +44,7 @@ setup() {
 	run_ray 0 ray-submit --get --name ok-task -- true
 	run_ray 1 ray-submit --get --name bad-task -- sh -c 'exit 4'
 	run_ray 0 ray-submit --name slow-task -- sleep 300
-	wait_for task_in_state "$(task_id_named slow-task)" RUNNING
+	wait_for named_task_in_state slow-task RUNNING
 	run_ray 0 ray-status tasks --json
 	assert_equal "$(json_get length)" 3
 	local k

@@ -88,7 +88,7 @@ still_serving() {
 	run_ray 0 ray-submit --name parent -- sh -c 'ray-get "$(ray-submit --name child -- sleep 300)"'
 	local parent=$output
 	# The parent lends its only CPU to the child while it waits.
-	wait_for task_in_state "$(task_id_named child)" RUNNING
+	wait_for named_task_in_state child RUNNING
 	run_ray 0 ray-cancel "$parent"
 	run_ray 7 ray-get --timeout 30 "$parent"
 	run_ray 0 ray-status tasks --json --state RUNNING

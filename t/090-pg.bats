@@ -208,7 +208,7 @@ running_count_is() {
 	wait_for -t 10 cpu_free_is 0
 	run_ray 0 ray-submit --pg "$pg" --bundle 1 --cpus 2 --name inpg -- sh -c "$(gated echo never)"
 	local running=$output
-	wait_for -t 10 task_in_state "$(task_id_named inpg)" RUNNING
+	wait_for -t 10 named_task_in_state inpg RUNNING
 	run_ray 0 ray-submit --pg "$pg" --bundle 1 --cpus 2 -- echo queued
 	local queued=$output
 	run_ray 0 ray-pg remove big

@@ -192,6 +192,13 @@ task_id_named() {
 	jq -er --arg n "$1" '[.[] | select(.name == $n)] | last | .task_id' <<<"$out"
 }
 
+# named_task_in_state NAME STATE: for wait_for; the name is looked up on
+# every try, as a task that another task submits may not exist yet.
+named_task_in_state() {
+	local id
+	id=$(task_id_named "$1") && [[ "$id" != null ]] && task_in_state "$id" "$2"
+}
+
 teardown() {
 	stop_all
 }
