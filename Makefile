@@ -14,7 +14,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 PKGS = libuv libcjson libsodium libcurl
 DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev bats bats-support bats-assert pkg-config \
-           jq python3
+           jq python3 tcpdump
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
        -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 override CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Ilib \

@@ -111,6 +111,28 @@ running_on_b() {
 	assert_output "from $IDB"
 }
 
+@test "netns: off the loopback the link is encrypted by default: a capture of the veth shows no payload" {
+	command -v tcpdump >/dev/null || skip "needs tcpdump (make deps installs it)"
+	start_pair
+	ip netns exec "$NSA" tcpdump -i "$VA" --immediate-mode -U -w "$BATS_TEST_TMPDIR/veth.pcap" tcp \
+		2>"$BATS_TEST_TMPDIR/tcpdump.err" &
+	local cap=$!
+	RAY_TEST_PIDS+=("$cap")
+	wait_for -t 10 grep -q "listening on" "$BATS_TEST_TMPDIR/tcpdump.err"
+	local secret=crossing-$RANDOM$RANDOM
+	run_ray 0 "$INA" ray-put <<<"$secret"
+	local ref=$output
+	# B pulls the object from A and runs a command line that names it.
+	run_ray 0 "$INB" ray-get "$ref"
+	assert_output "$secret"
+	run_ray 0 "$INA" ray-submit --get --node "$IDB" -- echo "command-$secret"
+	assert_output "command-$secret"
+	kill -INT "$cap"
+	wait "$cap" || true
+	grep -a -q RAYTOOL1 "$BATS_TEST_TMPDIR/veth.pcap"
+	! grep -a -q "$secret" "$BATS_TEST_TMPDIR/veth.pcap"
+}
+
 @test "netns: cutting the link gets the remote node declared DEAD and its task retried on the head" {
 	start_pair
 	run_ray 0 "$INA" ray-submit --node "$IDB:soft" -- sh -c 'sleep 3; echo ran on $RAY_NODE_ID attempt $RAY_ATTEMPT'
