@@ -248,7 +248,9 @@ static int handshake(ray_client *c, const unsigned char key[RAY_KEY_LEN], ray_er
 			/* What came after the handshake is records already. */
 			if (c->sec.on && (rbuf_append(&c->raw, c->in.p, c->in.len) ||
 			                  (c->in.len = 0, ray_sec_open(&c->sec, &c->raw, &c->in))))
-				break;
+				return ray_seterr(err, RAY_EUNREACH,
+				                  "the connection to '%s' was tampered with: a record did not open",
+				                  c->address);
 			return 0;
 		}
 		if (st == RAY_HS_BADMAGIC)

@@ -5,9 +5,10 @@ encrypted link refuses what was changed on the way.
     fliprelay.py TARGET_HOST:PORT DIRECTION OFFSET PORTFILE
 
 listens on 127.0.0.1 (a free port, written to PORTFILE once listening),
-relays every connection to TARGET, and flips the low bit of byte OFFSET
+relays one connection to TARGET, and flips the low bit of byte OFFSET
 (counted from the start) of the stream going DIRECTION: "down" (node to
-client) or "up" (client to node).  Exits after 60 s."""
+client) or "up" (client to node).  Exits when that connection ends, or
+after 60 s."""
 import os
 import socket
 import sys
@@ -48,14 +49,16 @@ def main():
         f.write(str(ls.getsockname()[1]))
     os.rename(tmp, portfile)
     ls.settimeout(60)
-    while True:
-        try:
-            c, _ = ls.accept()
-        except OSError:
-            return
-        n = socket.create_connection((host, int(port)))
-        threading.Thread(target=pump, args=(c, n, offset if direction == "up" else None), daemon=True).start()
-        threading.Thread(target=pump, args=(n, c, offset if direction == "down" else None), daemon=True).start()
-
+    try:
+        c, _ = ls.accept()
+    except OSError:
+        return
+    n = socket.create_connection((host, int(port)))
+    ts = [threading.Thread(target=pump, args=(c, n, offset if direction == "up" else None)),
+          threading.Thread(target=pump, args=(n, c, offset if direction == "down" else None))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
 
 main()
