@@ -12,11 +12,17 @@
 #       cluster vs on a single node, --cpus $(nproc) per node; target >= 0.8x
 #   e3) failure detection: SIGKILL a worker node (daemon and workers) and
 #       time until the head lists it DEAD, default timeout; target <= 5 s
+#   e4) the e1 object over an encrypted link (--transport encrypted) vs
+#       ssh -c aes128-gcm@openssh.com piping the same file over loopback
+#       (an sshd of the bench's own, keys made for it; openssh-server);
+#       target >= 1x; the plain link's time is shown beside it
+#   e5) one `ray-submit --get -- true` over TCP, RAY_TRANSPORT=encrypted
+#       vs plain; target within 10%
 #
 #   PATH=$PWD/bin:$PATH bash bench/cluster.sh     (make bench runs it too: bench/run.sh, e)
 #
 # Knobs: BENCH_BIG_MB (1024), BENCH_TASKS (2000), BENCH_REPS (3),
-# BENCH_CLUSTER_ONLY ("e1 e2 e3": which to run).
+# BENCH_CLUSTER_ONLY ("e1 e2 e3 e4 e5": which to run), BENCH_RTT_REPS (200).
 # Prints a table and writes it to bench/out/cluster.txt.
 set -u
 
@@ -27,7 +33,7 @@ BIG_MB=${BENCH_BIG_MB:-1024}
 NTASKS=${BENCH_TASKS:-2000}
 REPS=${BENCH_REPS:-3}
 NPROC=$(nproc)
-ONLY=${BENCH_CLUSTER_ONLY:-e1 e2 e3}
+ONLY=${BENCH_CLUSTER_ONLY:-e1 e2 e3 e4 e5}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 for tool in ray-node ray-put ray-get ray-submit ray-status ray-store python3 jq; do
@@ -63,26 +69,29 @@ stop_nodes() {
 	DIRS=() IDS=() ADDRS=() GONE=()
 }
 cleanup() {
+	ssh_stop 2>/dev/null
 	stop_nodes
 	rm -rf "$work" /dev/shm/raybc.$$.*
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# cluster N: a head and N-1 workers, --cpus NPROC each; the head's env.
+# cluster N [NODE OPTS...]: a head and N-1 workers, --cpus NPROC each; the
+# head's env.
 cluster() {
 	local n=$1 i o
+	shift
 	stop_nodes
 	for ((i = 0; i < n; i++)); do
 		DIRS[i]=$(mktemp -d "$work/n.XXXX")
 		if ((i == 0)); then
-			o=$(RAY_TMPDIR=${DIRS[0]} timeout 30 ray-node start --head --port 0 --cpus "$NPROC") || return 1
+			o=$(RAY_TMPDIR=${DIRS[0]} timeout 30 ray-node start --head --port 0 --cpus "$NPROC" "$@") || return 1
 			eval "$o"
 			export RAY_ADDRESS RAY_TOKEN_FILE
 			export RAY_TMPDIR=${DIRS[0]}
 		else
 			o=$(RAY_TMPDIR=${DIRS[i]} timeout 30 ray-node start --address "${ADDRS[0]}" --port 0 \
-				--cpus "$NPROC") || return 1
+				--cpus "$NPROC" "$@") || return 1
 		fi
 		IDS[i]=$(field RAY_NODE_ID "$o")
 		ADDRS[i]=$(field RAY_ADDRESS "$o")
@@ -251,10 +260,129 @@ bench_detect() {
 		"$(ge 5 "$m" && echo PASS || echo MISS)"
 }
 
+# ---- e4, e5: encrypted links ----------------------------------------------
+
+# pull_secs REF: seconds for node B to get REF from node A.
+pull_secs() {
+	local t0 t1
+	t0=$(now)
+	RAY_ADDRESS=${ADDRS[1]} ray-get -o /dev/null "$1" || return 1
+	t1=$(now)
+	sub "$t0" "$t1"
+}
+
+# An sshd of our own on the loopback, keys made here: what a shell user
+# moves data through securely today.
+ssh_setup() {
+	local port
+	[[ -x /usr/sbin/sshd ]] || return 1
+	ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey" || return 1
+	ssh-keygen -q -t ed25519 -N '' -f "$work/userkey" || return 1
+	cp "$work/userkey.pub" "$work/authorized_keys"
+	port=$((20000 + RANDOM % 20000))
+	cat >"$work/sshd_config" <<EOC
+Port $port
+ListenAddress 127.0.0.1
+HostKey $work/hostkey
+AuthorizedKeysFile $work/authorized_keys
+PermitRootLogin yes
+StrictModes no
+PasswordAuthentication no
+PidFile $work/sshd.pid
+EOC
+	mkdir -p /run/sshd
+	/usr/sbin/sshd -f "$work/sshd_config" || return 1
+	SSH=(ssh -p "$port" -i "$work/userkey" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+		-o LogLevel=ERROR -c aes128-gcm@openssh.com "$(id -un)@127.0.0.1")
+	for ((i = 0; i < 100; i++)); do
+		"${SSH[@]}" true 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+ssh_stop() {
+	[[ -f $work/sshd.pid ]] && kill "$(cat "$work/sshd.pid")" 2>/dev/null
+	rm -f "$work/sshd.pid"
+}
+
+bench_encrypted() {
+	local big=/dev/shm/raybc.$$.big ref r enc=() plain=() ssh=() t0 t1 o p s
+	say ""
+	say "e4) ${BIG_MB} MiB node to node over an encrypted link vs ssh -c aes128-gcm (loopback), $REPS runs"
+	head -c $((BIG_MB << 20)) /dev/urandom >"$big"
+	cluster 2 --transport encrypted || return 1
+	for ((r = 0; r < REPS; r++)); do
+		ref=$(ray-put "$big") || return 1
+		enc+=("$(pull_secs "$ref")") || return 1
+		RAY_ADDRESS=${ADDRS[1]} ray-store free "$ref" >/dev/null 2>&1
+		ray-store free "$ref" >/dev/null 2>&1
+	done
+	cluster 2 --transport plain || return 1
+	for ((r = 0; r < REPS; r++)); do
+		ref=$(ray-put "$big") || return 1
+		plain+=("$(pull_secs "$ref")") || return 1
+		RAY_ADDRESS=${ADDRS[1]} ray-store free "$ref" >/dev/null 2>&1
+		ray-store free "$ref" >/dev/null 2>&1
+	done
+	stop_nodes
+	o=$(median "${enc[@]}")
+	p=$(median "${plain[@]}")
+	say "   encrypted: $(printf '%s ' "${enc[@]}")s; median $(calc "$BIG_MB / $o") MiB/s"
+	say "   plain:     $(printf '%s ' "${plain[@]}")s; median $(calc "$BIG_MB / $p") MiB/s (encrypted/plain time $(calc "$o / $p"))"
+	if ssh_setup; then
+		for ((r = 0; r < REPS; r++)); do
+			t0=$(now)
+			"${SSH[@]}" "cat > /dev/shm/raybc.$$.ssh" <"$big" || break
+			t1=$(now)
+			ssh+=("$(sub "$t0" "$t1")")
+			rm -f /dev/shm/raybc.$$.ssh
+		done
+		ssh_stop
+	fi
+	rm -f "$big"
+	if ((${#ssh[@]} == 0)); then
+		say "   ssh: cannot run an sshd here (apt-get install openssh-server); e4 has no peer"
+		row "e4 ${BIG_MB}MiB encrypted node to node" "$(calc "$o")s" "-" "-" ">=1x" "SKIP"
+		return 0
+	fi
+	s=$(median "${ssh[@]}")
+	say "   ssh:       $(printf '%s ' "${ssh[@]}")s; median $(calc "$BIG_MB / $s") MiB/s"
+	row "e4 ${BIG_MB}MiB encrypted node to node" "$(calc "$o")s" "$(calc "$s")s" "$(calc "$s / $o")x" ">=1x" \
+		"$(ge "$(calc "$s / $o")" 1 && echo PASS || echo MISS)"
+	row "e4 (plain link beside it)" "$(calc "$p")s" "$(calc "$o")s" "$(calc "$o / $p")x" "-" "-"
+}
+
+# e5: one task's round trip through a TCP address, encrypted vs plain.
+bench_rtt() {
+	local n=${BENCH_RTT_REPS:-200} e=() p=() t0 t1 i r oe op
+	say ""
+	say "e5) one ray-submit --get round trip over TCP, encrypted vs plain, $n each, $REPS runs"
+	cluster 1 || return 1
+	for ((r = 0; r < REPS; r++)); do
+		for mode in encrypted plain; do
+			t0=$(now)
+			for ((i = 0; i < n; i++)); do
+				RAY_TRANSPORT=$mode ray-submit --get -- true >/dev/null || return 1
+			done
+			t1=$(now)
+			if [[ $mode == encrypted ]]; then e+=("$(calc "($t1 - $t0) / $n * 1000")"); else p+=("$(calc "($t1 - $t0) / $n * 1000")"); fi
+		done
+	done
+	stop_nodes
+	oe=$(median "${e[@]}")
+	op=$(median "${p[@]}")
+	say "   encrypted: $(printf '%s ' "${e[@]}")ms; plain: $(printf '%s ' "${p[@]}")ms"
+	row "e5 task round trip, encrypted vs plain" "${oe}ms" "${op}ms" "$(calc "$oe / $op")x" "<=1.1x" \
+		"$(ge 1.1 "$(calc "$oe / $op")" && echo PASS || echo MISS)"
+}
+
 T0=$(now)
 want e1 && bench_transfer
 want e2 && bench_throughput
 want e3 && bench_detect
+want e4 && bench_encrypted
+want e5 && bench_rtt
 stop_nodes
 {
 	echo ""
