@@ -126,6 +126,9 @@ chaos: deps
 VERSION = $(shell sed -n 's/^\#define RAY_VERSION "\(.*\)"/\1/p' include/ray.h)
 SOMAJOR = 0
 SONAME = libray.so.$(SOMAJOR)
+# A directory under PREFIX as ray.pc writes it: ${prefix}/..., so that
+# `pkg-config --define-variable=prefix=DIR` finds a tree copied to DIR.
+under_prefix = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 MAN1 = $(wildcard share/man/man1/*.1)
 MAN3 = $(wildcard share/man/man3/*.3)
 MAN7 = $(wildcard share/man/man7/*.7)
@@ -146,7 +149,8 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libray.so
 	install -m 0644 include/ray.h $(DESTDIR)$(INCDIR)
 	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: ray\nDescription: ray-tools client library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lray\nCflags: -I$${includedir}\n' \
-	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $(DESTDIR)$(PKGDIR)/ray.pc
+	  '$(PREFIX)' '$(call under_prefix,$(LIBDIR))' '$(call under_prefix,$(INCDIR))' '$(VERSION)' '$(PKGS)' \
+	  > $(DESTDIR)$(PKGDIR)/ray.pc
 	chmod 0644 $(DESTDIR)$(PKGDIR)/ray.pc
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
