@@ -162,10 +162,11 @@ uninstall:
 # Debian packages (ray-tools, libray0, libray-dev; see debian/control),
 # built by dpkg-buildpackage in a copy of the source under $(DEBDIR), where
 # the .deb files land; lintian must find no errors.  `make deps` with the
-# build's own list installs what is missing.
+# build's own list installs what is missing (man-db: t/096-deb.bats reads
+# the packaged pages with man -l).
 DEBDIR ?= build/deb
 DEPS_DEB_BUILD = debhelper dpkg-dev lintian libuv1-dev libcjson-dev libsodium-dev \
-	libcurl4-openssl-dev pkg-config
+	libcurl4-openssl-dev pkg-config man-db
 
 deb:
 	$(MAKE) deps DEPS_DEB="$(DEPS_DEB_BUILD)"

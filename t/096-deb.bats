@@ -29,9 +29,10 @@ setup() {
 	cp /var/lib/dpkg/status "$root/var/lib/dpkg/status"
 }
 
-# in_root DPKG-ARGS...: dpkg on the throwaway root.
+# in_root DPKG-ARGS...: dpkg on the throwaway root (man pages kept even
+# where the machine's dpkg.cfg.d excludes them, as slim images do).
 in_root() {
-	timeout 120 dpkg --root="$root" --log=/dev/null "$@"
+	timeout 120 dpkg --root="$root" --log=/dev/null --path-include='/usr/share/man/*' "$@"
 }
 
 # contents DEB: the paths a package holds, one a line, without "./".
