@@ -1,6 +1,6 @@
 # ray-tools: one Makefile for build, check, demo, bench, install and deps.
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit bats demo bench bench-actors bench-pg chaos install clean
+.PHONY: all deps check unit bats demo bench bench-actors bench-pg chaos install uninstall deb clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -35,7 +35,7 @@ BINS = bin/ray-node $(addprefix bin/,$(TOOLS))
 UNIT_SRC = $(wildcard t/unit/*.c)
 UNIT_BIN = $(UNIT_SRC:.c=)
 
-all: $(BINS) lib/libray.so lib/libray.a lib/ray.pc
+all: $(BINS) lib/libray.so lib/libray.a
 
 deps:
 	@missing=""; for p in $(DEPS_DEB); do \
@@ -64,10 +64,6 @@ lib/libray.a: $(LIB_OBJ)
 
 lib/libray.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libray.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-lib/ray.pc: Makefile
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: ray\nDescription: ray-tools client library\nVersion: 0.1.0\nRequires.private: libuv libcjson libsodium libcurl\nLibs: -L$${libdir} -lray\nCflags: -I$${includedir}\n' \
-	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' > $@
 
 bin/ray-node: $(NODE_OBJ) lib/libray.a
 	@mkdir -p bin
@@ -123,18 +119,69 @@ chaos: deps
 	$(MAKE) all
 	PATH="$(CURDIR)/bin:$$PATH" bash bench/chaos.sh
 
+# Install and uninstall: every directory is read when the command runs, so
+# `make && make install PREFIX=/opt/ray` is right, ray.pc included (it is
+# written here, not at build time).  uninstall removes the files install
+# wrote, by the same lists, and leaves the directories.
+VERSION = $(shell sed -n 's/^\#define RAY_VERSION "\(.*\)"/\1/p' include/ray.h)
+SOMAJOR = 0
+SONAME = libray.so.$(SOMAJOR)
+# A directory under PREFIX as ray.pc writes it: ${prefix}/..., so that
+# `pkg-config --define-variable=prefix=DIR` finds a tree copied to DIR.
+under_prefix = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+MAN1 = $(wildcard share/man/man1/*.1)
+MAN3 = $(wildcard share/man/man3/*.3)
+MAN7 = $(wildcard share/man/man7/*.7)
+INSTALLED = $(addprefix $(BINDIR)/,$(notdir $(BINS))) \
+	$(addprefix $(LIBDIR)/,libray.a libray.so $(SONAME) libray.so.$(VERSION)) \
+	$(INCDIR)/ray.h $(PKGDIR)/ray.pc \
+	$(addprefix $(MANDIR)/man1/,$(notdir $(MAN1))) \
+	$(addprefix $(MANDIR)/man3/,$(notdir $(MAN3))) \
+	$(addprefix $(MANDIR)/man7/,$(notdir $(MAN7)))
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 0644 lib/libray.a $(DESTDIR)$(LIBDIR)
-	install -m 0755 lib/libray.so $(DESTDIR)$(LIBDIR)/libray.so.0
-	ln -sf libray.so.0 $(DESTDIR)$(LIBDIR)/libray.so
+	install -m 0644 lib/libray.so $(DESTDIR)$(LIBDIR)/libray.so.$(VERSION)
+	ln -sf libray.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libray.so
 	install -m 0644 include/ray.h $(DESTDIR)$(INCDIR)
-	install -m 0644 lib/ray.pc $(DESTDIR)$(PKGDIR)
-	-install -m 0644 share/man/man1/*.1 $(DESTDIR)$(MANDIR)/man1
-	-install -m 0644 share/man/man3/*.3 $(DESTDIR)$(MANDIR)/man3
-	-install -m 0644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: ray\nDescription: ray-tools client library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lray\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(call under_prefix,$(LIBDIR))' '$(call under_prefix,$(INCDIR))' '$(VERSION)' '$(PKGS)' \
+	  > $(DESTDIR)$(PKGDIR)/ray.pc
+	chmod 0644 $(DESTDIR)$(PKGDIR)/ray.pc
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
+	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+# Debian packages (ray-tools, libray0, libray-dev; see debian/control),
+# built by dpkg-buildpackage in a copy of the source under $(DEBDIR), where
+# the .deb files land; lintian must find no errors.  `make deps` with the
+# build's own list installs what is missing (man-db: t/096-deb.bats reads
+# the packaged pages with man -l).
+DEBDIR ?= build/deb
+DEPS_DEB_BUILD = debhelper dpkg-dev lintian libuv1-dev libcjson-dev libsodium-dev \
+	libcurl4-openssl-dev pkg-config man-db
+
+deb:
+	$(MAKE) deps DEPS_DEB="$(DEPS_DEB_BUILD)"
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+	  { echo "debian/changelog says $$v, include/ray.h says $(VERSION)" >&2; exit 1; }
+	rm -rf $(DEBDIR)/ray-tools-$(VERSION) $(DEBDIR)/*ray*_$(VERSION)_*
+	mkdir -p $(DEBDIR)/ray-tools-$(VERSION)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git ls-files -z -c -o --exclude-standard | xargs -0 cp --parents -t $(DEBDIR)/ray-tools-$(VERSION); \
+	else \
+	  tar -cf - --exclude=./build --exclude-vcs . | tar -xf - -C $(DEBDIR)/ray-tools-$(VERSION) && \
+	  $(MAKE) -C $(DEBDIR)/ray-tools-$(VERSION) clean; \
+	fi
+	cd $(DEBDIR)/ray-tools-$(VERSION) && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error $(DEBDIR)/ray-tools_$(VERSION)_*.changes
 
 clean:
-	rm -rf bin lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o cmd/ray-node/libnode.a $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench
+	rm -rf bin build lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o cmd/ray-node/libnode.a $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench
