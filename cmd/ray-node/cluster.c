@@ -226,6 +226,17 @@ static void view_merge(const cJSON *nodes)
 		changed();
 }
 
+static void send_register(void);
+
+/* The head answers again: say so once. */
+static void head_back(void)
+{
+	N->head_ok_ms = ray_now_ms();
+	if (N->head_lost)
+		node_log("the head at %s answers again", N->head_addr);
+	N->head_lost = 0;
+}
+
 static void on_heartbeat(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
 {
 	(void)ud;
@@ -239,6 +250,15 @@ static void on_heartbeat(void *ud, int rc, cJSON *reply, const char *d, size_t d
 	}
 	if (rc || !reply)
 		return;
+	if (rj_bool(reply, "register")) {
+		/* A head started again, that never knew us: join it under the
+		 * same id, keeping our tasks, actors and objects. */
+		node_log("the head at %s does not know this node (restarted?): registering again",
+		         N->head_addr);
+		send_register();
+		return;
+	}
+	head_back();
 	view_merge(cJSON_GetObjectItemCaseSensitive(reply, "nodes"));
 	if (share_merge)
 		share_merge(cJSON_GetObjectItemCaseSensitive(reply, "pgs"));
@@ -260,8 +280,10 @@ static void send_heartbeat(void)
 	cJSON_AddStringToObject(req, "node_id", N->id);
 	cJSON_AddItemToObject(req, "avail", res_to_json_raw(&N->avail));
 	cJSON_AddNumberToObject(req, "nqueued", (double)N->nqueued);
-	if (!peer_request(p, req, NULL, 0, on_heartbeat, NULL))
+	if (!peer_request(p, req, NULL, 0, on_heartbeat, NULL)) {
 		N->hb_inflight = 1;
+		N->hb_sent_ms = ray_now_ms();
+	}
 	cJSON_Delete(req);
 }
 
@@ -277,6 +299,36 @@ static void head_check_deaths(void)
 	}
 }
 
+/* A worker whose head is silent: after the death timeout it says the head
+ * is unreachable (its tasks there are retried, cluster-wide questions get
+ * exit 8) and carries on with what it holds; after --head-timeout it
+ * stops.  A heartbeat stuck on a connection that never opens is dropped
+ * so that the next one dials afresh. */
+static void head_check(void)
+{
+	int64_t now = ray_now_ms(), quiet = now - N->head_ok_ms;
+	int i;
+
+	if (N->hb_inflight && now - N->hb_sent_ms > 2000) {
+		peer *p = peer_for(NULL, N->head_addr);
+		if (p)
+			peer_close(p);
+	}
+	if (!N->head_lost && quiet > N->dead_timeout_ms) {
+		N->head_lost = 1;
+		node_log("the head at %s is unreachable; carrying on, trying it again every second for %lld s",
+		         N->head_addr, (long long)(N->head_timeout_ms / 1000));
+		for (i = 0; i < N->nview; i++)
+			if (N->view[i].is_head && N->view[i].alive)
+				node_died(&N->view[i]);
+	}
+	if (quiet > N->head_timeout_ms && !N->stopping) {
+		node_log("the head at %s has been unreachable for %lld s (--head-timeout); stopping",
+		         N->head_addr, (long long)(quiet / 1000));
+		node_shutdown();
+	}
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	int i;
@@ -284,10 +336,13 @@ static void on_tick(uv_timer_t *t)
 	(void)t;
 	ticks++;
 	self_refresh();
-	if (N->is_head)
+	if (N->is_head) {
 		head_check_deaths();
-	else if (ticks % HEARTBEAT_TICKS == 0)
-		send_heartbeat();
+	} else if (N->joined) {
+		if (ticks % HEARTBEAT_TICKS == 0 || (N->head_lost && ticks % 5 == 0))
+			send_heartbeat();
+		head_check();
+	}
 	for (i = 0; i < ntick_hooks; i++)
 		tick_hooks[i]();
 }
@@ -304,8 +359,12 @@ static void on_registered(void *ud, int rc, cJSON *reply, const char *d, size_t 
 		                                      : (rj_str(reply, "msg") ? rj_str(reply, "msg") : "refused"));
 		return;
 	}
+	if (N->joined)
+		node_log("registered again with the head at %s", N->head_addr);
 	N->joined = 1;
+	head_back();
 	view_merge(cJSON_GetObjectItemCaseSensitive(reply, "nodes"));
+	changed();
 }
 
 int cluster_start(void)
@@ -331,22 +390,31 @@ int cluster_start(void)
 	uv_timer_init(N->loop, &N->ctick);
 	uv_timer_start(&N->ctick, on_tick, TICK_MS, TICK_MS);
 	if (!N->is_head) {
-		cJSON *req = cJSON_CreateObject();
-		peer *p = peer_for(NULL, N->head_addr);
-		int rc;
-		if (!p) {
-			cJSON_Delete(req);
+		if (!peer_for(NULL, N->head_addr)) {
 			snprintf(N->join_err, sizeof(N->join_err), "bad head address '%s'", N->head_addr);
 			return RAY_EUSAGE;
 		}
-		cJSON_AddStringToObject(req, "op", "node_register");
-		cJSON_AddItemToObject(req, "node", rnode_raw(s));
-		rc = peer_request(p, req, NULL, 0, on_registered, NULL);
-		cJSON_Delete(req);
-		return rc;
+		if (N->head_timeout_ms <= 0)
+			N->head_timeout_ms = 60000;
+		N->head_ok_ms = ray_now_ms();
+		send_register();
+		return 0;
 	}
 	N->joined = 1;
 	return 0;
+}
+
+static void send_register(void)
+{
+	cJSON *req = cJSON_CreateObject();
+	peer *p = peer_for(NULL, N->head_addr);
+
+	self_refresh();
+	cJSON_AddStringToObject(req, "op", "node_register");
+	cJSON_AddItemToObject(req, "node", rnode_raw(view_self()));
+	if (!p || peer_request(p, req, NULL, 0, on_registered, NULL))
+		N->join_failed = N->joined ? 0 : RAY_EUNREACH;
+	cJSON_Delete(req);
 }
 
 void cluster_stop(void)
@@ -421,7 +489,14 @@ void op_cluster(conn *c, uint32_t id, cJSON *req)
 		changed();
 	} else if (!strcmp(op, "node_heartbeat")) {
 		rnode *cur = view_find(rj_str(req, "node_id"));
-		if (!cur || !cur->alive) {
+		if (!cur) {
+			/* Never heard of it: this head was started again. */
+			r = cJSON_CreateObject();
+			cJSON_AddBoolToObject(r, "register", 1);
+			conn_reply(c, id, r, NULL, 0);
+			return;
+		}
+		if (!cur->alive) {
 			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown or dead node");
 			return;
 		}

@@ -43,7 +43,8 @@ static const char USAGE[] =
 	"       ray-node stop [--force]\n"
 	"NODE OPTIONS: --cpus N --gpus N --memory SIZE --object-store-memory SIZE\n"
 	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
-	"              --token-file FILE --foreground --transport plain|encrypted\n";
+	"              --token-file FILE --foreground --transport plain|encrypted\n"
+	"              --head-timeout SEC (joining nodes)\n";
 
 static node the_node;
 static int lock_fd = -1;
@@ -64,6 +65,7 @@ typedef struct opts {
 	uint64_t memory, store_mem;
 	int cpus_set, gpus_set, mem_set, store_set;
 	int transport;
+	int64_t head_timeout_ms;
 } opts;
 
 static uint64_t total_ram(void)
@@ -99,6 +101,7 @@ static int node_setup(const opts *o, ray_err *err)
 	N->wall_start_ms = ray_wall_ms();
 	N->is_head = o->head;
 	N->transport = o->transport;
+	N->head_timeout_ms = o->head_timeout_ms;
 	ray_random_hex(N->id, RAY_NODEID_LEN / 2);
 	snprintf(N->host, sizeof(N->host), "%s", o->host ? o->host : "127.0.0.1");
 	N->port = o->port;
@@ -488,6 +491,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "spill-dir", required_argument, 0, 's' }, { "token-file", required_argument, 0, 't' },
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
 		{ "transport", required_argument, 0, 'T' },
+		{ "head-timeout", required_argument, 0, 'W' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int c;
@@ -529,6 +533,10 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		case 's': o->spill_dir = optarg; break;
 		case 't': o->token_file = optarg; break;
 		case 'f': o->foreground = 1; break;
+		case 'W':
+			if (ray_parse_seconds(optarg, &o->head_timeout_ms) || o->head_timeout_ms <= 0)
+				return bad("head-timeout", optarg, "seconds, more than 0");
+			break;
 		case 'T':
 			if ((o->transport = ray_transport_parse(optarg)) <= RAY_TRANSPORT_AUTO)
 				return bad("transport", optarg, "plain or encrypted");

@@ -200,6 +200,10 @@ typedef struct node {
 	int64_t dead_timeout_ms;
 	uv_timer_t ctick;
 	int hb_inflight, joined, join_failed;
+	int64_t hb_sent_ms;
+	int64_t head_ok_ms;       /* a worker: when the head last answered */
+	int64_t head_timeout_ms;  /* --head-timeout: then a worker stops */
+	int head_lost;            /* no answer for the death timeout */
 	char join_err[512];
 	unsigned spread_rr;
 	int transport;            /* RAY_TRANSPORT_*: --transport */

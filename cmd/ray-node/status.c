@@ -345,8 +345,18 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 	const char *what = rj_str(req, "what");
 	const char *state = rj_str(req, "state");
 	int64_t limit = rj_int(req, "limit", -1);
-	cJSON *r = cJSON_CreateObject(), *items;
+	cJSON *r, *items;
 
+	/* Without its head a node still knows its own tasks and objects, but
+	 * not the cluster: say so rather than answer from a stale view. */
+	if (N->head_lost && (!what || (strcmp(what, "tasks") && strcmp(what, "objects")))) {
+		conn_reply_err(c, id, RAY_EUNREACH,
+		               "the head at %s is unreachable (for %lld s); this node carries on with "
+		               "its own tasks and objects (ray-status tasks, ray-status objects)",
+		               N->head_addr, (long long)((ray_now_ms() - N->head_ok_ms) / 1000));
+		return;
+	}
+	r = cJSON_CreateObject();
 	if (!what || !strcmp(what, "summary")) {
 		summary(r);
 		conn_reply(c, id, r, NULL, 0);
