@@ -212,3 +212,16 @@ EOF
 		fi
 	done
 }
+
+@test "ray-node stop takes the process trees of running tasks and actors" {
+	tree_actor
+	local akid=$KID tkid
+	run_ray 0 ray-submit -- sh -c 'sleep 1000 & echo $! >"$0/tkid.tmp"; mv "$0/tkid.tmp" "$0/tkid"; wait' "$D"
+	wait_for marker_exists "$D/tkid"
+	tkid=$(cat "$D/tkid")
+	RAY_TEST_PIDS+=("$tkid")
+	run_ray 0 ray-node stop
+	wait_for proc_gone "$PID"
+	wait_for proc_gone "$akid"
+	wait_for proc_gone "$tkid"
+}
