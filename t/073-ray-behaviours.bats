@@ -175,6 +175,9 @@ EOF
 	assert_output "$(printf '%s\n%s' "$a" "$b")"
 	run_ray 0 ray-wait "$a" "$b" "$c"
 	assert_equal "${#lines[@]}" 3
+	# As Ray's num_returns, K is at least 1.
+	run_ray 2 ray-wait -n 0 "$a"
+	assert_regex "$stderr" "bad -n '0'"
 	run_ray 0 ray-cancel "$slow"
 }
 
