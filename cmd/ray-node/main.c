@@ -27,6 +27,7 @@
 
 #include "node.h"
 #include "actor.h"
+#include "actor_route.h"
 #include "cluster.h"
 #include "job.h"
 #include "pg.h"
@@ -237,6 +238,7 @@ static void node_teardown(void)
 	spawn_release();
 	tasks_free_all();
 	actors_free_all();
+	actor_route_free_all();
 	pgs_free_all();
 	jobs_free_all();
 	store_drop_all();

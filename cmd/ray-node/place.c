@@ -109,6 +109,20 @@ int place_infeasible_reason(const task *t, char *buf, size_t len)
 	return 1;
 }
 
+cJSON *place_demand(const task *t)
+{
+	cJSON *s = cJSON_CreateObject(), *rq = res_json(&t->req);
+	char why[300];
+	int inf = place_infeasible_reason(t, why, sizeof(why));
+
+	cJSON_DeleteItemFromObjectCaseSensitive(rq, "object_store_memory");   /* the node's, not asked for */
+	cJSON_AddItemToObject(s, "resources", rq);
+	cJSON_AddBoolToObject(s, "infeasible", inf);
+	if (inf)
+		cJSON_AddStringToObject(s, "reason", why);
+	return s;
+}
+
 static int prefers(const rnode *r, const task *t)
 {
 	if (t->pin[0] && t->pin_soft && !strcmp(t->pin, r->id))
