@@ -17,6 +17,7 @@
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
+#include "cluster.h"
 #include "launch.h"
 #include "proto.h"
 #include "server.h"
@@ -442,6 +443,42 @@ void actor_op_call(conn *c, uint32_t id, cJSON *req)
 /* actor_exec: calls made on node `owner` for an actor hosted here.  Each
  * keeps the id and refs its owner gave it; its end goes back there
  * (task_done).  A call already known (sent again) is skipped. */
+/* An actor_exec from a node this one does not know yet (it joined a
+ * moment ago and no heartbeat has told us): held, with its connection,
+ * until the view has it, so the ends of its calls can be reported and the
+ * calls after it still come in order. */
+typedef struct held_exec {
+	conn *c;
+	uint32_t id;
+	cJSON *req;               /* owned copy */
+	int64_t since_ms;
+	struct held_exec *next;
+} held_exec;
+
+static held_exec *held;
+
+void actor_exec_tick(void)
+{
+	held_exec **pp = &held, *h;
+
+	while ((h = *pp)) {
+		int known = view_find(rj_str(h->req, "owner")) != NULL;
+		if (!known && ray_now_ms() - h->since_ms < 10000 && !N->stopping) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		if (known)
+			actor_op_exec(h->c, h->id, h->req);
+		else
+			conn_reply_err(h->c, h->id, RAY_EUNREACH, "node %s does not know the calling node", N->id);
+		conn_resume(h->c);
+		conn_unref(h->c);
+		cJSON_Delete(h->req);
+		free(h);
+	}
+}
+
 void actor_op_exec(conn *c, uint32_t id, cJSON *req)
 {
 	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(req, "calls"), *call;
@@ -456,6 +493,23 @@ void actor_op_exec(conn *c, uint32_t id, cJSON *req)
 	if (!owner || strlen(owner) != RAY_NODEID_LEN || !ray_ref_valid(owner) ||
 	    check_calls(a->protocol, calls, &err)) {
 		conn_reply_err(c, id, err.code ? err.code : RAY_EUSAGE, "%s", err.msg[0] ? err.msg : "bad owner");
+		return;
+	}
+	if (!view_find(owner)) {
+		held_exec *h = calloc(1, sizeof(*h)), **pp = &held;
+		if (!h || !(h->req = cJSON_Duplicate(req, 1))) {
+			free(h);
+			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+			return;
+		}
+		h->c = c;
+		h->id = id;
+		h->since_ms = ray_now_ms();
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = h;
+		c->busy = 1;
+		conn_ref(c);
 		return;
 	}
 	cJSON_ArrayForEach(call, calls) {

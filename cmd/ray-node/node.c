@@ -137,6 +137,7 @@ void node_wire(void)
 	cluster_on_tick(head_tick);
 	cluster_on_tick(transfer_tick);
 	cluster_on_tick(actor_route_tick);
+	cluster_on_tick(actor_exec_tick);
 	cluster_on_change(sched_run);
 	cluster_share(pg_table_json, pg_merge_table);
 }
