@@ -109,13 +109,10 @@ static void report(actor *a)
 {
 	cJSON *req;
 	peer *p = NULL;
-	int i;
 
 	if (!a->instance)
 		return;
-	for (i = 0; i < N->nview && !p; i++)
-		if (N->view[i].is_head && N->view[i].alive)
-			p = peer_node(N->view[i].id);
+	p = peer_head();
 	if (!p)
 		return;
 	req = cJSON_CreateObject();

@@ -123,7 +123,6 @@ static void stub_ask(actor_stub *s)
 	ray_err err = { 0, "" };
 	char *ud;
 	peer *p = NULL;
-	int i;
 
 	if (s->asking)
 		return;
@@ -141,9 +140,7 @@ static void stub_ask(actor_stub *s)
 		cJSON_Delete(w);
 		return;
 	}
-	for (i = 0; i < N->nview && !p; i++)
-		if (N->view[i].is_head && N->view[i].alive)
-			p = peer_node(N->view[i].id);
+	p = peer_head();
 	ud = strdup(s->id);
 	if (p && ud && !peer_request(p, req, NULL, 0, on_where, ud))
 		s->asking = 1;
@@ -361,7 +358,6 @@ void actor_route_call(conn *c, uint32_t id, cJSON *req)
 	asking *q;
 	cJSON *w, *ask;
 	peer *p = NULL;
-	int i;
 
 	if (a && !strcmp(a->node, N->id) && (!s || !s->qhead)) {
 		actor_calls_here(a, c, id, req);
@@ -376,9 +372,7 @@ void actor_route_call(conn *c, uint32_t id, cJSON *req)
 		cJSON_Delete(w);
 		return;
 	}
-	for (i = 0; i < N->nview && !p; i++)
-		if (N->view[i].is_head && N->view[i].alive)
-			p = peer_node(N->view[i].id);
+	p = peer_head();
 	q = calloc(1, sizeof(*q));
 	ask = cJSON_CreateObject();
 	cJSON_AddStringToObject(ask, "op", "actor_where");
