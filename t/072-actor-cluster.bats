@@ -195,3 +195,22 @@ alive_elsewhere() {
 	wait_for -t 10 bash -c "[[ ! -d /proc/$pa && ! -d /proc/$pb ]]"
 	run_ray 10 ray-actor kill 0123456789abcdef0123456789abcdef "$a"
 }
+
+@test "--pg: an actor in each bundle of a STRICT_SPREAD group runs on that bundle's node" {
+	start_cluster 3
+	make_line_actor
+	local pg i a nodes=()
+	run_ray 0 ray-pg create --strategy STRICT_SPREAD CPU=1 CPU=1 CPU=1
+	pg=$output
+	for i in 0 1 2; do
+		run_ray 0 ray-actor create --cpus 1 --pg "$pg" --bundle $i -- "$BATS_TEST_TMPDIR/actor.sh"
+		a=$output
+		wait_for -t 20 actor_in_state "$a" ALIVE
+		nodes+=("$(actor_field "$a" node_id)")
+		run_ray 0 ray-actor call "$a" echo "b$i"
+		run_ray 0 ray-get "$output"
+		assert_equal "$output" "b$i"
+	done
+	# Three bundles, three distinct nodes.
+	assert_equal "$(printf '%s\n' "${nodes[@]}" | sort -u | wc -l)" 3
+}
