@@ -479,6 +479,17 @@ void actor_exec_tick(void)
 	}
 }
 
+void actor_exec_free_all(void)
+{
+	while (held) {
+		held_exec *h = held;
+		held = h->next;
+		conn_unref(h->c);
+		cJSON_Delete(h->req);
+		free(h);
+	}
+}
+
 void actor_op_exec(conn *c, uint32_t id, cJSON *req)
 {
 	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(req, "calls"), *call;

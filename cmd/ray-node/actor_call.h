@@ -24,6 +24,7 @@ void actor_op_call(conn *c, uint32_t id, cJSON *req);
 void actor_op_exec(conn *c, uint32_t id, cJSON *req);
 /* Runs the actor_exec requests held until their caller is in the view. */
 void actor_exec_tick(void);
+void actor_exec_free_all(void);
 void actor_call_ready(task *t);
 /* ray-cancel on an actor call: 1 when cancelled, 0 when already done. */
 int actor_call_cancel(task *t, const char *msg);

@@ -27,6 +27,7 @@
 
 #include "node.h"
 #include "actor.h"
+#include "actor_call.h"
 #include "actor_route.h"
 #include "cluster.h"
 #include "job.h"
@@ -239,6 +240,7 @@ static void node_teardown(void)
 	tasks_free_all();
 	actors_free_all();
 	actor_route_free_all();
+	actor_exec_free_all();
 	pgs_free_all();
 	jobs_free_all();
 	store_drop_all();
