@@ -10,7 +10,7 @@
 static const char USAGE[] =
 	"usage: ray-actor create [OPTIONS] -- COMMAND [ARG...]\n"
 	"       ray-actor call [--num-returns N] ACTOR METHOD [ARG...]\n"
-	"       ray-actor kill [--restart] ACTOR\n"
+	"       ray-actor kill [--restart] ACTOR...\n"
 	"       ray-actor get [--namespace NS] NAME\n"
 	"       ray-actor list [--json]\n"
 	"create OPTIONS: --cpus N --gpus N --memory SIZE --resource NAME=QTY --env K=V\n"
@@ -152,14 +152,24 @@ static int cmd_simple(const char *cmd, int argc, char **argv)
 		default: return tool_bad_opt(prog, argc, argv);
 		}
 	}
-	if (strcmp(cmd, "list") && argc - optind != 1)
+	if (!strcmp(cmd, "kill") && argc - optind < 1)
+		return tool_usage(prog, USAGE, "kill needs at least one actor%s", "");
+	if (!strcmp(cmd, "get") && argc - optind != 1)
 		return tool_usage(prog, USAGE, "%s needs exactly one actor", cmd);
 	if (!strcmp(cmd, "list") && argc - optind != 0)
 		return tool_usage(prog, USAGE, "unexpected argument '%s'", argv[optind]);
 	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
 		return tool_fail(prog, rc, &err);
 	if (!strcmp(cmd, "kill")) {
-		rc = ray_actor_kill(cl, argv[optind], restart, &err);
+		/* Every one is tried; each failure says so; the first sets the status. */
+		int i, first = 0;
+		for (i = optind; i < argc; i++)
+			if ((rc = ray_actor_kill(cl, argv[i], restart, &err))) {
+				int code = tool_fail(prog, rc, &err);
+				first = first ? first : code;
+			}
+		ray_client_free(cl);
+		return first ? first : tool_finish(prog, 0);
 	} else if (!strcmp(cmd, "get")) {
 		rc = ray_actor_get(cl, argv[optind], ns, id, &err);
 		if (!rc)

@@ -1,15 +1,18 @@
 /*
  * actor.c: the life of an actor, a long-lived child process that serves
  * method calls over its stdin and stdout (docs/actor-protocols.md): the
- * table of actors by id and by name, create, start, restart, stop and death,
- * and the actor_* requests.  Calls themselves live in actor_call.c, and the
- * bytes on the pipes in proto.c.
+ * table of actors by id and by name, start, restart, stop and death of the
+ * process, and the requests a host gets from the head (actor_host,
+ * actor_stop).  The head's directory and placement live in actor_dir.c,
+ * calls in actor_call.c (and, to another node, actor_route.c), the bytes on
+ * the pipes in proto.c.
  *
- * An actor waits PENDING until this node has its resources, which it then
- * holds for life.  When the process dies, calls in flight are retried up to
- * --max-task-retries (back at the front of the queue) or fail with exit 5,
- * and the actor restarts up to --max-restarts times, else it is DEAD and
- * every call fails with exit 5.  The head hosts every actor of the cluster.
+ * An actor runs on the node its placement chose, as a child of that node's
+ * daemon, and holds its resources there for life.  When the process dies,
+ * calls in flight are retried up to --max-task-retries (back at the front
+ * of the queue) or fail with exit 5, and the actor restarts there up to
+ * --max-restarts times, else it is DEAD and every call fails with exit 5.
+ * A host tells the head each change of state (actor_report).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,21 +25,22 @@
 #include "dlist.h"
 #include "node.h"
 #include "actor.h"
-
-actor_hooks actor_on;
+#include "bundle.h"
+#include "cluster.h"
 #include "launch.h"
+#include "peer.h"
 #include "proto.h"
 #include "res.h"
 #include "server.h"
 
-#define MAX_CONCURRENCY 10000
+actor_hooks actor_on;
+
 #define STOP_GRACE_MS 2000
-#define UNLIMITED (1 << 30)   /* --max-restarts and --max-task-retries -1 */
 
 static map by_id, by_name;
 static actor *ahead, *atail;
 
-static const char *state_name(int s)
+const char *actor_state_name(int s)
 {
 	return s == A_PENDING ? "PENDING_CREATION" : s == A_ALIVE ? "ALIVE"
 	       : s == A_RESTARTING ? "RESTARTING" : "DEAD";
@@ -75,6 +79,53 @@ void actor_log_line(actor *a, const char *msg)
 int actor_owns_id(const char *id)
 {
 	return map_get(&by_id, id) != NULL;
+}
+
+actor *actor_find(const char *id)
+{
+	return map_get(&by_id, id);
+}
+
+actor *actor_by_key(const char *key)
+{
+	return map_get(&by_name, key);
+}
+
+actor *actors_first(void)
+{
+	return ahead;
+}
+
+void actor_add(actor *a)
+{
+	map_put(&by_id, a->id, a);
+	if (a->key)
+		map_put(&by_name, a->key, a);
+	DL_APPEND(ahead, atail, a, prev, next);
+}
+
+/* Tells the head how an actor hosted here for it stands now. */
+static void report(actor *a)
+{
+	cJSON *req;
+	peer *p = NULL;
+
+	if (!a->instance)
+		return;
+	p = peer_head();
+	if (!p)
+		return;
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "actor_report");
+	cJSON_AddStringToObject(req, "actor_id", a->id);
+	cJSON_AddStringToObject(req, "node_id", N->id);
+	cJSON_AddNumberToObject(req, "state", a->state);
+	cJSON_AddNumberToObject(req, "pid", a->pid);
+	cJSON_AddNumberToObject(req, "num_restarts", a->num_restarts);
+	if (a->cause)
+		cJSON_AddStringToObject(req, "cause", a->cause);
+	peer_request(p, req, NULL, 0, NULL, NULL);
+	cJSON_Delete(req);
 }
 
 static void actor_spawn(actor *a);
@@ -266,16 +317,34 @@ static void on_restart_timer(uv_timer_t *tm)
 		actor_spawn(a);
 }
 
+/* Takes the actor's resources from its pool (the node's, or its
+ * bundle's) and starts it: 0, or -1 when they are not free. */
+int actor_take(actor *a)
+{
+	res *pool = task_pool(&a->shape);
+
+	if (!pool || !res_fits(&a->req, pool))
+		return -1;
+	res_sub(pool, &a->req);
+	a->holding = 1;
+	snprintf(a->node, sizeof(a->node), "%s", N->id);
+	actor_spawn(a);
+	return 0;
+}
+
 static void release(actor *a)
 {
+	res *pool;
+
 	if (a->holding) {
-		res_add(&N->avail, &a->req);
+		if ((pool = task_pool(&a->shape)))
+			res_add(pool, &a->req);
 		gpu_give(&a->req, a->gpu_ids);
 		a->holding = 0;
 	}
 }
 
-static void go_dead(actor *a)
+void actor_go_dead(actor *a)
 {
 	char why[700];
 	task *t;
@@ -291,6 +360,7 @@ static void go_dead(actor *a)
 			actor_on.call_fail(t, RAY_EACTOR, why);
 	}
 	a->qtail = NULL;
+	report(a);
 	if (!N->stopping)
 		node_kick();
 }
@@ -330,7 +400,7 @@ static void after_death(actor *a)
 		a->qhead = retry;
 	}
 	if (N->stopping || a->killed || a->num_restarts >= a->max_restarts) {
-		go_dead(a);
+		actor_go_dead(a);
 		if (N->stopping && N->nprocs == 0)
 			node_shutdown();
 		return;
@@ -341,6 +411,7 @@ static void after_death(actor *a)
 	         a->cause ? a->cause : "died");
 	free(a->cause);
 	a->cause = NULL;
+	report(a);
 	delay = a->num_restarts > 5 ? 1000 : 50 * a->num_restarts;
 	start_timer(a, on_restart_timer, (uint64_t)delay);
 }
@@ -395,19 +466,8 @@ static void actor_spawn(actor *a)
 	a->dying = 0;
 	a->state = A_ALIVE;
 	uv_read_start((uv_stream_t *)&a->out, on_alloc, on_read);
+	report(a);
 	actor_on.pump(a);
-}
-
-void actor_sched(void)
-{
-	actor *a;
-
-	for (a = ahead; a; a = a->next)
-		if (a->state == A_PENDING && !a->holding && !N->stopping && res_fits(&a->req, &N->avail)) {
-			res_sub(&N->avail, &a->req);
-			a->holding = 1;
-			actor_spawn(a);
-		}
 }
 
 static void on_grace_timer(uv_timer_t *tm)
@@ -421,7 +481,7 @@ static void on_grace_timer(uv_timer_t *tm)
 
 /* Stops an actor for good: at once, or politely (EOF on stdin, SIGTERM,
  * then SIGKILL after a grace period). */
-static void actor_stop(actor *a, const char *cause, int graceful)
+void actor_stop(actor *a, const char *cause, int graceful)
 {
 	if (a->state == A_DEAD)
 		return;
@@ -429,7 +489,7 @@ static void actor_stop(actor *a, const char *cause, int graceful)
 	a->dying = 1;
 	actor_set_cause(a, "%s", cause);
 	if (a->state == A_PENDING || (a->state == A_RESTARTING && !a->nhandles)) {
-		go_dead(a);
+		actor_go_dead(a);
 		return;
 	}
 	if (a->pid <= 0 || a->exited)
@@ -442,15 +502,6 @@ static void actor_stop(actor *a, const char *cause, int graceful)
 		uv_close((uv_handle_t *)&a->in, on_handle_closed);
 	kill(-a->pid, SIGTERM);
 	start_timer(a, on_grace_timer, STOP_GRACE_MS);
-}
-
-void actor_job_ended(const char *job_id)
-{
-	actor *a;
-
-	for (a = ahead; a; a = a->next)
-		if (!a->detached && !strcmp(a->job, job_id))
-			actor_stop(a, "was stopped because its job ended", 1);
 }
 
 void actors_stop_all(void)
@@ -476,6 +527,8 @@ void actors_free_all(void)
 		free(a->ns);
 		free(a->key);
 		free(a->cause);
+		free(a->shape.labels);
+		free(a->shape.prefer);
 		rbuf_release(&a->rx);
 		free(a);
 	}
@@ -484,252 +537,130 @@ void actors_free_all(void)
 	map_release(&by_name);
 }
 
-/* ---- requests ---- */
 
-static char *name_key(const char *ns, const char *name)
+/* ray-actor kill --restart: the process dies and is started again. */
+void actor_restart_now(actor *a)
 {
-	size_t n = strlen(ns) + strlen(name) + 2;
-	char *k = malloc(n);
-
-	if (k)
-		snprintf(k, n, "%s\x1f%s", ns, name);
-	return k;
-}
-
-static const char *default_ns(const cJSON *req, char *buf, size_t len)
-{
-	const char *ns = rj_str(req, "namespace"), *job = rj_str(req, "job_id");
-
-	if (ns && *ns)
-		return ns;
-	if (job && *job && strcmp(job, "00000000")) {
-		snprintf(buf, len, "job-%s", job);
-		return buf;
+	if (a->state == A_ALIVE && a->pid > 0) {
+		actor_set_cause(a, "%s", "was restarted by ray-actor kill --restart");
+		a->dying = 1;
+		kill(-a->pid, SIGKILL);
 	}
-	return "default";
 }
 
-actor *actor_resolve(const cJSON *req, const char *key, conn *c, uint32_t id)
+/* ---- what the head asks of a host ---- */
+
+/* A host's copy of the head's record, from the actor_host request. */
+static actor *instance_new(const cJSON *j, ray_err *err)
 {
-	const char *ref = rj_str(req, key);
-	char nsbuf[96], *k;
+	const char *aid = rj_str(j, "id"), *job = rj_str(j, "job"), *pg = rj_str(j, "pg");
+	const char *name = rj_str(j, "name"), *ns = rj_str(j, "namespace");
 	actor *a;
 
-	if (!ref || !*ref) {
-		conn_reply_err(c, id, RAY_EUSAGE, "no actor given");
+	if (!aid || strlen(aid) != 2 * RAY_NODEID_LEN || !ray_ref_valid(aid) ||
+	    (pg && strlen(pg) > RAY_ID_MAX) || (name && strlen(name) > 256) || (ns && strlen(ns) > 256)) {
+		ray_seterr(err, RAY_EUSAGE, "bad actor");
 		return NULL;
-	}
-	a = map_get(&by_id, ref);
-	if (a)
-		return a;
-	k = name_key(default_ns(req, nsbuf, sizeof(nsbuf)), ref);
-	a = k ? map_get(&by_name, k) : NULL;
-	free(k);
-	if (!a)
-		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown actor '%.80s' in namespace '%s'", ref,
-		               default_ns(req, nsbuf, sizeof(nsbuf)));
-	return a;
-}
-
-static void op_create(conn *c, uint32_t id, cJSON *req)
-{
-	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(req, "opts");
-	const char *name = rj_str(req, "name"), *job = rj_str(opts, "job_id");
-	char nsbuf[96], rnd[17], *key = NULL;
-	const char *ns;
-	ray_err err = { 0, "" };
-	actor *a, *old = NULL;
-	cJSON *r;
-	char **argv;
-	int proto = proto_parse_name(rj_str(req, "protocol"));
-	res rq;
-
-	if (proto < 0) {
-		conn_reply_err(c, id, RAY_EUSAGE, "bad --protocol: want line, tagged or frame");
-		return;
-	}
-	if (res_parse_request(opts, &rq, &err)) {
-		conn_reply_err(c, id, err.code, "%s", err.msg);
-		return;
-	}
-	if (rj_str(opts, "pg")) {
-		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown placement group '%.80s'", rj_str(opts, "pg"));
-		return;
-	}
-	argv = json_strv(cJSON_GetObjectItemCaseSensitive(req, "argv"), 0, &err);
-	if (!argv || !argv[0]) {
-		ray_strv_free(argv);
-		conn_reply_err(c, id, RAY_EUSAGE, "%s", argv ? "empty command" : err.msg);
-		return;
-	}
-	if (!job)
-		job = rj_str(req, "job_id");
-	{
-		cJSON *tmp = cJSON_CreateObject();
-		if (rj_str(req, "namespace"))
-			cJSON_AddStringToObject(tmp, "namespace", rj_str(req, "namespace"));
-		if (job)
-			cJSON_AddStringToObject(tmp, "job_id", job);
-		ns = default_ns(tmp, nsbuf, sizeof(nsbuf));
-		ns = strdup(ns);
-		cJSON_Delete(tmp);
-	}
-	if (name) {
-		if (!*name || strlen(name) > 256) {
-			conn_reply_err(c, id, RAY_EUSAGE, "bad actor name");
-			goto fail;
-		}
-		key = name_key(ns, name);
-		old = key ? map_get(&by_name, key) : NULL;
-		if (old && old->state != A_DEAD) {
-			if (rj_bool(req, "get_if_exists")) {
-				r = cJSON_CreateObject();
-				cJSON_AddStringToObject(r, "actor_id", old->id);
-				cJSON_AddBoolToObject(r, "existed", 1);
-				conn_reply(c, id, r, NULL, 0);
-			} else {
-				conn_reply_err(c, id, RAY_EUSAGE,
-				               "actor name '%s' is taken in namespace '%s' (use --get-if-exists)", name, ns);
-			}
-			goto fail;
-		}
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a) {
-		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
-		goto fail;
+		ray_seterr(err, RAY_ERESOURCE, "out of memory");
+		return NULL;
 	}
-	ray_random_hex(rnd, 8);
-	snprintf(a->id, sizeof(a->id), "%s%s", N->id, rnd);
+	snprintf(a->id, sizeof(a->id), "%s", aid);
 	snprintf(a->job, sizeof(a->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
 	a->name = name ? strdup(name) : NULL;
-	a->ns = (char *)ns;
-	a->key = key;
-	a->argv = argv;
-	a->env = json_strv(cJSON_GetObjectItemCaseSensitive(opts, "env"), 1, NULL);
-	a->req = rq;
-	a->protocol = proto;
-	a->detached = rj_bool(req, "detached");
-	a->max_restarts = (int)rj_int(req, "max_restarts", 0);
-	a->max_task_retries = (int)rj_int(req, "max_task_retries", 0);
-	a->max_concurrency = (int)rj_int(req, "max_concurrency", 1);
-	if (a->max_restarts < 0)
-		a->max_restarts = UNLIMITED;   /* -1: without limit */
-	if (a->max_task_retries < 0)
-		a->max_task_retries = UNLIMITED;
+	a->ns = strdup(ns ? ns : "");
+	a->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, err);
+	a->env = json_strv(cJSON_GetObjectItemCaseSensitive(j, "env"), 1, NULL);
+	res_from_json_raw(&a->req, cJSON_GetObjectItemCaseSensitive(j, "req"));
+	a->shape.req = a->req;
+	a->shape.bundle = -1;
+	if (pg) {
+		snprintf(a->shape.pg, sizeof(a->shape.pg), "%s", pg);
+		a->shape.bundle = (int)rj_int(j, "bundle", -1);
+	}
+	a->protocol = (int)rj_int(j, "protocol", P_LINE);
+	a->detached = rj_bool(j, "detached");
+	a->max_restarts = (int)rj_int(j, "max_restarts", 0);
+	a->max_task_retries = (int)rj_int(j, "max_task_retries", 0);
+	a->max_concurrency = (int)rj_int(j, "max_concurrency", 1);
+	a->num_restarts = (int)rj_int(j, "num_restarts", 0);
+	if (a->protocol < P_LINE || a->protocol > P_FRAME)
+		a->protocol = P_LINE;
 	if (a->max_concurrency < 1 || a->max_concurrency > MAX_CONCURRENCY)
 		a->max_concurrency = 1;
-	a->created_ms = ray_now_ms();
+	a->instance = 1;
 	a->state = A_PENDING;
-	map_put(&by_id, a->id, a);
-	if (key)
-		map_put(&by_name, a->key, a);
-	DL_APPEND(ahead, atail, a, prev, next);
-	r = cJSON_CreateObject();
-	cJSON_AddStringToObject(r, "actor_id", a->id);
-	if (!res_fits(&a->req, &N->total))
-		cJSON_AddStringToObject(r, "warning",
-		                        "infeasible: no node has the resources this actor asks for; it stays pending until one joins");
-	actor_sched();
-	if ((a->state == A_DEAD || a->killed) && a->cause) {
-		cJSON_Delete(r);
-		conn_reply_err(c, id, RAY_EFAILED, "actor %s %s", a->id, a->cause);
-		return;
+	a->created_ms = ray_now_ms();
+	if (!a->argv || !a->argv[0] || !a->ns) {
+		if (!err->code)
+			ray_seterr(err, RAY_EUSAGE, "bad actor command");
+		ray_strv_free(a->argv);
+		ray_strv_free(a->env);
+		free(a->name);
+		free(a->ns);
+		free(a);
+		return NULL;
 	}
-	conn_reply(c, id, r, NULL, 0);
-	return;
-fail:
-	free(key);
-	free((char *)ns);
-	ray_strv_free(argv);
+	return a;
 }
 
-static cJSON *actor_json(const actor *a)
+/* actor_host: the head placed an actor here; it runs as our child. */
+void actor_op_host(conn *c, uint32_t id, cJSON *req)
 {
-	cJSON *j = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(j, "actor_id", a->id);
-	if (a->name)
-		cJSON_AddStringToObject(j, "name", a->name);
-	else
-		cJSON_AddNullToObject(j, "name");
-	cJSON_AddStringToObject(j, "namespace", a->ns);
-	cJSON_AddStringToObject(j, "state", state_name(a->state));
-	cJSON_AddStringToObject(j, "node_id", N->id);
-	if (a->pid > 0)
-		cJSON_AddNumberToObject(j, "pid", a->pid);
-	else
-		cJSON_AddNullToObject(j, "pid");
-	cJSON_AddNumberToObject(j, "num_restarts", a->num_restarts);
-	cJSON_AddNumberToObject(j, "max_restarts", a->max_restarts == UNLIMITED ? -1 : a->max_restarts);
-	cJSON_AddStringToObject(j, "protocol", proto_name(a->protocol));
-	cJSON_AddStringToObject(j, "job_id", a->job);
-	cJSON_AddBoolToObject(j, "detached", a->detached);
-	if (a->state == A_DEAD && a->cause)
-		cJSON_AddStringToObject(j, "death_cause", a->cause);
-	return j;
-}
-
-cJSON *actors_json(const char *state, int64_t limit)
-{
-	cJSON *arr = cJSON_CreateArray();
-	const actor *a;
-	int64_t n = 0, skip;
-
-	for (a = ahead; a; a = a->next)
-		if (!state || !strcmp(state, state_name(a->state)))
-			n++;
-	skip = limit >= 0 && n > limit ? n - limit : 0;
-	for (a = ahead; a; a = a->next)
-		if (!state || !strcmp(state, state_name(a->state))) {
-			if (skip > 0) {
-				skip--;
-				continue;
-			}
-			cJSON_AddItemToArray(arr, actor_json(a));
-		}
-	return arr;
-}
-
-void op_actor(conn *c, uint32_t id, cJSON *req)
-{
-	const char *op = rj_str(req, "op");
-	actor *a;
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "actor");
+	ray_err err = { 0, "" };
+	actor *a = actor_find(rj_str(j, "id") ? rj_str(j, "id") : "");
+	res *pool;
 	cJSON *r;
 
-	if (!strcmp(op, "actor_create")) {
-		op_create(c, id, req);
-	} else if (!strcmp(op, "actor_kill")) {
-		if (!(a = actor_resolve(req, "actor", c, id)))
-			return;
-		if (rj_bool(req, "restart")) {
-			if (a->state == A_ALIVE && a->pid > 0) {
-				actor_set_cause(a, "%s", "was restarted by ray-actor kill --restart");
-				a->dying = 1;
-				kill(-a->pid, SIGKILL);
-			}
-		} else {
-			actor_stop(a, "was killed by ray-actor kill", 0);
-		}
-		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
-	} else if (!strcmp(op, "actor_get")) {
-		if (!(a = actor_resolve(req, "name", c, id)))
-			return;
-		if (a->state == A_DEAD) {
-			/* Dead for good: its name is free and resolves to nothing. */
-			conn_reply_err(c, id, RAY_ENOTFOUND, "actor '%.80s' is dead (it %s)", rj_str(req, "name"),
-			               a->cause ? a->cause : "died");
-			return;
-		}
-		r = cJSON_CreateObject();
-		cJSON_AddStringToObject(r, "actor_id", a->id);
-		cJSON_AddStringToObject(r, "state", state_name(a->state));
-		conn_reply(c, id, r, NULL, 0);
-	} else if (!strcmp(op, "actor_list")) {
-		r = cJSON_CreateObject();
-		cJSON_AddItemToObject(r, "items", actors_json(rj_str(req, "state"), rj_int(req, "limit", -1)));
-		conn_reply(c, id, r, NULL, 0);
-	} else {
-		conn_reply_err(c, id, RAY_EUSAGE, "unknown request '%.64s'", op);
+	if (a && a->state == A_DEAD) {
+		conn_reply_err(c, id, RAY_EUSAGE, "actor %s already died here", a->id);
+		return;
 	}
+	if (!a) {
+		if (!(a = instance_new(j, &err))) {
+			conn_reply_err(c, id, err.code, "%s", err.msg);
+			return;
+		}
+		pool = task_pool(&a->shape);
+		if (N->stopping || !pool || !res_fits(&a->req, pool)) {
+			conn_reply_err(c, id, RAY_ERESOURCE, "node %s has not the resources free for actor %s",
+			               N->id, a->id);
+			a->next = NULL;
+			ray_strv_free(a->argv);
+			ray_strv_free(a->env);
+			free(a->name);
+			free(a->ns);
+			free(a);
+			return;
+		}
+		actor_add(a);
+		actor_take(a);
+		if (a->killed && a->cause) {
+			conn_reply_err(c, id, RAY_EFAILED, "actor %s %s", a->id, a->cause);
+			return;
+		}
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r, "pid", a->pid);
+	conn_reply(c, id, r, NULL, 0);
+}
+
+/* actor_stop: the head stops an actor hosted here (kill, job end), or
+ * restarts its process (kill --restart). */
+void actor_op_stop(conn *c, uint32_t id, cJSON *req)
+{
+	actor *a = actor_find(rj_str(req, "actor_id") ? rj_str(req, "actor_id") : "");
+	const char *cause = rj_str(req, "cause");
+
+	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+	if (!a)
+		return;
+	if (rj_bool(req, "restart"))
+		actor_restart_now(a);
+	else
+		actor_stop(a, cause && strlen(cause) < 300 ? cause : "was killed by ray-actor kill",
+		           rj_bool(req, "graceful"));
 }

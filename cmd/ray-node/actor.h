@@ -1,10 +1,17 @@
-/* actor.h: an actor's record and its lifecycle (create, start, restart, death). */
+/* actor.h: an actor's record and its process's life (start, restart,
+ * death) on the node that hosts it (actor.c); the head's directory and
+ * placement (actor_dir.c). */
 #ifndef ACTOR_H
 #define ACTOR_H
 
 #include "node.h"
 
+/* --max-restarts and --max-task-retries -1: without limit. */
+#define UNLIMITED (1 << 30)
+
 enum { A_PENDING, A_ALIVE, A_RESTARTING, A_DEAD };
+
+#define MAX_CONCURRENCY 10000
 
 typedef struct actor {
 	char id[RAY_ID_MAX + 1];
@@ -40,6 +47,11 @@ typedef struct actor {
 	uv_timer_t eof_timer;     /* stdout closed: give it a moment to exit */
 	int eof_live;
 	int64_t created_ms;
+	task shape;               /* placement: resources, pins, labels, group
+	                           * (labels and prefer owned) */
+	char node[RAY_NODEID_LEN + 1]; /* where the process runs; "" not placed */
+	int placed;               /* head: the host took it (calls may go there) */
+	int instance;             /* this node hosts it for the head's directory */
 	struct actor *prev, *next;
 } actor;
 
@@ -62,13 +74,44 @@ void actor_log_line(actor *a, const char *msg);
  * namespace; else replies with the error and returns NULL. */
 actor *actor_resolve(const cJSON *req, const char *key, conn *c, uint32_t id);
 
+const char *actor_state_name(int s);
+
+/* actor.c: the table and the process. */
+int actor_owns_id(const char *id);
+actor *actor_find(const char *id);
+actor *actor_by_key(const char *key);   /* "ns\x1fname" */
+actor *actors_first(void);              /* then ->next */
+void actor_add(actor *a);
+/* Takes its resources from its pool and starts it: 0, or -1 when they
+ * are not free here. */
+int actor_take(actor *a);
+/* Dead for good: queued calls fail, resources go back. */
+void actor_go_dead(actor *a);
+/* Stops it for good: at once, or politely (EOF, SIGTERM, SIGKILL later). */
+void actor_stop(actor *a, const char *cause, int graceful);
+void actor_restart_now(actor *a);
+void actors_stop_all(void);
+void actors_free_all(void);
+/* actor_host, actor_stop: what the head asks of the node that hosts. */
+void actor_op_host(conn *c, uint32_t id, cJSON *req);
+void actor_op_stop(conn *c, uint32_t id, cJSON *req);
+
+/* actor_dir.c: the head's directory. */
+/* The actor_* requests the head answers (create, kill, get, list, where,
+ * report). */
 void op_actor(conn *c, uint32_t id, cJSON *req);
 /* Stops the job's non-detached actors (called when a job ends). */
 void actor_job_ended(const char *job_id);
-void actors_stop_all(void);
+/* Where the actor req names (by id or name) runs, for a caller: id,
+ * name, state, protocol, max_task_retries, cause, and node_id and addr
+ * once it is running.  NULL with err when unknown. */
+cJSON *actor_where(const cJSON *req, ray_err *err);
+/* Places the actors that wait for a node. */
 void actor_sched(void);
-int actor_owns_id(const char *id);
-void actors_free_all(void);
+/* A node died: the actors it hosted restart elsewhere, or die. */
+void actor_node_died(const char *node_id);
 cJSON *actors_json(const char *state, int64_t limit);
+/* Appends the actors waiting for a node to ray-status demands. */
+void actors_demands(cJSON *arr);
 
 #endif

@@ -17,6 +17,7 @@
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
+#include "cluster.h"
 #include "launch.h"
 #include "proto.h"
 #include "server.h"
@@ -91,6 +92,7 @@ static void call_done(task *t, const char *data, size_t len)
 	t->end_ms = ray_now_ms();
 	N->nfinished++;
 	task_unpin_deps(t);
+	task_ended(t);   /* a call made on another node: tell it */
 }
 
 static void inflight_remove(actor *a, task *t)
@@ -296,25 +298,61 @@ int actor_parse_answers(actor *a)
 
 /* ---- requests ---- */
 
-static task *new_call(actor *a, const char *method, char **args, int nret, cJSON *refs)
+void actor_call_enqueue(actor *a, task *t)
+{
+	int i;
+
+	t->act = a;
+	for (i = 0; t->argv[i]; i++)
+		if (t->argv[i][0] == '@' && t->argv[i][1] != '@')
+			task_add_dep(t, store_find(t->argv[i] + 1));
+	t->state = t->deps_missing ? T_PENDING_ARGS : T_SUBMITTED;
+	t->qnext = NULL;
+	if (a->state == A_DEAD) {
+		char why[700];
+		snprintf(why, sizeof(why), "cannot run: the actor is dead (it %s)", a->cause ? a->cause : "died");
+		actor_call_fail(t, RAY_EACTOR, why);
+		return;
+	}
+	/* An argument that had already failed fails the call; the method is
+	 * not called (one that fails later does the same in task_dep_ready). */
+	if (!t->deps_missing && task_fail_on_failed_dep(t))
+		return;
+	if (a->qtail)
+		a->qtail->qnext = t;
+	else
+		a->qhead = t;
+	a->qtail = t;
+}
+
+/* A call on a: made here (tid NULL: a new id, results owned here), or
+ * sent by the node `owner` that made it (its id, its refs). */
+static task *new_call(actor *a, const char *tid, const char *owner, const cJSON *call, cJSON *refs)
 {
 	task *t = calloc(1, sizeof(*t));
 	char rnd[17], ref[RAY_REF_MAX + 1], name[600];
-	int i;
+	const char *method = rj_str(call, "method");
+	int i, nret = (int)rj_int(call, "num_returns", 1);
 
 	if (!t)
 		return NULL;
+	t->argv = json_strv(cJSON_GetObjectItemCaseSensitive(call, "args"), 0, NULL);
 	ray_random_hex(rnd, 8);
-	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
+	if (tid)
+		snprintf(t->id, sizeof(t->id), "%s", tid);
+	else
+		snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
+	if (owner)
+		snprintf(t->owner, sizeof(t->owner), "%s", owner);
+	t->attempt = (int)rj_int(call, "attempt", 0);
 	snprintf(t->job, sizeof(t->job), "%s", a->job);
 	snprintf(name, sizeof(name), "%s.%s", a->name ? a->name : a->id, method);
 	t->name = strdup(name);
 	t->method = strdup(method);
-	t->argv = args;
-	t->act = a;
 	t->num_returns = nret;
 	t->rets = calloc((size_t)nret, sizeof(obj *));
-	if (!t->rets || !t->method || !t->name) {
+	if (!t->argv || !t->rets || !t->method || !t->name) {
+		ray_strv_free(t->argv);
 		free(t->rets);
 		free(t->method);
 		free(t->name);
@@ -324,35 +362,17 @@ static task *new_call(actor *a, const char *method, char **args, int nret, cJSON
 	task_register(t);
 	for (i = 0; i < nret; i++) {
 		snprintf(ref, sizeof(ref), "%s%08x", t->id, (unsigned)(i + 1));
-		t->rets[i] = store_new(ref);
+		t->rets[i] = owner ? task_foreign_return(ref) : store_new(ref);
 		if (t->rets[i])
 			t->rets[i]->producer = t;
-		cJSON_AddItemToArray(refs, cJSON_CreateString(ref));
+		if (refs)
+			cJSON_AddItemToArray(refs, cJSON_CreateString(ref));
 	}
-	for (i = 0; args[i]; i++)
-		if (args[i][0] == '@' && args[i][1] != '@')
-			task_add_dep(t, store_find(args[i] + 1));
-	t->state = t->deps_missing ? T_PENDING_ARGS : T_SUBMITTED;
-	t->qnext = NULL;
-	if (a->state == A_DEAD) {
-		char why[700];
-		snprintf(why, sizeof(why), "cannot run: the actor is dead (it %s)", a->cause ? a->cause : "died");
-		actor_call_fail(t, RAY_EACTOR, why);
-		return t;
-	}
-	/* An argument that had already failed fails the call; the method is
-	 * not called (one that fails later does the same in task_dep_ready). */
-	if (!t->deps_missing && task_fail_on_failed_dep(t))
-		return t;
-	if (a->qtail)
-		a->qtail->qnext = t;
-	else
-		a->qhead = t;
-	a->qtail = t;
+	actor_call_enqueue(a, t);
 	return t;
 }
 
-static int check_call(const actor *a, const cJSON *call, ray_err *err)
+int actor_call_check(int protocol, const cJSON *call, ray_err *err)
 {
 	const char *m = rj_str(call, "method");
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(call, "args"), *it;
@@ -365,51 +385,159 @@ static int check_call(const actor *a, const cJSON *call, ray_err *err)
 		return ray_seterr(err, RAY_EUSAGE, "--num-returns must be 1..1024");
 	if (args && (!cJSON_IsArray(args) || cJSON_GetArraySize(args) > MAX_ARGS))
 		return ray_seterr(err, RAY_EUSAGE, "bad arguments");
-	if (a->protocol != P_FRAME && strpbrk(m, "\t\n"))
+	if (protocol != P_FRAME && strpbrk(m, "\t\n"))
 		return ray_seterr(err, RAY_EUSAGE, "method name holds a TAB or newline: use --protocol frame");
 	cJSON_ArrayForEach(it, args) {
 		if (!cJSON_IsString(it))
 			return ray_seterr(err, RAY_EUSAGE, "arguments must be strings");
-		if (a->protocol != P_FRAME && strpbrk(it->valuestring, "\t\n"))
+		if (protocol != P_FRAME && strpbrk(it->valuestring, "\t\n"))
 			return ray_seterr(err, RAY_EUSAGE,
 			                  "argument holds a TAB or newline, which the %s protocol cannot carry: pass it as an @REF or use --protocol frame",
-			                  proto_name(a->protocol));
+			                  proto_name(protocol));
 		if ((rc = task_arg_check(it->valuestring, err)))
 			return rc;
 	}
 	return 0;
 }
 
-void actor_op_call(conn *c, uint32_t id, cJSON *req)
+/* Checks every call of a request: 0, or the first error. */
+static int check_calls(int protocol, const cJSON *calls, ray_err *err)
+{
+	const cJSON *call;
+	int rc;
+
+	if (!cJSON_IsArray(calls) || cJSON_GetArraySize(calls) < 1 || cJSON_GetArraySize(calls) > 100000)
+		return ray_seterr(err, RAY_EUSAGE, "no calls given");
+	cJSON_ArrayForEach(call, calls)
+		if ((rc = actor_call_check(protocol, call, err)))
+			return rc;
+	return 0;
+}
+
+void actor_calls_here(actor *a, conn *c, uint32_t id, cJSON *req)
 {
 	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(req, "calls"), *call;
-	actor *a = actor_resolve(req, "actor", c, id);
 	ray_err err = { 0, "" };
 	cJSON *r, *refs;
 
-	if (!a)
-		return;
-	if (!cJSON_IsArray(calls) || cJSON_GetArraySize(calls) < 1) {
-		conn_reply_err(c, id, RAY_EUSAGE, "no calls given");
+	if (check_calls(a->protocol, calls, &err)) {
+		conn_reply_err(c, id, err.code, "%s", err.msg);
 		return;
 	}
-	cJSON_ArrayForEach(call, calls)
-		if (check_call(a, call, &err)) {
-			conn_reply_err(c, id, err.code, "%s", err.msg);
-			return;
-		}
 	r = cJSON_CreateObject();
 	refs = cJSON_AddArrayToObject(r, "refs");
-	cJSON_ArrayForEach(call, calls) {
-		char **args = json_strv(cJSON_GetObjectItemCaseSensitive(call, "args"), 0, NULL);
-		if (!args || !new_call(a, rj_str(call, "method"), args, (int)rj_int(call, "num_returns", 1), refs)) {
-			ray_strv_free(args);
+	cJSON_ArrayForEach(call, calls)
+		if (!new_call(a, NULL, NULL, call, refs)) {
 			cJSON_Delete(r);
 			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
 			return;
 		}
-	}
 	conn_reply(c, id, r, NULL, 0);
 	actor_pump(a);
 }
 
+void actor_op_call(conn *c, uint32_t id, cJSON *req)
+{
+	actor *a = actor_resolve(req, "actor", c, id);
+
+	if (a)
+		actor_calls_here(a, c, id, req);
+}
+
+/* actor_exec: calls made on node `owner` for an actor hosted here.  Each
+ * keeps the id and refs its owner gave it; its end goes back there
+ * (task_done).  A call already known (sent again) is skipped. */
+/* An actor_exec from a node this one does not know yet (it joined a
+ * moment ago and no heartbeat has told us): held, with its connection,
+ * until the view has it, so the ends of its calls can be reported and the
+ * calls after it still come in order. */
+typedef struct held_exec {
+	conn *c;
+	uint32_t id;
+	cJSON *req;               /* owned copy */
+	int64_t since_ms;
+	struct held_exec *next;
+} held_exec;
+
+static held_exec *held;
+
+void actor_exec_tick(void)
+{
+	held_exec **pp = &held, *h;
+
+	while ((h = *pp)) {
+		int known = view_find(rj_str(h->req, "owner")) != NULL;
+		if (!known && ray_now_ms() - h->since_ms < 10000 && !N->stopping) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		if (known)
+			actor_op_exec(h->c, h->id, h->req);
+		else
+			conn_reply_err(h->c, h->id, RAY_EUNREACH, "node %s does not know the calling node", N->id);
+		conn_resume(h->c);
+		conn_unref(h->c);
+		cJSON_Delete(h->req);
+		free(h);
+	}
+}
+
+void actor_exec_free_all(void)
+{
+	while (held) {
+		held_exec *h = held;
+		held = h->next;
+		conn_unref(h->c);
+		cJSON_Delete(h->req);
+		free(h);
+	}
+}
+
+void actor_op_exec(conn *c, uint32_t id, cJSON *req)
+{
+	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(req, "calls"), *call;
+	const char *owner = rj_str(req, "owner"), *aid = rj_str(req, "actor_id");
+	actor *a = aid ? actor_find(aid) : NULL;
+	ray_err err = { 0, "" };
+
+	if (!a || (!a->instance && strcmp(a->node, N->id))) {
+		conn_reply_err(c, id, RAY_ENOTFOUND, "actor %.80s is not hosted on node %s", aid ? aid : "?", N->id);
+		return;
+	}
+	if (!owner || strlen(owner) != RAY_NODEID_LEN || !ray_ref_valid(owner) ||
+	    check_calls(a->protocol, calls, &err)) {
+		conn_reply_err(c, id, err.code ? err.code : RAY_EUSAGE, "%s", err.msg[0] ? err.msg : "bad owner");
+		return;
+	}
+	if (!view_find(owner)) {
+		held_exec *h = calloc(1, sizeof(*h)), **pp = &held;
+		if (!h || !(h->req = cJSON_Duplicate(req, 1))) {
+			free(h);
+			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+			return;
+		}
+		h->c = c;
+		h->id = id;
+		h->since_ms = ray_now_ms();
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = h;
+		c->busy = 1;
+		conn_ref(c);
+		return;
+	}
+	cJSON_ArrayForEach(call, calls) {
+		const char *tid = rj_str(call, "task_id");
+		if (!tid || strlen(tid) != 2 * RAY_NODEID_LEN || !ray_ref_valid(tid) ||
+		    strncmp(tid, owner, RAY_NODEID_LEN)) {
+			conn_reply_err(c, id, RAY_EUSAGE, "bad call id");
+			return;
+		}
+	}
+	cJSON_ArrayForEach(call, calls)
+		if (!task_find(rj_str(call, "task_id")))
+			new_call(a, rj_str(call, "task_id"), owner, call, NULL);
+	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
+	actor_pump(a);
+}

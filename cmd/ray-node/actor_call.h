@@ -11,8 +11,20 @@ void actor_pump(actor *a);
 int actor_parse_answers(actor *a);
 /* Ends a call with an error object naming its method and actor. */
 void actor_call_fail(task *t, int code, const char *why);
-/* actor_call: queues the calls in req on its actor. */
+/* Whether one call (method, args, num_returns) suits the protocol. */
+int actor_call_check(int protocol, const cJSON *call, ray_err *err);
+/* Queues t, a call whose record and results exist, on a (its @REF
+ * arguments become dependencies); on a dead actor it fails at once. */
+void actor_call_enqueue(actor *a, task *t);
+/* Queues the calls of req on a, hosted here, and replies their refs. */
+void actor_calls_here(actor *a, conn *c, uint32_t id, cJSON *req);
+/* actor_call on the head for an actor it hosts (by id or name). */
 void actor_op_call(conn *c, uint32_t id, cJSON *req);
+/* actor_exec: calls another node made, for an actor hosted here. */
+void actor_op_exec(conn *c, uint32_t id, cJSON *req);
+/* Runs the actor_exec requests held until their caller is in the view. */
+void actor_exec_tick(void);
+void actor_exec_free_all(void);
 void actor_call_ready(task *t);
 /* ray-cancel on an actor call: 1 when cancelled, 0 when already done. */
 int actor_call_cancel(task *t, const char *msg);

@@ -113,6 +113,16 @@ peer *peer_node(const char *node_id)
 	return peer_for(r->id, r->addr);
 }
 
+peer *peer_head(void)
+{
+	int i;
+
+	for (i = 0; i < N->nview; i++)
+		if (N->view[i].is_head)
+			return peer_node(N->view[i].id);
+	return NULL;
+}
+
 static void self_refresh(void)
 {
 	rnode *s = view_self();

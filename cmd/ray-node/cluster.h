@@ -12,6 +12,8 @@ int view_alive_others(void);
 cJSON *rnode_json(const rnode *r);
 void op_cluster(conn *c, uint32_t id, cJSON *req);
 peer *peer_node(const char *node_id);
+/* The shared connection to the head (NULL on trouble). */
+peer *peer_head(void);
 /* The connection for object chunks to a live node (NULL if dead/unknown). */
 peer *peer_bulk(const char *node_id);
 

@@ -27,6 +27,8 @@
 
 #include "node.h"
 #include "actor.h"
+#include "actor_call.h"
+#include "actor_route.h"
 #include "cluster.h"
 #include "job.h"
 #include "pg.h"
@@ -242,6 +244,8 @@ static void node_teardown(void)
 	spawn_release();
 	tasks_free_all();
 	actors_free_all();
+	actor_route_free_all();
+	actor_exec_free_all();
 	pgs_free_all();
 	jobs_free_all();
 	store_drop_all();

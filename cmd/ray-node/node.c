@@ -13,6 +13,7 @@
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
+#include "actor_route.h"
 #include "cluster.h"
 #include "job.h"
 #include "ops.h"
@@ -128,11 +129,15 @@ void node_wire(void)
 	server_on_close(waiter_conn_closed);
 	server_on_close(store_conn_closed);
 	server_on_close(job_conn_closed);
+	cluster_on_death(actor_route_node_died);   /* before remote_node_died sees its calls */
+	cluster_on_death(actor_node_died);
 	cluster_on_death(remote_node_died);
 	cluster_on_death(transfer_node_died);
 	cluster_on_death(pg_node_died);
 	cluster_on_tick(head_tick);
 	cluster_on_tick(transfer_tick);
+	cluster_on_tick(actor_route_tick);
+	cluster_on_tick(actor_exec_tick);
 	cluster_on_change(sched_run);
 	cluster_share(pg_table_json, pg_merge_table);
 }

@@ -9,6 +9,7 @@
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
+#include "actor_route.h"
 #include "cluster.h"
 #include "job.h"
 #include "ops.h"
@@ -61,8 +62,12 @@ static const op_entry ops[] = {
 	{ "task_run",     0, 0, op_task_run,   NULL },
 	{ "task_done",    0, 0, NULL,          op_task_done },
 	{ "obj_",         1, 0, op_transfer,   NULL },
-	/* The head hosts the actors and their names for the whole cluster. */
-	{ "actor_call",   0, 1, actor_op_call, NULL },
+	/* Calls go from the caller's node to the actor's host; the head keeps
+	 * the directory (create, kill, get, list, where, report). */
+	{ "actor_call",   0, 0, actor_route_call, NULL },
+	{ "actor_exec",   0, 0, actor_op_exec, NULL },
+	{ "actor_host",   0, 0, actor_op_host, NULL },
+	{ "actor_stop",   0, 0, actor_op_stop, NULL },
 	{ "actor_",       1, 1, op_actor,      NULL },
 	{ "logs",         0, 0, op_logs,       NULL },
 	{ "shutdown",     0, 0, op_shutdown,   NULL },

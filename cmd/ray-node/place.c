@@ -109,6 +109,20 @@ int place_infeasible_reason(const task *t, char *buf, size_t len)
 	return 1;
 }
 
+cJSON *place_demand(const task *t)
+{
+	cJSON *s = cJSON_CreateObject(), *rq = res_json(&t->req);
+	char why[300];
+	int inf = place_infeasible_reason(t, why, sizeof(why));
+
+	cJSON_DeleteItemFromObjectCaseSensitive(rq, "object_store_memory");   /* the node's, not asked for */
+	cJSON_AddItemToObject(s, "resources", rq);
+	cJSON_AddBoolToObject(s, "infeasible", inf);
+	if (inf)
+		cJSON_AddStringToObject(s, "reason", why);
+	return s;
+}
+
 static int prefers(const rnode *r, const task *t)
 {
 	if (t->pin[0] && t->pin_soft && !strcmp(t->pin, r->id))
@@ -185,12 +199,15 @@ static int forward(task *t, rnode *r)
 	return 0;
 }
 
-/* Where t should run now: 0 here, 1 forwarded, -1 nowhere yet. */
-int place(task *t)
+/* The node t should run on now: 0 here, 1 *out, 2 never (why says so),
+ * -1 nowhere yet.  Nothing is sent or debited: tasks and actors share it. */
+int place_pick(task *t, rnode **out, char *why, size_t wlen)
 {
 	rnode *self = view_self(), *best = NULL, *r;
 	int i, n = N->nview;
+	char desc[256];
 
+	*out = NULL;
 	if (t->pg[0]) {
 		int ready, nb;
 		const char *where;
@@ -207,11 +224,8 @@ int place(task *t)
 		/* Sent here for a bundle this node no longer holds: removed. */
 		where = t->owner[0] ? NULL : pg_bundle_node(t->pg, t->bundle, &ready, &nb);
 		if (!where) {
-			char desc[256], msg[512];
 			task_desc(t, desc, sizeof(desc));
-			snprintf(msg, sizeof(msg), "%s cannot run: its placement group %s was removed", desc, t->pg);
-			queue_remove(t);
-			task_finish_error(t, T_FAILED, RAY_ERESOURCE, msg);
+			snprintf(why, wlen, "%s cannot run: its placement group %s was removed", desc, t->pg);
 			return 2;
 		}
 		if (!ready || !where[0] || !strcmp(where, N->id))
@@ -219,7 +233,8 @@ int place(task *t)
 		r = view_find(where);
 		if (!r || !r->alive)
 			return -1;
-		return forward(t, r) ? -1 : 1;
+		*out = r;
+		return 1;
 	}
 	if (t->owner[0] || n <= 1)
 		return res_fits(&t->req, &N->avail) ? 0 : -1;
@@ -228,17 +243,14 @@ int place(task *t)
 			return res_fits(&t->req, &N->avail) ? 0 : -1;
 		r = view_find(t->pin);
 		if (r && !r->alive) {
-			char desc[256], msg[512];
 			task_desc(t, desc, sizeof(desc));
-			snprintf(msg, sizeof(msg), "%s can never be placed: it is pinned to node %s, which died",
-			         desc, t->pin);
-			queue_remove(t);
-			task_finish_error(t, T_FAILED, RAY_ERESOURCE, msg);
+			snprintf(why, wlen, "%s can never be placed: it is pinned to node %s, which died", desc, t->pin);
 			return 2;
 		}
 		if (!r)
 			return -1;
-		return forward(t, r) ? -1 : 1;
+		*out = r;
+		return 1;
 	}
 	if (t->spread) {
 		for (i = 0; i < n; i++) {
@@ -248,7 +260,8 @@ int place(task *t)
 			N->spread_rr = (N->spread_rr + (unsigned)i + 1) % (unsigned)n;
 			if (r == self)
 				return 0;
-			return forward(t, r) ? -1 : 1;
+			*out = r;
+			return 1;
 		}
 		return -1;
 	}
@@ -259,8 +272,8 @@ int place(task *t)
 				continue;
 			if (r == self)
 				return 0;
-			if (!forward(t, r))
-				return 1;
+			*out = r;
+			return 1;
 		}
 	}
 	if (self && can_host(self, t) && res_fits(&t->req, &N->avail))
@@ -272,7 +285,26 @@ int place(task *t)
 		if (!best || r->avail.cpu * best->total.cpu > best->avail.cpu * r->total.cpu)
 			best = r;
 	}
-	if (best)
-		return forward(t, best) ? -1 : 1;
+	if (best) {
+		*out = best;
+		return 1;
+	}
 	return -1;
+}
+
+/* Where t should run now: 0 here, 1 forwarded, 2 failed and dequeued,
+ * -1 nowhere yet. */
+int place(task *t)
+{
+	char msg[512];
+	rnode *r;
+	int rc = place_pick(t, &r, msg, sizeof(msg));
+
+	if (rc == 2) {
+		queue_remove(t);
+		task_finish_error(t, T_FAILED, RAY_ERESOURCE, msg);
+	} else if (rc == 1 && forward(t, r)) {
+		rc = -1;
+	}
+	return rc;
 }

@@ -206,12 +206,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	for (i = 0; i < t->num_returns; i++) {
 		obj *o;
 		snprintf(ref, sizeof(ref), "%s%08x", t->id, (unsigned)(i + 1));
-		o = store_find(ref);
-		if (o && o->state != OBJ_PENDING && !o->nwait && !o->ndeps)
-			store_free(o);
-		o = store_find(ref);
-		if (!o)
-			o = store_new(ref);
+		o = task_foreign_return(ref);
 		t->rets[i] = o;
 		if (o)
 			o->producer = t;

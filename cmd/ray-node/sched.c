@@ -195,6 +195,32 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 	return 0;
 }
 
+/* The placement fields of a task (resources, pins, labels, strategy,
+ * group) from task options, checked as for ray-submit: for actors, which
+ * are placed as tasks are.  shape->labels and ->prefer are owned. */
+int sched_shape(const cJSON *opts, task *shape, char *warning, size_t wlen, ray_err *err)
+{
+	tmpl tp;
+	int rc = parse_opts(opts, &tp, err);
+
+	free(tp.codes);
+	ray_strv_free(tp.env);
+	if (rc)
+		return rc;
+	memset(shape, 0, sizeof(*shape));
+	shape->req = tp.req;
+	shape->labels = tp.labels[0] ? strdup(tp.labels) : NULL;
+	shape->prefer = tp.prefer ? strdup(tp.prefer) : NULL;
+	snprintf(shape->pin, sizeof(shape->pin), "%s", tp.pin);
+	shape->pin_soft = tp.pin_soft;
+	shape->spread = tp.spread;
+	snprintf(shape->pg, sizeof(shape->pg), "%s", tp.pg);
+	shape->bundle = tp.bundle;
+	if (warning && wlen)
+		snprintf(warning, wlen, "%s", tp.warning);
+	return 0;
+}
+
 /* Checks that every ref named by a task exists; returns the bad one. */
 static int check_task_refs(const cJSON *t, ray_err *err)
 {

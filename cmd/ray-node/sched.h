@@ -16,6 +16,10 @@ typedef struct sched_hooks {
 } sched_hooks;
 extern sched_hooks sched_on;
 
+/* A task's placement fields from task options, checked as ray-submit
+ * checks them (actors are placed as tasks are); shape->labels and
+ * ->prefer are owned by the caller.  warning gets an infeasibility note. */
+int sched_shape(const cJSON *opts, task *shape, char *warning, size_t wlen, ray_err *err);
 void op_submit(conn *c, uint32_t id, cJSON *req);
 void op_cancel(conn *c, uint32_t id, cJSON *req);
 

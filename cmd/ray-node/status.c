@@ -312,20 +312,13 @@ static void summary(cJSON *r)
 		cJSON_AddNumberToObject(d, task_state_name(i), counts[i]);
 	shapes = cJSON_AddArrayToObject(r, "demands");
 	for (t = N->qhead, i = 0; t && i < 20; t = t->qnext, i++) {
-		cJSON *s = cJSON_CreateObject();
-		char why[300];
-		int inf = place_infeasible_reason(t, why, sizeof(why));
-		cJSON *rq = res_json(&t->req);
-		cJSON_DeleteItemFromObjectCaseSensitive(rq, "object_store_memory");   /* the node's, not asked for */
-		cJSON_AddItemToObject(s, "resources", rq);
-		cJSON_AddBoolToObject(s, "infeasible", inf);
-		if (inf)
-			cJSON_AddStringToObject(s, "reason", why);
+		cJSON *s = place_demand(t);
 		cJSON_AddStringToObject(s, "task_id", t->id);
 		if (t->pg[0])
 			cJSON_AddStringToObject(s, "pg", t->pg);
 		cJSON_AddItemToArray(shapes, s);
 	}
+	actors_demands(shapes);
 	cJSON_AddNumberToObject(r, "pending_tasks", (double)N->nqueued);
 	for (o = N->ohead; o; o = o->next)
 		if (o->state == OBJ_READY) {
@@ -383,6 +376,11 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 	} else if (!strcmp(what, "objects")) {
 		list_objects(items, state, limit);
 	} else if (!strcmp(what, "actors")) {
+		/* the head's directory knows every actor and where it runs */
+		if (proxy_to_head(c, id, req, NULL)) {
+			cJSON_Delete(r);
+			return;
+		}
 		cJSON_Delete(cJSON_DetachItemFromObject(r, "items"));
 		cJSON_AddItemToObject(r, "items", actors_json(state, limit));
 	} else if (!strcmp(what, "pgs")) {

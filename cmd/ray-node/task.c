@@ -260,3 +260,16 @@ void tasks_free_all(void)
 	N->ttail = NULL;
 	map_release(&N->tasks);
 }
+
+/* The object a task run here for another node writes its result into
+ * (the ref is the owner's): a copy left by an earlier attempt that
+ * nobody reads is dropped first. */
+obj *task_foreign_return(const char *ref)
+{
+	obj *o = store_find(ref);
+
+	if (o && o->state != OBJ_PENDING && !o->nwait && !o->ndeps)
+		store_free(o);
+	o = store_find(ref);
+	return o ? o : store_new(ref);
+}

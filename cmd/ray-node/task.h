@@ -46,6 +46,8 @@ int task_fail_on_failed_dep(task *t);
 int task_lend(const char *id);
 void task_unlend(const char *task_id);
 
+/* The object for result ref of a task run here for its owner node. */
+obj *task_foreign_return(const char *ref);
 void tasks_kill_all(void);
 void tasks_free_all(void);
 

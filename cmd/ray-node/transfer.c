@@ -334,15 +334,19 @@ void transfer_tick(void)
 	static unsigned n;
 	obj *o;
 
-	/* Poll pending foreign objects every tick; retry failed pulls. */
+	/* Poll pending foreign objects every tick; retry failed pulls.  A
+	 * retry that fails at once (its node not in the view yet) asks for
+	 * the next tick again, so the flag is taken before the loop. */
+	int retry = retry_needed;
+
+	retry_needed = 0;
 	n++;
 	for (o = N->ohead; o; o = o->next) {
 		if (o->foreign && o->state == OBJ_PENDING && !o->locating && (o->nwait || o->ndeps || n % 5 == 0))
 			locate(o);
-		else if (retry_needed && o->state == OBJ_READY && o->remote && !o->fetching && (o->nwait || o->ndeps))
+		else if (retry && o->state == OBJ_READY && o->remote && !o->fetching && (o->nwait || o->ndeps))
 			fetch_start(o);
 	}
-	retry_needed = 0;
 }
 
 void transfer_node_died(const char *id)
