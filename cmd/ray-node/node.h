@@ -133,6 +133,8 @@ struct waiter {
 struct conn {
 	union { uv_tcp_t tcp; uv_pipe_t pipe; uv_stream_t s; uv_handle_t h; } u;
 	int authed, closing, busy;
+	int unauth;               /* counts against the handshake quota (TCP) */
+	char src[48];             /* the peer's address (TCP), for the quota and logs */
 	ray_hs hs;
 	rbuf in;
 	uv_timer_t auth_timer;
