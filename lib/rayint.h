@@ -90,9 +90,18 @@ typedef struct ray_frame {
  * RAY_EUNREACH when over the limits or its JSON is not an object. */
 int ray_frame_parse(const char *buf, size_t len, ray_frame *f);
 
-/* Session paths. */
+/* Session paths (session.c). */
 const char *ray_tmpdir(void);
-/* The session dir of the latest node under RAY_TMPDIR into buf. */
+/* RAY_TMPDIR must be a directory of this user's that group and others
+ * cannot write to: else RAY_EUSAGE saying why.  create: make it (0700)
+ * when missing; otherwise a missing one is fine (no node there). */
+int ray_tmpdir_check(int create, ray_err *err);
+/* lstat(path) is of type (S_IFDIR, S_IFLNK, S_IFSOCK, S_IFREG), belongs
+ * to this user and is not group or world writable; `what` names it in
+ * the error (RAY_EUSAGE; RAY_EUNREACH when it cannot be looked at). */
+int ray_check_path(const char *path, const char *what, int type, ray_err *err);
+/* The session dir of the latest node under RAY_TMPDIR into buf, after
+ * checking RAY_TMPDIR, the `latest` link and the directory. */
 int ray_latest_session(char *buf, size_t len, ray_err *err);
 
 int64_t ray_now_ms(void);

@@ -44,3 +44,64 @@ node_log_file() {
 	assert [ $((after - before)) -lt 4000 ]
 	run_ray 0 ray-put - <<<"still here"
 }
+
+@test "RAY_TMPDIR defaults to /tmp/ray-UID" {
+	run_ray 0 bash -c 'unset RAY_TMPDIR RAY_ADDRESS RAY_TOKEN_FILE; ray-status nodes 2>&1; true'
+	assert_output --partial "/tmp/ray-$(id -u)"
+}
+
+@test "a RAY_TMPDIR that group or others may write to is refused by every tool" {
+	local d
+	d=$(mktemp -d /tmp/rayt.XXXXXX)
+	RAY_TEST_CLEANUP+=("$d")
+	chmod 0777 "$d"
+	RAY_TMPDIR=$d run_ray 2 ray-node start --head --port 0 3>&-
+	assert_equal "$stderr" "ray-node: refusing RAY_TMPDIR '$d': group or others may write to it (chmod go-w)"
+	RAY_TMPDIR=$d run_ray 2 ray-node stop
+	unset RAY_ADDRESS RAY_TOKEN_FILE
+	RAY_TMPDIR=$d run_ray 2 ray-put - <<<"x"
+	assert_output ""
+	chmod 0755 "$d"
+	RAY_TMPDIR=$d run_ray 8 ray-put - <<<"x"
+	assert [ -z "$(ls "$d")" ]
+}
+
+@test "a RAY_TMPDIR, latest link, socket or token of another user's is refused" {
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	[[ $(id -u) == 0 ]] || skip "needs root to give files away"
+	start_node
+	unset RAY_ADDRESS RAY_TOKEN_FILE
+	local sess
+	sess=$(readlink -f "$RAY_TMPDIR/latest")
+	run_ray 0 ray-status nodes
+	local p what
+	for p in "$RAY_TMPDIR" "$RAY_TMPDIR/latest" "$sess" "$sess/node.sock" "$sess/token"; do
+		chown -h nobody "$p"
+		run_ray 2 ray-put - <<<"x"
+		assert_output ""
+		assert_equal "${stderr_lines[0]%%: *}" "ray-put"
+		assert [ "${stderr/belongs to uid $(id -u nobody)/}" != "$stderr" ]
+		chown -h "$(id -u)" "$p"
+	done
+	chmod g+w "$sess/token"
+	run_ray 2 ray-put - <<<"x"
+	chmod g-w "$sess/token"
+	run_ray 0 ray-put - <<<"x"
+}
+
+@test "latest pointing out of RAY_TMPDIR into another user's session is refused" {
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	[[ $(id -u) == 0 ]] || skip "needs root to give files away"
+	start_node
+	unset RAY_ADDRESS RAY_TOKEN_FILE
+	local evil sess
+	sess=$(readlink -f "$RAY_TMPDIR/latest")
+	evil=$(mktemp -d /tmp/rayt.XXXXXX)
+	RAY_TEST_CLEANUP+=("$evil")
+	cp -a "$sess/token" "$evil/token"
+	chown -R nobody "$evil"
+	ln -sfn "$evil" "$RAY_TMPDIR/latest"
+	run_ray 2 ray-put - <<<"x"
+	ln -sfn "$(basename "$sess")" "$RAY_TMPDIR/latest"
+	run_ray 0 ray-put - <<<"x"
+}
