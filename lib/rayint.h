@@ -16,6 +16,10 @@
 #define RAY_HDR_LEN 16
 #define RAY_JSON_MAX (4u << 20)
 #define RAY_DATA_MAX (256u << 20)
+/* The most items any array in one request may hold (refs, sizes, tasks):
+ * a node handles a request on its event loop, so this bounds the time one
+ * request can hold it; clients split longer lists. */
+#define RAY_ITEMS_MAX 65536
 #define RAY_INLINE_MAX (64u << 10)
 #define RAY_MAGIC "RAYTOOL1"
 #define RAY_MAGIC_LEN 8

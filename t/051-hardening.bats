@@ -105,3 +105,11 @@ node_log_file() {
 	ln -sfn "$(basename "$sess")" "$RAY_TMPDIR/latest"
 	run_ray 0 ray-put - <<<"x"
 }
+
+@test "a put of two million sizes is refused at once and stores nothing" {
+	start_node
+	run_ray 0 python3 "$RAW" many-sizes
+	assert_output --partial "lists over 65536 items"
+	run_ray 0 ray-store stats --json
+	assert_equal "$(json_get '.objects')" 0
+}

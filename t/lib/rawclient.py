@@ -28,6 +28,8 @@ daemon behaved as it must, 1 when it did not.  Cases:
   hold N SRC FILE  unauthenticated: opens N connections from address SRC
                  and keeps them open, touches FILE once they are all
                  open, then sleeps until killed
+  many-sizes     authenticated: a put of two million empty objects gets
+                 an error reply (code -2) at once and stores nothing
   badauth N      unauthenticated: N connections one after the other, each
                  with a wrong MAC
 """
@@ -155,6 +157,14 @@ def main(case, *args):
         open(ready, "w").close()
         time.sleep(600)
         return 0
+    if case == "many-sizes":
+        s = authed()
+        t0 = time.monotonic()
+        s.sendall(frame(b'{"op":"put","sizes":[' + b",".join([b"0"] * 2000000) + b"]}", 5))
+        rid, rep = read_frame(s)
+        took = time.monotonic() - t0
+        ok = rid == 5 and rep.get("ok") is False and rep.get("code") == -2 and status_ok(s, 6)
+        return verdict(ok, "2,000,000 sizes: %s in %.2f s" % (rep, took))
     if case == "badauth":
         for _ in range(int(args[0])):
             s, _ = connect()
