@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ray.h"
+#include "rayint.h"
 
 /* How often one option may repeat (--env, --resource, --label, --url). */
 #define TOOL_MAX_REPEAT 256

@@ -118,6 +118,11 @@ int ray_mkdir_p(const char *path, mode_t mode);
 int ray_write_text(const char *path, mode_t mode, const char *text);
 void ray_rm_rf(const char *path);
 int64_t ray_wall_ms(void);
+/* Opens /dev/null on whichever of fds 0, 1, 2 are closed, so no socket or
+ * file the program opens lands there; write-only on 0 and read-only on 1
+ * and 2, so reading a closed stdin or writing a closed stdout still fails
+ * (EBADF) and the tools can say so. */
+void ray_std_fds(void);
 /* Frees a NULL-terminated vector of strings and the strings. */
 void ray_strv_free(char **v);
 /* Random lowercase hex of 2*nbytes digits into out (NUL-terminated). */

@@ -113,3 +113,39 @@ node_log_file() {
 	run_ray 0 ray-store stats --json
 	assert_equal "$(json_get '.objects')" 0
 }
+
+@test "ray-put with stdin closed fails at once instead of reading its own socket" {
+	start_node
+	run_ray 2 bash -c 'exec 0<&-; exec ray-put'
+	assert_output ""
+	assert [ -n "$stderr" ]
+}
+
+@test "tools that read refs or commands from a closed stdin exit 2" {
+	start_node
+	local t
+	for t in "ray-submit --batch" ray-get ray-wait ray-cancel "ray-store free"; do
+		run_ray 2 bash -c "exec 0<&-; exec $t"
+		assert_output ""
+		assert [ "${stderr/stdin/}" != "$stderr" ]
+	done
+}
+
+@test "a NUL byte in --batch input or among refs is refused with exit 2" {
+	start_node
+	local marker=$BATS_TEST_TMPDIR/injected
+	run_ray 2 bash -c "printf 'echo a\\0; touch $marker\\n' | ray-submit --batch"
+	assert_output ""
+	assert_equal "$stderr" "ray-submit: line 1 of stdin holds a NUL byte: refusing it"
+	run_ray 0 ray-put - <<<"x"
+	local ref=$output
+	run_ray 2 bash -c "printf '%s\\0ab\\n' $ref | ray-get"
+	assert [ ! -e "$marker" ]
+}
+
+@test "an empty command is refused with exit 2" {
+	start_node
+	run_ray 2 ray-submit -- ''
+	assert_equal "$stderr" "ray-submit: empty command ''; see 'ray-submit --help'"
+	run_ray 2 ray-submit -- '  '
+}

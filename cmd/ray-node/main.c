@@ -567,6 +567,7 @@ int main(int argc, char **argv)
 	const char *cmd = NULL;
 	int force = 0, rc = parse_args(argc, argv, &o, &force, &cmd);
 
+	ray_std_fds();
 	if (rc >= 0)
 		return rc;
 	if (!strcmp(cmd, "start"))
