@@ -123,6 +123,10 @@ int64_t ray_wall_ms(void);
  * and 2, so reading a closed stdin or writing a closed stdout still fails
  * (EBADF) and the tools can say so. */
 void ray_std_fds(void);
+/* escape.c: writes s to f with control characters (newline, tab, ESC,
+ * DEL...) written as \n, \t, \r or \xHH, so text from users can neither
+ * forge a line nor send the terminal an escape sequence. */
+void ray_fputs_safe(const char *s, FILE *f);
 /* Frees a NULL-terminated vector of strings and the strings. */
 void ray_strv_free(char **v);
 /* Random lowercase hex of 2*nbytes digits into out (NUL-terminated). */

@@ -149,3 +149,23 @@ node_log_file() {
 	assert_equal "$stderr" "ray-submit: empty command ''; see 'ray-submit --help'"
 	run_ray 2 ray-submit -- '  '
 }
+
+@test "newlines and escape sequences in names and commands are escaped in listings, errors and node.log" {
+	start_node
+	local evil=$'evil\n\e[31mFORGED' ref log
+	run_ray 0 ray-submit --name "$evil" -- sh -c 'exit 3'
+	ref=$output
+	run_ray 1 ray-get "$ref"
+	assert [ "${#stderr_lines[@]}" -eq 1 ]
+	assert_equal "$(grep -c $'\e' <<<"$stderr")" 0
+	run_ray 0 ray-status tasks
+	assert_equal "${#lines[@]}" 1
+	assert_output --partial 'evil\n\x1b[31mFORGED'
+	run_ray 0 ray-job submit -- sh -c $'true\n\e[31mFORGED'
+	log=$(node_log_file)
+	wait_for grep -q 'started: ' "$log"
+	run grep -c $'\e' "$log"
+	assert_output 0
+	run grep -c '^.\[31mFORGED\|^FORGED' "$log"
+	assert_output 0
+}
