@@ -6,6 +6,7 @@
 #define RAYINT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
