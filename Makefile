@@ -23,6 +23,16 @@ LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 override LDFLAGS += -fsanitize=address,undefined
+# Under make check SANITIZE=1 every sanitized process (tools and daemons,
+# whose stderr may be a log that stop removes) writes its reports to
+# t/san/report.PID; any report fails the run.
+export SANITIZE
+SAN_DIR = $(CURDIR)/t/san
+SAN_ENV = rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR) && \
+	ASAN_OPTIONS=log_path=$(SAN_DIR)/report:detect_leaks=1 \
+	UBSAN_OPTIONS=log_path=$(SAN_DIR)/report:print_stacktrace=1:halt_on_error=1
+SAN_CHECK = @if ls $(SAN_DIR)/report.* >/dev/null 2>&1; then \
+	  echo "sanitizer reports:"; head -n 40 $(SAN_DIR)/report.*; exit 1; fi; echo "no sanitizer reports"
 endif
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -87,7 +97,8 @@ unit: all $(UNIT_BIN)
 	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 
 bats: all
-	RAY_TEST_NO_SKIP=1 PATH="$(CURDIR)/bin:$$PATH" bats --timing t/
+	$(SAN_ENV) RAY_TEST_NO_SKIP=1 PATH="$(CURDIR)/bin:$$PATH" bats --timing t/
+	$(SAN_CHECK)
 
 check: deps
 	$(MAKE) all
