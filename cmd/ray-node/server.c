@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -397,6 +398,17 @@ void conn_resume(conn *c)
 static void on_auth_timeout(uv_timer_t *t)
 {
 	conn *c = t->data;
+	uv_os_fd_t fd;
+	int pending = 0;
+
+	/* Timers run before the loop reads: after a long loop turn, a
+	 * handshake may be waiting unread.  It gets one more period. */
+	if (!c->hs_grace && uv_fileno(&c->u.h, &fd) == 0 &&
+	    ioctl(fd, FIONREAD, &pending) == 0 && pending > 0) {
+		c->hs_grace = 1;
+		uv_timer_start(&c->auth_timer, on_auth_timeout, AUTH_TIMEOUT_MS, 0);
+		return;
+	}
 
 	log_refusal("dropping a peer%s%s that did not authenticate in time",
 	            *c->src ? " from " : "", c->src);
