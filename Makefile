@@ -23,6 +23,16 @@ LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 override LDFLAGS += -fsanitize=address,undefined
+# Under make check SANITIZE=1 every sanitized process (tools and daemons,
+# whose stderr may be a log that stop removes) writes its reports to
+# t/san/report.PID; any report fails the run.
+export SANITIZE
+SAN_DIR = $(CURDIR)/t/san
+SAN_ENV = rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR) && \
+	ASAN_OPTIONS=log_path=$(SAN_DIR)/report:detect_leaks=1 \
+	UBSAN_OPTIONS=log_path=$(SAN_DIR)/report:print_stacktrace=1:halt_on_error=1
+SAN_CHECK = @if ls $(SAN_DIR)/report.* >/dev/null 2>&1; then \
+	  echo "sanitizer reports:"; head -n 40 $(SAN_DIR)/report.*; exit 1; fi; echo "no sanitizer reports"
 endif
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -83,7 +93,8 @@ unit: all $(UNIT_BIN)
 	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 
 bats: all
-	RAY_TEST_NO_SKIP=1 PATH="$(CURDIR)/bin:$$PATH" bats --timing t/
+	$(SAN_ENV) RAY_TEST_NO_SKIP=1 PATH="$(CURDIR)/bin:$$PATH" bats --timing t/
+	$(SAN_CHECK)
 
 check: deps
 	$(MAKE) all
@@ -185,3 +196,41 @@ deb:
 
 clean:
 	rm -rf bin build lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o cmd/ray-node/libnode.a $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench
+
+# make fuzz: libFuzzer targets (clang, from Debian) over the parsers that
+# see untrusted bytes: frames, the handshake, the actor protocols, refs and
+# sizes.  Each runs FUZZ_SECONDS (default 600) from the seeds in
+# t/fuzz/seed/NAME; new finds and any crash go to t/fuzz/work/NAME (not
+# kept).  make fuzz-smoke: 30 s each.
+.PHONY: fuzz fuzz-smoke fuzz-deps fuzz-build
+FUZZ_TARGETS = frame hs proto parse
+FUZZ_CC = clang
+FUZZ_SECONDS ?= 600
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Iinclude -Ilib -Icmd/ray-node \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_SRC = $(LIB_SRC) cmd/ray-node/proto.c
+
+fuzz-deps: deps
+	@command -v $(FUZZ_CC) >/dev/null || { echo "installing: clang"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; fi; }
+
+t/fuzz/bin/%: t/fuzz/%.c $(FUZZ_SRC) include/ray.h lib/rayint.h cmd/ray-node/proto.h
+	@mkdir -p t/fuzz/bin
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(LDLIBS)
+
+fuzz-build: fuzz-deps
+	$(MAKE) $(addprefix t/fuzz/bin/,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p t/fuzz/work/$$t; echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  ./t/fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=t/fuzz/work/$$t/crash- t/fuzz/work/$$t t/fuzz/seed/$$t 2>t/fuzz/work/$$t.log \
+	    || { tail -40 t/fuzz/work/$$t.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^Done' t/fuzz/work/$$t.log; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=30

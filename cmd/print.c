@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "print.h"
+#include "rayint.h"
 
 #define MAX_COLS 4
 
@@ -72,7 +73,7 @@ static void print_row(const col *cols, int ncols, const cJSON *it)
 		else if (c->kind == 'b')
 			fputs(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, c->key)) ? c->yes : c->no, stdout);
 		else
-			fputs(js(it, c->key), stdout);
+			ray_fputs_safe(js(it, c->key), stdout);
 	}
 	putchar('\n');
 }
@@ -107,8 +108,11 @@ void print_fields(const char *json, int as_json)
 		cJSON_ArrayForEach(it, r) {
 			if (cJSON_IsNumber(it))
 				printf("%s\t%.0f\n", it->string, it->valuedouble);
-			else if (cJSON_IsString(it))
-				printf("%s\t%s\n", it->string, it->valuestring);
+			else if (cJSON_IsString(it)) {
+				printf("%s\t", it->string);
+				ray_fputs_safe(it->valuestring, stdout);
+				putchar('\n');
+			}
 		}
 	}
 	cJSON_Delete(r);
@@ -141,8 +145,11 @@ static void print_demand(const cJSON *d)
 	printf("}");
 	if (cJSON_IsString(pg))
 		printf(" in placement group %s", pg->valuestring);
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "infeasible")))
-		printf(" (infeasible%s%s)", cJSON_IsString(why) ? ": " : "", cJSON_IsString(why) ? why->valuestring : "");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "infeasible"))) {
+		printf(" (infeasible%s", cJSON_IsString(why) ? ": " : "");
+		ray_fputs_safe(cJSON_IsString(why) ? why->valuestring : "", stdout);
+		putchar(')');
+	}
 	printf("\n");
 }
 

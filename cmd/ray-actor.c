@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd;
 
+	ray_std_fds();
 	if (argc < 2)
 		return tool_usage(prog, USAGE, "missing command%s", "");
 	cmd = argv[1];

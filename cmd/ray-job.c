@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
+	ray_std_fds();
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {

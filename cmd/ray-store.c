@@ -20,6 +20,7 @@ int main(int argc, char **argv)
 	ray_err err = { 0, "" };
 	char *reply = NULL;
 
+	ray_std_fds();
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {

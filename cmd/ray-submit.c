@@ -1,6 +1,7 @@
 /* ray-submit: run a command (or, with --batch, each line of stdin under
  * sh -c) as a task somewhere in the cluster; print its return ref(s), or
  * with --get wait and print the result.  A batch is one round trip. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 
@@ -16,30 +17,54 @@ static const char USAGE[] =
 
 #define BATCH_CHUNK 20000
 
-static int read_lines(char ***out, size_t *n)
+/* The non-blank lines of stdin into *out: 0, or a usage error (a NUL byte,
+ * stdin closed or unreadable) said on stderr. */
+static int read_lines(const char *prog, char ***out, size_t *n)
 {
-	size_t cap = 256, len = 0;
-	char **v = malloc(cap * sizeof(*v)), *line = NULL;
+	size_t cap = 0, len = 0, lineno = 0;
+	char **v = NULL, *line = NULL;
 	size_t lcap = 0;
 	ssize_t r;
+	int rc = 0;
 
-	if (!v)
-		return -1;
-	while ((r = getline(&line, &lcap, stdin)) >= 0) {
+	while (!rc && (r = getline(&line, &lcap, stdin)) >= 0) {
+		lineno++;
+		if (memchr(line, '\0', (size_t)r)) {
+			fprintf(stderr, "%s: line %zu of stdin holds a NUL byte: refusing it\n", prog, lineno);
+			rc = 2;
+			break;
+		}
 		while (r > 0 && (line[r - 1] == '\n' || line[r - 1] == '\r'))
 			line[--r] = '\0';
-		if (!r)
+		if (!line[strspn(line, " \t")])
 			continue;
 		if (len == cap) {
-			char **nv = realloc(v, cap * 2 * sizeof(*nv));
-			if (!nv)
-				return -1;
+			char **nv = realloc(v, (cap ? cap * 2 : 256) * sizeof(*nv));
+			if (!nv) {
+				rc = 1;
+				break;
+			}
 			v = nv;
-			cap *= 2;
+			cap = cap ? cap * 2 : 256;
 		}
-		v[len++] = strdup(line);
+		if (!(v[len] = strdup(line)))
+			rc = 1;
+		else
+			len++;
+	}
+	if (!rc && ferror(stdin)) {
+		fprintf(stderr, "%s: cannot read commands from stdin: %s\n", prog, strerror(errno));
+		rc = 2;
+	} else if (rc == 1) {
+		fprintf(stderr, "%s: out of memory\n", prog);
 	}
 	free(line);
+	if (rc) {
+		while (len)
+			free(v[--len]);
+		free(v);
+		return rc;
+	}
 	*out = v;
 	*n = len;
 	return 0;
@@ -127,6 +152,7 @@ int main(int argc, char **argv)
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
+	ray_std_fds();
 	ray_task_opts_init(&o);
 	taskopt_init(&t, &o);
 	while ((c = taskopt_next(&t, prog, argc, argv, lo)) != -1) {
@@ -166,8 +192,10 @@ int main(int argc, char **argv)
 		return tool_usage(prog, USAGE, "--batch takes commands on stdin, not '%s'", argv[optind]);
 	if (!batch && optind >= argc)
 		return tool_usage(prog, USAGE, "no command given%s", "");
-	if (batch && read_lines(&lines, &nlines))
-		return tool_fail(prog, RAY_EUSAGE, NULL);
+	if (!batch && !argv[optind][strspn(argv[optind], " \t\n")])
+		return tool_usage(prog, USAGE, "empty command '%s'", argv[optind]);
+	if (batch && (rc = read_lines(prog, &lines, &nlines)))
+		return rc;
 	if ((rc = ray_connect(&cl, NULL, NULL, &err))) {
 		for (i = 0; i < nlines; i++)
 			free(lines[i]);

@@ -7,13 +7,17 @@
 #include <string.h>
 
 #include "ray.h"
+#include "rayint.h"
 
 /* How often one option may repeat (--env, --resource, --label, --url). */
 #define TOOL_MAX_REPEAT 256
 
 static inline int tool_fail(const char *prog, int rc, const ray_err *err)
 {
-	fprintf(stderr, "%s: %s\n", prog, err && err->msg[0] ? err->msg : "failed");
+	/* The message may quote names and commands: one line, no escapes. */
+	fprintf(stderr, "%s: ", prog);
+	ray_fputs_safe(err && err->msg[0] ? err->msg : "failed", stderr);
+	fputc('\n', stderr);
 	return ray_exit_code(rc);
 }
 

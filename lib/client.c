@@ -294,10 +294,17 @@ int ray_connect(ray_client **out, const char *address, const char *token_file,
 	}
 	if (!address || !*address) {
 		snprintf(path, sizeof(path), "%s/node.sock", session);
+		if ((rc = ray_check_path(path, "the node's socket", S_IFSOCK, err)))
+			return rc;
 		address = path;
 	}
 	if (!token_file || !*token_file) {
 		snprintf(tok, sizeof(tok), "%s/token", session);
+		/* A file of ours, or our link to the --token-file a node
+		 * was started with. */
+		if (ray_check_path(tok, "the session's token", S_IFLNK, NULL) &&
+		    (rc = ray_check_path(tok, "the session's token", S_IFREG, err)))
+			return rc;
 		token_file = tok;
 	}
 	(void)have_session;

@@ -54,7 +54,7 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 		data.len = 0;
 		/* Batch as many as fit in one frame. */
 		while (done < n && (done == start || total + lens[done] <= RAY_DATA_MAX / 2) &&
-		       done - start < 100000) {
+		       done - start < RAY_ITEMS_MAX) {
 			if (lens[done] > RAY_DATA_MAX) {
 				cJSON_Delete(req);
 				rbuf_release(&data);

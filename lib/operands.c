@@ -1,5 +1,6 @@
 /* operands.c: refs from argv, or from stdin when none are given or "-". */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,10 @@ static int read_stdin(char ***v, size_t *n, size_t *cap, ray_err *err)
 
 	for (;;) {
 		ch = getchar();
+		if (ch == EOF && ferror(stdin))
+			return ray_seterr(err, RAY_EUSAGE, "cannot read refs from stdin: %s", strerror(errno));
+		if (ch == '\0')
+			return ray_seterr(err, RAY_EUSAGE, "a NUL byte among the refs on stdin");
 		if (ch == EOF || isspace(ch)) {
 			if (len) {
 				if (len > RAY_REF_MAX) {

@@ -6,6 +6,7 @@
 #define RAYINT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,6 +17,10 @@
 #define RAY_HDR_LEN 16
 #define RAY_JSON_MAX (4u << 20)
 #define RAY_DATA_MAX (256u << 20)
+/* The most items any array in one request may hold (refs, sizes, tasks):
+ * a node handles a request on its event loop, so this bounds the time one
+ * request can hold it; clients split longer lists. */
+#define RAY_ITEMS_MAX 65536
 #define RAY_INLINE_MAX (64u << 10)
 #define RAY_MAGIC "RAYTOOL1"
 #define RAY_MAGIC_LEN 8
@@ -128,9 +133,18 @@ typedef struct ray_frame {
  * RAY_EUNREACH when over the limits or its JSON is not an object. */
 int ray_frame_parse(const char *buf, size_t len, ray_frame *f);
 
-/* Session paths. */
+/* Session paths (session.c). */
 const char *ray_tmpdir(void);
-/* The session dir of the latest node under RAY_TMPDIR into buf. */
+/* RAY_TMPDIR must be a directory of this user's that group and others
+ * cannot write to: else RAY_EUSAGE saying why.  create: make it (0700)
+ * when missing; otherwise a missing one is fine (no node there). */
+int ray_tmpdir_check(int create, ray_err *err);
+/* lstat(path) is of type (S_IFDIR, S_IFLNK, S_IFSOCK, S_IFREG), belongs
+ * to this user and is not group or world writable; `what` names it in
+ * the error (RAY_EUSAGE; RAY_EUNREACH when it cannot be looked at). */
+int ray_check_path(const char *path, const char *what, int type, ray_err *err);
+/* The session dir of the latest node under RAY_TMPDIR into buf, after
+ * checking RAY_TMPDIR, the `latest` link and the directory. */
 int ray_latest_session(char *buf, size_t len, ray_err *err);
 
 int64_t ray_now_ms(void);
@@ -143,6 +157,15 @@ int ray_mkdir_p(const char *path, mode_t mode);
 int ray_write_text(const char *path, mode_t mode, const char *text);
 void ray_rm_rf(const char *path);
 int64_t ray_wall_ms(void);
+/* Opens /dev/null on whichever of fds 0, 1, 2 are closed, so no socket or
+ * file the program opens lands there; write-only on 0 and read-only on 1
+ * and 2, so reading a closed stdin or writing a closed stdout still fails
+ * (EBADF) and the tools can say so. */
+void ray_std_fds(void);
+/* escape.c: writes s to f with control characters (newline, tab, ESC,
+ * DEL...) written as \n, \t, \r or \xHH, so text from users can neither
+ * forge a line nor send the terminal an escape sequence. */
+void ray_fputs_safe(const char *s, FILE *f);
 /* Frees a NULL-terminated vector of strings and the strings. */
 void ray_strv_free(char **v);
 /* Random lowercase hex of 2*nbytes digits into out (NUL-terminated). */

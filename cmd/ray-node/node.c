@@ -34,7 +34,7 @@ node *N;
 void node_log(const char *fmt, ...)
 {
 	va_list ap;
-	char ts[32];
+	char ts[32], msg[4096];
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -42,8 +42,10 @@ void node_log(const char *fmt, ...)
 	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
 	fprintf(stderr, "%s ray-node[%d]: ", ts, (int)getpid());
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Names and commands from users: one line, whatever they hold. */
+	ray_fputs_safe(msg, stderr);
 	fputc('\n', stderr);
 }
 

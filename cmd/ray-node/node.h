@@ -135,6 +135,9 @@ struct waiter {
 struct conn {
 	union { uv_tcp_t tcp; uv_pipe_t pipe; uv_stream_t s; uv_handle_t h; } u;
 	int authed, closing, busy;
+	int unauth;               /* counts against the handshake quota (TCP) */
+	int hs_grace;             /* the handshake deadline was extended once */
+	char src[48];             /* the peer's address (TCP), for the quota and logs */
 	ray_hs hs;
 	rbuf raw;                 /* records not yet opened, when encrypted */
 	ray_sec sec;

@@ -73,10 +73,33 @@ static const op_entry ops[] = {
 	{ "shutdown",     0, 0, op_shutdown,   NULL },
 };
 
+/* The length of the longest array anywhere in j, up to RAY_ITEMS_MAX + 1
+ * (cJSON bounds the nesting at CJSON_NESTING_LIMIT). */
+static int longest_array(const cJSON *j)
+{
+	const cJSON *it;
+	int n = 0, most = 0, sub;
+
+	cJSON_ArrayForEach(it, j) {
+		if (cJSON_IsArray(j) && ++n > RAY_ITEMS_MAX)
+			return n;
+		if ((it->child) && (sub = longest_array(it)) > most && (most = sub) > RAY_ITEMS_MAX)
+			return most;
+	}
+	return n > most ? n : most;
+}
+
 void ops_dispatch(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 {
 	const char *op = rj_str(req, "op");
 	size_t i;
+
+	/* Checked once here, so no handler loops over more than this. */
+	if (longest_array(req) > RAY_ITEMS_MAX) {
+		conn_reply_err(c, id, RAY_EUSAGE, "request '%.64s' lists over %d items: split it",
+		               op, RAY_ITEMS_MAX);
+		return;
+	}
 
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		const op_entry *e = &ops[i];

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,9 +22,19 @@
 #include "node.h"
 #include "server.h"
 
-#define AUTH_TIMEOUT_MS 5000
+#define AUTH_TIMEOUT_MS 2000 /* a peer has this long to prove it holds the token */
 #define WRITE_QUEUE_MAX (1024u << 20)
 #define MAX_CONNS 4096   /* clients, peers and tasks' own clients together */
+/* TCP connections still in the handshake have their own small quota, so
+ * a flood without the token never locks out the Unix socket, clients that
+ * authenticated, or peers and clients from other addresses (as sshd's
+ * MaxStartups and PerSourceMaxStartups). */
+#define UNAUTH_MAX 512
+#define UNAUTH_PER_SRC 64
+/* Refusals are logged at most LOG_BURST lines per LOG_WINDOW_MS; the rest
+ * are counted, and the count is logged with the next line let through. */
+#define LOG_BURST 5
+#define LOG_WINDOW_MS 10000
 
 typedef struct wreq {
 	uv_write_t w;
@@ -32,6 +43,45 @@ typedef struct wreq {
 
 static void process(conn *c);
 static int nconns;
+static int nunauth;     /* TCP connections not yet authenticated */
+
+/* node_log for what a peer without the token can make happen. */
+static void log_refusal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_refusal(const char *fmt, ...)
+{
+	static uint64_t window;
+	static int lines, suppressed;
+	uint64_t now = uv_now(N->loop);
+	char msg[512];
+	va_list ap;
+
+	if (!window || now - window >= LOG_WINDOW_MS) {
+		window = now;
+		lines = 0;
+	}
+	if (lines >= LOG_BURST) {
+		suppressed++;
+		return;
+	}
+	lines++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (suppressed)
+		node_log("%s (%d similar lines suppressed)", msg, suppressed);
+	else
+		node_log("%s", msg);
+	suppressed = 0;
+}
+
+/* The handshake quota: c no longer counts against it. */
+static void unauth_done(conn *c)
+{
+	if (c->unauth) {
+		c->unauth = 0;
+		nunauth--;
+	}
+}
 static request_fn on_request;
 
 void server_on_request(request_fn fn)
@@ -129,6 +179,7 @@ static void conn_close(conn *c)
 	}
 	DL_REMOVE_H(N->conns, c, prev, next);
 	uv_timer_stop(&c->auth_timer);
+	unauth_done(c);
 	c->prev = NULL;
 	c->next = closed_head;
 	closed_head = c;
@@ -295,12 +346,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		if (st == RAY_HS_MORE)
 			return;
 		if (st != RAY_HS_DONE) {
-			node_log(st == RAY_HS_BADMODE ? "refused a peer that asked for a plain transport"
-			                              : "refused a peer that failed authentication");
+			log_refusal(st == RAY_HS_BADMODE ? "refused a peer%s%s that asked for a plain transport"
+			                                 : "refused a peer%s%s that failed authentication",
+			            *c->src ? " from " : "", c->src);
 			conn_close(c);
 			return;
 		}
 		c->authed = 1;
+		unauth_done(c);
 		uv_timer_stop(&c->auth_timer);
 		send_hs(c);
 		rbuf_consume(&c->in, used);
@@ -382,40 +435,100 @@ void conn_resume(conn *c)
 static void on_auth_timeout(uv_timer_t *t)
 {
 	conn *c = t->data;
+	uv_os_fd_t fd;
+	int pending = 0;
 
-	node_log("dropping a peer that did not authenticate in time");
+	/* Timers run before the loop reads: after a long loop turn, a
+	 * handshake may be waiting unread.  It gets one more period. */
+	if (!c->hs_grace && uv_fileno(&c->u.h, &fd) == 0 &&
+	    ioctl(fd, FIONREAD, &pending) == 0 && pending > 0) {
+		c->hs_grace = 1;
+		uv_timer_start(&c->auth_timer, on_auth_timeout, AUTH_TIMEOUT_MS, 0);
+		return;
+	}
+
+	log_refusal("dropping a peer%s%s that did not authenticate in time",
+	            *c->src ? " from " : "", c->src);
 	conn_close(c);
+}
+
+/* Accepts the pending connection on srv and closes it at once, so the
+ * backlog does not fill up. */
+static void drop_at_once(uv_stream_t *srv)
+{
+	union { uv_tcp_t tcp; uv_pipe_t pipe; } *t = malloc(sizeof(*t));
+	int bad = !t || (srv == (uv_stream_t *)&N->usrv ? uv_pipe_init(N->loop, &t->pipe, 0)
+	                                                : uv_tcp_init(N->loop, &t->tcp));
+
+	if (bad) {
+		free(t);
+		return;
+	}
+	uv_accept(srv, (uv_stream_t *)t);
+	uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+/* Who is at the other end of TCP connection c, as text ("" if unknown). */
+static void peer_name(conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	c->src[0] = '\0';
+	if (uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&ss, &len))
+		return;
+	if (ss.ss_family == AF_INET6)
+		uv_ip6_name((struct sockaddr_in6 *)&ss, c->src, sizeof(c->src));
+	else
+		uv_ip4_name((struct sockaddr_in *)&ss, c->src, sizeof(c->src));
+}
+
+/* Whether c must be encrypted (--transport, and where it comes from; an
+ * address that cannot be read counts as another host's). */
+static int peer_secure(conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	if (uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&ss, &len))
+		return N->transport != RAY_TRANSPORT_PLAIN;
+	return ray_transport_secure(N->transport, (struct sockaddr *)&ss);
+}
+
+/* Whether the handshake quota has room for one more from c's address. */
+static int unauth_room(conn *c)
+{
+	conn *o;
+	int same = 0;
+
+	if (nunauth >= UNAUTH_MAX)
+		return 0;
+	for (o = N->conns; o; o = o->next)
+		if (o->unauth && strcmp(o->src, c->src) == 0 && ++same >= UNAUTH_PER_SRC)
+			return 0;
+	return 1;
 }
 
 static void on_connection(uv_stream_t *srv, int status)
 {
 	conn *c;
-	int rc, secure = 0;
+	int rc, secure = 0, tcp = srv != (uv_stream_t *)&N->usrv;
 
 	if (status < 0 || N->stopping)
 		return;
 	if (nconns >= MAX_CONNS) {
-		/* Accept and drop at once, so the backlog does not fill up. */
-		union { uv_tcp_t tcp; uv_pipe_t pipe; } *t = malloc(sizeof(*t));
-		int bad = !t || (srv == (uv_stream_t *)&N->usrv ? uv_pipe_init(N->loop, &t->pipe, 0)
-		                                                : uv_tcp_init(N->loop, &t->tcp));
-		if (bad) {
-			free(t);
-			return;
-		}
-		uv_accept(srv, (uv_stream_t *)t);
-		uv_close((uv_handle_t *)t, (uv_close_cb)free);
-		node_log("refusing a connection: %d open already", MAX_CONNS);
+		drop_at_once(srv);
+		log_refusal("refusing a connection: %d open already", MAX_CONNS);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
 	c->put_fd = -1;
-	if (srv == (uv_stream_t *)&N->usrv)
-		rc = uv_pipe_init(N->loop, &c->u.pipe, 0);
-	else
+	if (tcp)
 		rc = uv_tcp_init(N->loop, &c->u.tcp);
+	else
+		rc = uv_pipe_init(N->loop, &c->u.pipe, 0);
 	if (rc) {
 		free(c);
 		return;
@@ -429,14 +542,18 @@ static void on_connection(uv_stream_t *srv, int status)
 		conn_close(c);
 		return;
 	}
-	if (srv != (uv_stream_t *)&N->usrv) {
-		struct sockaddr_storage ss;
-		int sl = sizeof(ss);
+	if (tcp) {
+		peer_name(c);
+		if (!unauth_room(c)) {
+			log_refusal("refusing a connection from %s: too many handshakes under way",
+			            *c->src ? c->src : "an unknown address");
+			conn_close(c);
+			return;
+		}
+		c->unauth = 1;
+		nunauth++;
 		uv_tcp_nodelay(&c->u.tcp, 1);
-		/* Unknown peer address: treat it as remote. */
-		if (uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&ss, &sl))
-			ss.ss_family = AF_INET6, memset(&((struct sockaddr_in6 *)&ss)->sin6_addr, 0xff, 16);
-		secure = ray_transport_secure(N->transport, (struct sockaddr *)&ss);
+		secure = peer_secure(c);
 	}
 	ray_hs_init(&c->hs, 'S', N->key, secure);
 	send_hs(c);
