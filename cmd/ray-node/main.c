@@ -34,6 +34,7 @@
 #include "server.h"
 #include "spawn.h"
 #include "spill.h"
+#include "state.h"
 #include "store.h"
 #include "task.h"
 
@@ -44,7 +45,8 @@ static const char USAGE[] =
 	"NODE OPTIONS: --cpus N --gpus N --memory SIZE --object-store-memory SIZE\n"
 	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
 	"              --token-file FILE --foreground --transport plain|encrypted\n"
-	"              --head-timeout SEC (joining nodes)\n";
+	"              --head-timeout SEC (joining nodes)\n"
+	"              --state-store file:DIR|redis://HOST:PORT[/PREFIX] (the head)\n";
 
 static node the_node;
 static int lock_fd = -1;
@@ -66,6 +68,7 @@ typedef struct opts {
 	int cpus_set, gpus_set, mem_set, store_set;
 	int transport;
 	int64_t head_timeout_ms;
+	const char *state_store;
 } opts;
 
 static uint64_t total_ram(void)
@@ -168,6 +171,15 @@ static int node_setup(const opts *o, ray_err *err)
 	}
 	if ((rc = ray_token_key(token_path, N->key, err)))
 		return rc == RAY_EUNREACH ? ray_seterr(err, RAY_EUSAGE, "%s", err->msg) : rc;
+	/* The head's durable tables: a head started again resumes from them. */
+	if (N->is_head) {
+		if ((rc = state_open(o->state_store, N->key, err)))
+			return rc;
+		if (pg_restore() || jobs_restore())
+			return ray_seterr(err, RAY_EUSAGE, "the state store cannot be read back");
+	} else if (o->state_store) {
+		return ray_seterr(err, RAY_EUSAGE, "--state-store is for the head (--head)");
+	}
 	node_wire();
 	if ((rc = server_start(N, err)))
 		return rc;
@@ -221,6 +233,7 @@ static int node_setup(const opts *o, ray_err *err)
  * no lock yet). */
 static void node_setup_undo(void)
 {
+	state_close();
 	if (N && N->store[0])
 		ray_rm_rf(N->store);
 	if (N && N->session[0])
@@ -492,6 +505,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
 		{ "transport", required_argument, 0, 'T' },
 		{ "head-timeout", required_argument, 0, 'W' },
+		{ "state-store", required_argument, 0, 'S' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int c;
@@ -533,6 +547,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		case 's': o->spill_dir = optarg; break;
 		case 't': o->token_file = optarg; break;
 		case 'f': o->foreground = 1; break;
+		case 'S': o->state_store = optarg; break;
 		case 'W':
 			if (ray_parse_seconds(optarg, &o->head_timeout_ms) || o->head_timeout_ms <= 0)
 				return bad("head-timeout", optarg, "seconds, more than 0");
