@@ -100,6 +100,8 @@ int state_open(const char *url, const unsigned char key[RAY_KEY_LEN], ray_err *e
 		snprintf(dflt, sizeof(dflt), "file:%s/state", ray_tmpdir());
 		url = dflt;
 	}
+	if (!strcmp(url, "none"))
+		return 0;   /* nothing durable: for measuring, or a throwaway head */
 	if (!strncmp(url, "file:", 5) && url[5]) {
 		be = &state_sqlite;
 		rc = state_sqlite_open(url + 5, &bh, err);
