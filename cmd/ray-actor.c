@@ -16,7 +16,8 @@ static const char USAGE[] =
 	"create OPTIONS: --cpus N --gpus N --memory SIZE --resource NAME=QTY --env K=V\n"
 	"         --strategy S --node ID[:soft] --label K=V --prefer-label K=V --pg PG [--bundle I]\n"
 	"         --name NAME --namespace NS --get-if-exists --detached --max-restarts N\n"
-	"         --max-task-retries N --max-concurrency N --protocol line|tagged|frame\n";
+	"         --max-task-retries N --max-concurrency N --protocol line|tagged|frame\n"
+	"         (--max-restarts and --max-task-retries: -1 means without limit)\n";
 
 static const char *prog = "ray-actor";
 

@@ -1,5 +1,6 @@
 /* ray-wait: print, in input order, the refs that are ready once K of them
- * are (all, without -n); exit 3 on timeout, after printing the ready ones. */
+ * are (all, without -n), at most K of them; exit 3 on timeout, after
+ * printing the ready ones. */
 #include <getopt.h>
 #include <stdlib.h>
 
@@ -27,8 +28,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (ray_parse_uint(optarg, &k))
-				return tool_usage(prog, USAGE, "bad -n '%s': want a count", optarg);
+			if (ray_parse_uint(optarg, &k) || k == 0)
+				return tool_usage(prog, USAGE, "bad -n '%s': want a count of at least 1", optarg);
 			kset = 1;
 			break;
 		case 't':

@@ -123,8 +123,10 @@ int ray_get_to_fd(ray_client *c, size_t n, const char *const *refs,
 int ray_get_to_dir(ray_client *c, size_t n, const char *const *refs,
                    int64_t timeout_ms, const char *dir, ray_err *err);
 
-/* Waits until k of the n refs exist; ready[i] is set to 1 for those that
- * do.  Returns the number ready, or RAY_ETIMEOUT (ready still filled). */
+/* Waits until k of the n refs exist; ready[i] is set to 1 for at most k
+ * of those that do, the first in input order (as Ray's ray.wait returns at
+ * most num_returns).  Returns the number marked, or RAY_ETIMEOUT (ready
+ * still filled). */
 int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,
              int64_t timeout_ms, unsigned char *ready, ray_err *err);
 /* Releases objects (and their spilled copies). */

@@ -636,8 +636,10 @@ int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,
 		arr = cJSON_GetObjectItemCaseSensitive(reply, "ready");
 		if (cJSON_GetArraySize(arr) != (int)n)
 			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to wait");
+		/* At most k, the first ready in input order, as Ray's ray.wait
+		 * returns at most num_returns. */
 		for (i = 0; !rc && i < n; i++) {
-			ready[i] = cJSON_IsTrue(cJSON_GetArrayItem(arr, (int)i));
+			ready[i] = cnt < k && cJSON_IsTrue(cJSON_GetArrayItem(arr, (int)i));
 			cnt += ready[i];
 		}
 		if (!rc && cnt < k)

@@ -31,6 +31,7 @@ actor_hooks actor_on;
 
 #define MAX_CONCURRENCY 10000
 #define STOP_GRACE_MS 2000
+#define UNLIMITED (1 << 30)   /* --max-restarts and --max-task-retries -1 */
 
 static map by_id, by_name;
 static actor *ahead, *atail;
@@ -205,6 +206,10 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 			snprintf(buf, sizeof(buf), "exited with code %d", (int)status);
 		actor_set_cause(a, "%s", buf);
 	}
+	/* Its death takes its process tree: the children it started are
+	 * still in its process group, whose id stays taken while one lives. */
+	if (a->pid > 0)
+		kill(-a->pid, SIGKILL);
 	a->pid = 0;
 	close_handles(a);
 }
@@ -609,9 +614,9 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 	a->max_task_retries = (int)rj_int(req, "max_task_retries", 0);
 	a->max_concurrency = (int)rj_int(req, "max_concurrency", 1);
 	if (a->max_restarts < 0)
-		a->max_restarts = 1 << 30;   /* -1: forever */
+		a->max_restarts = UNLIMITED;   /* -1: without limit */
 	if (a->max_task_retries < 0)
-		a->max_task_retries = 1 << 30;
+		a->max_task_retries = UNLIMITED;
 	if (a->max_concurrency < 1 || a->max_concurrency > MAX_CONCURRENCY)
 		a->max_concurrency = 1;
 	a->created_ms = ray_now_ms();
@@ -656,7 +661,7 @@ static cJSON *actor_json(const actor *a)
 	else
 		cJSON_AddNullToObject(j, "pid");
 	cJSON_AddNumberToObject(j, "num_restarts", a->num_restarts);
-	cJSON_AddNumberToObject(j, "max_restarts", a->max_restarts);
+	cJSON_AddNumberToObject(j, "max_restarts", a->max_restarts == UNLIMITED ? -1 : a->max_restarts);
 	cJSON_AddStringToObject(j, "protocol", proto_name(a->protocol));
 	cJSON_AddStringToObject(j, "job_id", a->job);
 	cJSON_AddBoolToObject(j, "detached", a->detached);
@@ -710,6 +715,12 @@ void op_actor(conn *c, uint32_t id, cJSON *req)
 	} else if (!strcmp(op, "actor_get")) {
 		if (!(a = actor_resolve(req, "name", c, id)))
 			return;
+		if (a->state == A_DEAD) {
+			/* Dead for good: its name is free and resolves to nothing. */
+			conn_reply_err(c, id, RAY_ENOTFOUND, "actor '%.80s' is dead (it %s)", rj_str(req, "name"),
+			               a->cause ? a->cause : "died");
+			return;
+		}
 		r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "actor_id", a->id);
 		cJSON_AddStringToObject(r, "state", state_name(a->state));

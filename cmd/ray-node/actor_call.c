@@ -340,6 +340,10 @@ static task *new_call(actor *a, const char *method, char **args, int nret, cJSON
 		actor_call_fail(t, RAY_EACTOR, why);
 		return t;
 	}
+	/* An argument that had already failed fails the call; the method is
+	 * not called (one that fails later does the same in task_dep_ready). */
+	if (!t->deps_missing && task_fail_on_failed_dep(t))
+		return t;
 	if (a->qtail)
 		a->qtail->qnext = t;
 	else

@@ -141,14 +141,20 @@ int res_parse_custom(res *r, const char *spec, ray_err *err)
 /* Names the first resource of need that total can never give, or NULL. */
 const char *res_missing(const res *need, const res *total, char *buf, size_t len)
 {
+	return res_missing_on(need, total, "the largest node", buf, len);
+}
+
+const char *res_missing_on(const res *need, const res *total, const char *who, char *buf,
+                           size_t len)
+{
 	int i;
 
 	if (need->cpu > total->cpu) {
-		snprintf(buf, len, "%g CPU (the largest node has %g)", need->cpu / 1e4, total->cpu / 1e4);
+		snprintf(buf, len, "%g CPU (%s has %g)", need->cpu / 1e4, who, total->cpu / 1e4);
 		return buf;
 	}
 	if (need->gpu > total->gpu) {
-		snprintf(buf, len, "%g GPU (the largest node has %g)", need->gpu / 1e4, total->gpu / 1e4);
+		snprintf(buf, len, "%g GPU (%s has %g)", need->gpu / 1e4, who, total->gpu / 1e4);
 		return buf;
 	}
 	if (need->mem > total->mem) {

@@ -18,6 +18,9 @@ int res_parse_custom(res *r, const char *spec, ray_err *err);
 /* Names the first resource of need that total can never give (into buf,
  * returned), or NULL when total holds it all. */
 const char *res_missing(const res *need, const res *total, char *buf, size_t len);
+/* The same, saying whose total it is ("(WHO has 2)"). */
+const char *res_missing_on(const res *need, const res *total, const char *who, char *buf,
+                           size_t len);
 
 /* GPU devices: whole requests get whole free devices; fractions share one.
  * gpu_take writes the devices given to ids ("0,2"); gpu_give returns them

@@ -142,6 +142,10 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 			return ray_seterr(err, RAY_ENOTFOUND, "unknown node '%s'", tp->pin);
 		if (!soft && !r->alive)
 			return ray_seterr(err, RAY_ERESOURCE, "node '%s' is dead: the task can never be placed", tp->pin);
+		if (!soft && res_missing_on(&tp->req, &r->total, "that node", buf, sizeof(buf)))
+			return ray_seterr(err, RAY_ERESOURCE,
+			                  "node '%s' can never hold the task, which asks for %s: ask for less or pin it to a bigger node",
+			                  tp->pin, buf);
 	}
 	pgname = rj_str(o, "pg");
 	tp->bundle = -1;

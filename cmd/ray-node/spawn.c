@@ -6,7 +6,9 @@
  * through a close-on-exec pipe, read when it is reaped.  Children are
  * reaped on SIGCHLD by pid, so libuv's own children (actors) are left to it.
  * A child dies with its node (PR_SET_PDEATHSIG), so a node killed with
- * SIGKILL leaves no task processes running.
+ * SIGKILL leaves no task processes running.  Each child leads its own
+ * session; once it is reaped, whatever is left of its process group (the
+ * children it started) is killed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +51,11 @@ static void on_sigchld(uv_signal_t *h, int sig)
 		}
 		k = kids[i];
 		kids[i] = kids[--nkids];
+		/* The task's death takes its process tree: what it started is
+		 * still in its process group (its own session), which outlives
+		 * it while a member lives, so its id cannot be reused yet. */
+		if (r > 0)
+			kill(-k.pid, SIGKILL);
 		if (read(k.errfd, &e, sizeof(e)) != (ssize_t)sizeof(e))
 			e = 0;
 		close(k.errfd);

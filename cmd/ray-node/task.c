@@ -217,21 +217,28 @@ void task_unlend(const char *id)
  * fails at once on one that failed, else is queued (returns 1). */
 int task_queue_if_ready(task *t)
 {
-	int i;
-
 	if (t->deps_missing) {
 		t->state = T_PENDING_ARGS;
 		return 0;
 	}
+	if (task_fail_on_failed_dep(t))
+		return 0;
+	queue_push(t);
+	return 1;
+}
+
+int task_fail_on_failed_dep(task *t)
+{
+	int i;
+
 	for (i = 0; i < t->ndeps; i++)
 		if (t->deps[i]->state == OBJ_ERROR) {
 			t->state = T_PENDING_ARGS;
 			t->deps_missing = 1;
 			task_dep_ready(t, t->deps[i]);
-			return 0;
+			return 1;
 		}
-	queue_push(t);
-	return 1;
+	return 0;
 }
 
 void tasks_kill_all(void)

@@ -38,6 +38,9 @@ void task_dep_ready(task *t, obj *o);
 /* A new task whose dependencies are all added: waits for the missing,
  * fails at once on one that failed, else is queued (returns 1). */
 int task_queue_if_ready(task *t);
+/* A task none of whose arguments is missing: fails it with the first that
+ * is an error object and returns 1, else 0. */
+int task_fail_on_failed_dep(task *t);
 /* A task blocked in a get lends its CPUs (0 when no such task), and takes
  * them back. */
 int task_lend(const char *id);
