@@ -171,18 +171,20 @@ static int node_setup(const opts *o, ray_err *err)
 	}
 	if ((rc = ray_token_key(token_path, N->key, err)))
 		return rc == RAY_EUNREACH ? ray_seterr(err, RAY_EUSAGE, "%s", err->msg) : rc;
-	/* The head's durable tables: a head started again resumes from them. */
+	if (!N->is_head && o->state_store)
+		return ray_seterr(err, RAY_EUSAGE, "--state-store is for the head (--head)");
+	node_wire();
+	if ((rc = server_start(N, err)))
+		return rc;
+	/* The head's durable tables: a head started again resumes from them
+	 * (opened once it could listen, so that a start that fails on a busy
+	 * port leaves no store behind; nothing is served before the loop). */
 	if (N->is_head) {
 		if ((rc = state_open(o->state_store, N->key, err)))
 			return rc;
 		if (pg_restore() || jobs_restore())
 			return ray_seterr(err, RAY_EUSAGE, "the state store cannot be read back");
-	} else if (o->state_store) {
-		return ray_seterr(err, RAY_EUSAGE, "--state-store is for the head (--head)");
 	}
-	node_wire();
-	if ((rc = server_start(N, err)))
-		return rc;
 	if ((rc = cluster_start()))
 		return ray_seterr(err, rc, "%s", N->join_err[0] ? N->join_err : "cannot join");
 	if (!N->is_head) {
