@@ -176,15 +176,7 @@ static int node_setup(const opts *o, ray_err *err)
 	node_wire();
 	if ((rc = server_start(N, err)))
 		return rc;
-	/* The head's durable tables: a head started again resumes from them
-	 * (opened once it could listen, so that a start that fails on a busy
-	 * port leaves no store behind; nothing is served before the loop). */
-	if (N->is_head) {
-		if ((rc = state_open(o->state_store, N->key, err)))
-			return rc;
-		if (pg_restore() || jobs_restore())
-			return ray_seterr(err, RAY_EUSAGE, "the state store cannot be read back");
-	}
+
 	if ((rc = cluster_start()))
 		return ray_seterr(err, rc, "%s", N->join_err[0] ? N->join_err : "cannot join");
 	if (!N->is_head) {
@@ -208,6 +200,16 @@ static int node_setup(const opts *o, ray_err *err)
 	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB))
 		return ray_seterr(err, RAY_EUSAGE, "cannot lock session");
+	/* The head's durable tables: a head started again resumes from them.
+	 * Opened only once this node is sure to run (it listens and holds its
+	 * lock), so that a start that fails leaves the store as it was;
+	 * nothing is served before the loop runs. */
+	if (N->is_head) {
+		if ((rc = state_open(o->state_store, N->key, err)))
+			return rc;
+		if (pg_restore() || jobs_restore())
+			return ray_seterr(err, RAY_EUSAGE, "the state store cannot be read back");
+	}
 	snprintf(path, sizeof(path), "%s/node.pid", N->session);
 	snprintf(tok, sizeof(tok), "%d\n", (int)getpid());
 	ray_write_text(path, 0600, tok);
