@@ -14,6 +14,9 @@
 #   b) libray, three nodes, the head with no CPUs: every bundle is reserved
 #      on another node, so each create is the full two-phase round (head ->
 #      worker prepare -> head).  Same figures and target.
+#   d) part a with each durable state store of the head (--state-store
+#      none, file: the default SQLite, redis:// a redis-server started
+#      here): pairs/s with the store against pairs/s without; target >= 0.5x
 #   c) the CLI on one node: 1,000 `ray-pg create` then 1,000 `ray-pg
 #      remove` from a shell loop, a process each (the fork/exec floor is
 #      shown beside it).  No target: the figure is mostly process spawns.
@@ -90,7 +93,7 @@ start_cluster() {
 	local n=$1 cpus=$2 i env dir
 	dir=$(mktemp -d "$BASE/n.XXXX")
 	DIRS=("$dir")
-	env=$(RAY_TMPDIR=$dir ray-node start --head --port 0 --cpus "$cpus" 2>>"$log") ||
+	env=$(RAY_TMPDIR=$dir ray-node start --head --port 0 --cpus "$cpus" ${HEAD_OPTS:-} 2>>"$log") ||
 		{ say "bench: ray-node start --head failed"; exit 1; }
 	eval "$env"
 	export RAY_TMPDIR=$dir
@@ -187,6 +190,37 @@ p=$(calc "$GROUPS_N / ($tc + $tr)")
 row "c ray-pg CLI, 1 node" "$(fix "$(calc "$GROUPS_N / $tc")")" "$(fix "$(calc "$GROUPS_N / $tr")")" "$(fix "$p")" \
 	"$RAY_FIGURE" "$(fix "$(calc "$p / $RAY_FIGURE")" 2)" "-" "$ok"
 cleanup
+
+say ""
+say "d) the durable state store: part a with --state-store none, file (SQLite, the default) and redis"
+pairs_with() {
+	local ps=() r i
+	HEAD_OPTS="--state-store $1" start_cluster 1 2
+	for ((i = 0; i < REPS; i++)); do
+		r=$("$PG_BENCH" -n "$GROUPS_N" 2>>"$log") || { cleanup; return 1; }
+		ps+=("$(awk '$1 == "pairs_per_s" { print $2 }' <<<"$r")")
+	done
+	cleanup
+	median "${ps[@]}"
+}
+p_none=$(pairs_with none)
+p_file=$(pairs_with "file:$BASE/state")
+say "   pairs/s: none $p_none, file $p_file"
+row "d state store file vs none" "-" "-" "$(fix "$p_file")" "$(fix "$p_none")" "$(fix "$(calc "$p_file / $p_none")" 2)" ">=0.5" \
+	"$(ge "$p_file" "$(calc "$p_none / 2")" && echo PASS || echo MISS)"
+if command -v redis-server >/dev/null; then
+	rport=$((20000 + RANDOM % 30000))
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >>"$log" 2>&1 &
+	rpid=$!
+	for ((i = 0; i < 100; i++)); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+	p_redis=$(pairs_with "redis://127.0.0.1:$rport/bench")
+	kill "$rpid"; wait "$rpid" 2>/dev/null
+	say "   pairs/s: redis $p_redis"
+	row "d state store redis vs none" "-" "-" "$(fix "$p_redis")" "$(fix "$p_none")" "$(fix "$(calc "$p_redis / $p_none")" 2)" ">=0.5" \
+		"$(ge "$p_redis" "$(calc "$p_none / 2")" && echo PASS || echo MISS)"
+else
+	say "   redis-server is not installed (make deps installs it): no redis row"
+fi
 
 {
 	echo ""

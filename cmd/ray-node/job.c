@@ -23,6 +23,7 @@
 #include "node.h"
 #include "actor.h"
 #include "job.h"
+#include "state.h"
 #include "launch.h"
 #include "server.h"
 #include "store.h"
@@ -106,6 +107,8 @@ static void prune(void)
 	while (njobs > MAX_JOBS && j) {
 		next = j->next;
 		if (!job_live(j) && !j->proc_live && !j->timer_live) {
+			if (state_on())
+				state_del("job", j->id);
 			job_unlink(j);
 			job_release(j);
 		}
@@ -129,6 +132,8 @@ static job *job_new(void)
 	return j;
 }
 
+static void job_save(const job *j);
+
 /* The job is over: free what it made, stop its actors. */
 static void job_finish(job *j, int status, const char *why)
 {
@@ -141,6 +146,7 @@ static void job_finish(job *j, int status, const char *why)
 	j->c = NULL;
 	if (N->stopping)
 		return;
+	job_save(j);
 	j->objects_freed = store_free_job(j->id);
 	actor_job_ended(j->id);
 	node_log("job %s %s (%zu objects freed)", j->id, status_name(status), j->objects_freed);
@@ -180,6 +186,67 @@ static cJSON *job_json(const job *j)
 		cJSON_AddStringToObject(o, "message", j->msg);
 	cJSON_AddStringToObject(o, "node_id", N->id);
 	return o;
+}
+
+/* The head writes a job's record before it answers for the change. */
+static void job_save(const job *j)
+{
+	cJSON *o;
+
+	if (!state_on())
+		return;
+	o = job_json(j);
+	state_put("job", j->id, o);
+	cJSON_Delete(o);
+}
+
+static void on_saved_job(void *ud, const char *key, const cJSON *v)
+{
+	const char *st = rj_str(v, "status"), *e = rj_str(v, "entrypoint"), *ns = rj_str(v, "namespace");
+	const char *msg = rj_str(v, "message");
+	const cJSON *ec = cJSON_GetObjectItemCaseSensitive(v, "exit_code");
+	job *j;
+	int k;
+
+	(void)ud;
+	if (strlen(key) != JOB_ID_LEN || job_find(key) || !e || !(j = calloc(1, sizeof(*j))))
+		return;
+	snprintf(j->id, sizeof(j->id), "%s", key);
+	j->status = J_FAILED;
+	for (k = 0; k <= J_STOPPED; k++)
+		if (st && !strcmp(st, status_name(k)))
+			j->status = k;
+	j->entrypoint = strdup(e);
+	j->ns = ns ? strdup(ns) : NULL;
+	j->start_ms = rj_int(v, "start_time", 0);
+	j->end_ms = rj_int(v, "end_time", 0);
+	j->submitted = st && rj_str(v, "type") && !strcmp(rj_str(v, "type"), "SUBMISSION");
+	if (cJSON_IsNumber(ec)) {
+		j->exited = 1;
+		j->exit_code = (int)ec->valuedouble;
+	}
+	j->msg = msg ? strdup(msg) : NULL;
+	/* Its driver talked to the head that is gone (or was its child). */
+	if (job_live(j)) {
+		j->status = J_FAILED;
+		j->end_ms = ray_wall_ms();
+		free(j->msg);
+		j->msg = strdup("the head stopped while the job ran");
+		job_save(j);
+	}
+	DL_APPEND(jhead, jtail, j, prev, next);
+	njobs++;
+}
+
+int jobs_restore(void)
+{
+	size_t before = njobs;
+	int rc = state_scan("job", on_saved_job, NULL);
+
+	if (!rc && njobs > before)
+		node_log("resumed %zu jobs from the state store", njobs - before);
+	prune();
+	return rc;
 }
 
 void jobs_json(cJSON *arr, const char *state, int64_t limit)
@@ -419,6 +486,7 @@ static void jop_start(conn *c, uint32_t id, cJSON *req)
 		j->local = host[0] && theirs && !strcmp(host, theirs);
 	}
 	j->status = J_RUNNING;
+	job_save(j);
 	node_log("job %s started: %s", j->id, j->entrypoint);
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "job_id", j->id);

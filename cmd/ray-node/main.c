@@ -36,6 +36,7 @@
 #include "server.h"
 #include "spawn.h"
 #include "spill.h"
+#include "state.h"
 #include "store.h"
 #include "task.h"
 
@@ -46,7 +47,8 @@ static const char USAGE[] =
 	"NODE OPTIONS: --cpus N --gpus N --memory SIZE --object-store-memory SIZE\n"
 	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
 	"              --token-file FILE --foreground --transport plain|encrypted\n"
-	"              --head-timeout SEC (joining nodes)\n";
+	"              --head-timeout SEC (joining nodes)\n"
+	"              --state-store file:DIR|redis://HOST:PORT[/PREFIX] (the head)\n";
 
 static node the_node;
 static int lock_fd = -1;
@@ -68,6 +70,7 @@ typedef struct opts {
 	int cpus_set, gpus_set, mem_set, store_set;
 	int transport;
 	int64_t head_timeout_ms;
+	const char *state_store;
 } opts;
 
 static uint64_t total_ram(void)
@@ -170,9 +173,12 @@ static int node_setup(const opts *o, ray_err *err)
 	}
 	if ((rc = ray_token_key(token_path, N->key, err)))
 		return rc == RAY_EUNREACH ? ray_seterr(err, RAY_EUSAGE, "%s", err->msg) : rc;
+	if (!N->is_head && o->state_store)
+		return ray_seterr(err, RAY_EUSAGE, "--state-store is for the head (--head)");
 	node_wire();
 	if ((rc = server_start(N, err)))
 		return rc;
+
 	if ((rc = cluster_start()))
 		return ray_seterr(err, rc, "%s", N->join_err[0] ? N->join_err : "cannot join");
 	if (!N->is_head) {
@@ -196,6 +202,16 @@ static int node_setup(const opts *o, ray_err *err)
 	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB))
 		return ray_seterr(err, RAY_EUSAGE, "cannot lock session");
+	/* The head's durable tables: a head started again resumes from them.
+	 * Opened only once this node is sure to run (it listens and holds its
+	 * lock), so that a start that fails leaves the store as it was;
+	 * nothing is served before the loop runs. */
+	if (N->is_head) {
+		if ((rc = state_open(o->state_store, N->key, err)))
+			return rc;
+		if (pg_restore() || jobs_restore())
+			return ray_seterr(err, RAY_EUSAGE, "the state store cannot be read back");
+	}
 	snprintf(path, sizeof(path), "%s/node.pid", N->session);
 	snprintf(tok, sizeof(tok), "%d\n", (int)getpid());
 	ray_write_text(path, 0600, tok);
@@ -223,6 +239,7 @@ static int node_setup(const opts *o, ray_err *err)
  * no lock yet). */
 static void node_setup_undo(void)
 {
+	state_close();
 	if (N && N->store[0])
 		ray_rm_rf(N->store);
 	if (N && N->session[0])
@@ -505,6 +522,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
 		{ "transport", required_argument, 0, 'T' },
 		{ "head-timeout", required_argument, 0, 'W' },
+		{ "state-store", required_argument, 0, 'S' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int c;
@@ -546,6 +564,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		case 's': o->spill_dir = optarg; break;
 		case 't': o->token_file = optarg; break;
 		case 'f': o->foreground = 1; break;
+		case 'S': o->state_store = optarg; break;
 		case 'W':
 			if (ray_parse_seconds(optarg, &o->head_timeout_ms) || o->head_timeout_ms <= 0)
 				return bad("head-timeout", optarg, "seconds, more than 0");

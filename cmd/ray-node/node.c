@@ -24,6 +24,7 @@
 #include "sched.h"
 #include "server.h"
 #include "spill.h"
+#include "state.h"
 #include "store.h"
 #include "task.h"
 #include "transfer.h"
@@ -68,6 +69,9 @@ static void finish_shutdown(void)
 
 	node_close_handles();
 	spill_shutdown();
+	/* A clean stop of the head ends the cluster: nothing to resume. */
+	state_clear();
+	state_close();
 	ray_rm_rf(N->store);
 	snprintf(link, sizeof(link), "%s/latest", ray_tmpdir());
 	n = readlink(link, target, sizeof(target) - 1);

@@ -17,6 +17,7 @@
 #include "cluster.h"
 #include "peer.h"
 #include "pg.h"
+#include "state.h"
 #include "pg_place.h"
 #include "res.h"
 #include "server.h"
@@ -171,12 +172,13 @@ static pg *pg_new(int nb)
 	return g;
 }
 
-void pg_merge_table(const cJSON *a)
+/* Replaces the table with the groups of a JSON array (pg_json's form). */
+static void table_load(const cJSON *a)
 {
 	const cJSON *it;
 	pg *g, *next, *fresh = NULL, **tail = &fresh;
 
-	if (N->is_head || !cJSON_IsArray(a))
+	if (!cJSON_IsArray(a))
 		return;
 	cJSON_ArrayForEach(it, a) {
 		const char *id = rj_str(it, "pg_id"), *st = rj_str(it, "state"), *sg = rj_str(it, "strategy");
@@ -211,6 +213,60 @@ void pg_merge_table(const cJSON *a)
 		pg_free(g);
 	}
 	groups = fresh;
+}
+
+void pg_merge_table(const cJSON *a)
+{
+	if (!N->is_head)
+		table_load(a);
+}
+
+/* The head writes a group's record before it answers for the change. */
+static void pg_save(const pg *g)
+{
+	cJSON *j;
+
+	if (!state_on())
+		return;
+	if (g->state == PG_REMOVED) {
+		state_del("pg", g->id);
+		return;
+	}
+	j = pg_json(g);
+	state_put("pg", g->id, j);
+	cJSON_Delete(j);
+}
+
+static void on_saved_pg(void *ud, const char *key, const cJSON *v)
+{
+	(void)key;
+	cJSON_AddItemToArray(ud, cJSON_Duplicate(v, 1));
+}
+
+/* A head started again: the groups of the one before, with their bundles'
+ * nodes (those nodes still hold the reservations). */
+int pg_restore(void)
+{
+	cJSON *a = cJSON_CreateArray();
+	int rc = state_scan("pg", on_saved_pg, a), n = cJSON_GetArraySize(a);
+
+	if (!rc && n) {
+		const char *old = state_prev_head();
+		pg *g;
+		int i;
+		table_load(a);
+		/* What was reserved on the old head went with it. */
+		for (g = groups; old && g; g = g->next)
+			for (i = 0; i < g->nb; i++)
+				if (!strcmp(g->node[i], old)) {
+					g->node[i][0] = '\0';
+					if (g->state == PG_CREATED)
+						g->state = PG_RESCHEDULING;
+				}
+		node_log("resumed %d placement groups from the state store", n);
+	}
+	cJSON_Delete(a);
+	return rc;
 }
 
 /* For placement of a task: where bundle `index` of a group is; NULL once
@@ -295,6 +351,8 @@ void pg_node_died(const char *id)
 			g->state = PG_RESCHEDULING;
 			node_log("placement group %s lost bundles on node %s: rescheduling", g->id, id);
 		}
+		if (lost)
+			pg_save(g);
 	}
 	pg_tick();
 }
@@ -329,6 +387,7 @@ void pg_waiters_answer(pg *g, int code, const char *msg)
 
 void pg_settled(pg *g)
 {
+	pg_save(g);
 	pg_waiters_answer(g, 0, NULL);
 }
 
@@ -513,6 +572,7 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 	g->next = groups;
 	groups = g;
 	pg_try(g);
+	pg_save(g);
 	if (g->state == PG_CREATED || !rj_bool(req, "wait") || timeout == 0) {
 		cJSON *r = cJSON_CreateObject();
 		if (g->state != PG_CREATED && rj_bool(req, "wait")) {
@@ -574,6 +634,7 @@ static void op_remove(conn *c, uint32_t id, cJSON *req)
 		return;
 	}
 	g->state = PG_REMOVED;
+	pg_save(g);
 	node_log("placement group %s removed", g->id);
 	for (i = 0; i < g->nb; i++)
 		if (g->node[i][0]) {

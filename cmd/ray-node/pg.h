@@ -50,6 +50,8 @@ const char *pg_resolve_id(const char *idname);
 int pg_bundle_fits(const char *pgid, int index, const res *req);
 int pg_refresh_then(conn *c, uint32_t id, cJSON *req, void (*again)(conn *c, uint32_t id, cJSON *req));
 void pgs_free_all(void);
+/* A head started again: the groups from the state store; 0 or RAY_E... */
+int pg_restore(void);
 
 /* Answers the clients waiting for g: with g, or with the error code. */
 void pg_waiters_answer(pg *g, int code, const char *msg);
