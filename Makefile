@@ -13,13 +13,16 @@ PKGDIR ?= $(LIBDIR)/pkgconfig
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKGS = libuv libcjson libsodium libcurl
-DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev bats bats-support bats-assert pkg-config \
-           jq python3 tcpdump
+# Only the daemon serves HTTP (/metrics): libray and ray.pc do not need it.
+NODE_PKGS = libmicrohttpd
+DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev libmicrohttpd-dev bats bats-support bats-assert pkg-config \
+           jq python3 tcpdump curl prometheus
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
        -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 override CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Ilib \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+NODE_LDLIBS = $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lpthread
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 override LDFLAGS += -fsanitize=address,undefined
@@ -51,7 +54,7 @@ lib/%.o: lib/%.c include/ray.h lib/rayint.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 cmd/ray-node/%.o: cmd/ray-node/%.c $(wildcard cmd/ray-node/*.h) include/ray.h lib/rayint.h
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(NODE_PKGS) 2>/dev/null) -c -o $@ $<
 
 # Every part of the daemon but main(), for unit tests of its modules.
 cmd/ray-node/libnode.a: $(filter-out cmd/ray-node/main.o,$(NODE_OBJ))
@@ -67,7 +70,7 @@ lib/libray.so: $(LIB_OBJ)
 
 bin/ray-node: $(NODE_OBJ) lib/libray.a
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $(NODE_OBJ) lib/libray.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(NODE_OBJ) lib/libray.a $(LDLIBS) $(NODE_LDLIBS)
 
 # Each tool is its main plus the few files the tools share (cmd/*.c not
 # named ray-*: option table, printers).
@@ -77,7 +80,7 @@ bin/%: cmd/%.c $(TOOL_SHARED) $(wildcard cmd/*.h) lib/libray.a include/ray.h lib
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_SHARED) lib/libray.a $(LDLIBS)
 
 t/unit/%: t/unit/%.c t/unit/unit.h cmd/ray-node/libnode.a lib/libray.a $(wildcard cmd/ray-node/*.h)
-	$(CC) $(CFLAGS) $(LDFLAGS) -iquote cmd/ray-node -o $@ $< cmd/ray-node/libnode.a lib/libray.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -iquote cmd/ray-node -o $@ $< cmd/ray-node/libnode.a lib/libray.a $(LDLIBS) $(NODE_LDLIBS)
 
 unit: all $(UNIT_BIN)
 	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
@@ -166,7 +169,7 @@ uninstall:
 # the packaged pages with man -l).
 DEBDIR ?= build/deb
 DEPS_DEB_BUILD = debhelper dpkg-dev lintian libuv1-dev libcjson-dev libsodium-dev \
-	libcurl4-openssl-dev pkg-config man-db
+	libcurl4-openssl-dev libmicrohttpd-dev pkg-config man-db
 
 deb:
 	$(MAKE) deps DEPS_DEB="$(DEPS_DEB_BUILD)"

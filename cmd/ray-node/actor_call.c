@@ -18,6 +18,7 @@
 #include "actor.h"
 #include "actor_call.h"
 #include "launch.h"
+#include "metrics.h"
 #include "proto.h"
 #include "server.h"
 #include "store.h"
@@ -90,6 +91,7 @@ static void call_done(task *t, const char *data, size_t len)
 	t->state = T_FINISHED;
 	t->end_ms = ray_now_ms();
 	N->nfinished++;
+	metrics_observe(H_ACTOR_CALL, t->end_ms - t->submit_ms);
 	task_unpin_deps(t);
 }
 

@@ -29,6 +29,7 @@
 #include "actor.h"
 #include "cluster.h"
 #include "job.h"
+#include "metrics.h"
 #include "pg.h"
 #include "res.h"
 #include "server.h"
@@ -43,11 +44,13 @@ static const char USAGE[] =
 	"       ray-node stop [--force]\n"
 	"NODE OPTIONS: --cpus N --gpus N --memory SIZE --object-store-memory SIZE\n"
 	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
-	"              --token-file FILE --foreground --transport plain|encrypted\n";
+	"              --token-file FILE --foreground --transport plain|encrypted\n"
+	"              --metrics-port PORT\n";
 
 static node the_node;
 static int lock_fd = -1;
 static char token_path[PATH_MAX];
+static int metrics_bound;         /* the port /metrics is served on, or 0 */
 
 static void on_signal(uv_signal_t *s, int sig)
 {
@@ -64,6 +67,7 @@ typedef struct opts {
 	uint64_t memory, store_mem;
 	int cpus_set, gpus_set, mem_set, store_set;
 	int transport;
+	int metrics_port;         /* -1: none */
 } opts;
 
 static uint64_t total_ram(void)
@@ -168,6 +172,8 @@ static int node_setup(const opts *o, ray_err *err)
 	node_wire();
 	if ((rc = server_start(N, err)))
 		return rc;
+	if (o->metrics_port >= 0 && (rc = metrics_start(N->host, o->metrics_port, &metrics_bound, err)))
+		return rc;
 	if ((rc = cluster_start()))
 		return ray_seterr(err, rc, "%s", N->join_err[0] ? N->join_err : "cannot join");
 	if (!N->is_head) {
@@ -227,6 +233,9 @@ static void node_setup_undo(void)
 static void log_listening(void)
 {
 	node_log("node %s listening on %s:%d and %s/node.sock", N->id, N->host, N->port, N->session);
+	if (metrics_bound)
+		node_log("metrics on http://%s%s%s:%d/metrics", strchr(N->host, ':') ? "[" : "", N->host,
+		         strchr(N->host, ':') ? "]" : "", metrics_bound);
 }
 
 static void node_teardown(void)
@@ -487,13 +496,14 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "resources", required_argument, 0, 'r' }, { "labels", required_argument, 0, 'l' },
 		{ "spill-dir", required_argument, 0, 's' }, { "token-file", required_argument, 0, 't' },
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
-		{ "transport", required_argument, 0, 'T' },
+		{ "transport", required_argument, 0, 'T' }, { "metrics-port", required_argument, 0, 'M' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int c;
 	uint64_t v;
 
 	o->port = RAY_DEFAULT_PORT;
+	o->metrics_port = -1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'H': o->head = 1; break;
@@ -532,6 +542,11 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		case 'T':
 			if ((o->transport = ray_transport_parse(optarg)) <= RAY_TRANSPORT_AUTO)
 				return bad("transport", optarg, "plain or encrypted");
+			break;
+		case 'M':
+			if (ray_parse_uint(optarg, &v) || v > 65535)
+				return bad("metrics-port", optarg, "0..65535");
+			o->metrics_port = (int)v;
 			break;
 		case 'F': *force = 1; break;
 		case 'u': fputs(USAGE, stdout); return 0;
