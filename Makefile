@@ -28,6 +28,15 @@ override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 override LDFLAGS += -fsanitize=address,undefined
 endif
 
+# A build without the libraries stops at once and says how to get them
+# (instead of "uv.h: No such file"); the targets that install them pass.
+MISSING_PKGS := $(strip $(foreach p,$(PKGS) $(NODE_PKGS),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
+ifneq ($(MISSING_PKGS),)
+ifneq ($(filter-out deps check demo bench bench-actors bench-pg chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
+$(error missing libraries: $(MISSING_PKGS) (pkg-config finds no .pc). Run 'make deps' to install them (Debian), or 'make demo' to install them and run the demo)
+endif
+endif
+
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 NODE_SRC = $(wildcard cmd/ray-node/*.c)

@@ -504,6 +504,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 
 	o->port = RAY_DEFAULT_PORT;
 	o->metrics_port = -1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'H': o->head = 1; break;
@@ -551,7 +552,10 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		case 'F': *force = 1; break;
 		case 'u': fputs(USAGE, stdout); return 0;
 		case 'V': printf("ray-node %s\n", RAY_VERSION); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default:
+			fprintf(stderr, "ray-node: bad option '%s' (unknown, or missing its value); see 'ray-node --help'\n",
+			        optind >= 1 && optind - 1 < argc ? argv[optind - 1] : "");
+			return 2;
 		}
 	}
 	if (optind >= argc) {
