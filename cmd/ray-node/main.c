@@ -42,10 +42,25 @@ static const char USAGE[] =
 	"usage: ray-node start --head [--port PORT] [--host ADDR] [NODE OPTIONS]\n"
 	"       ray-node start --address HOST:PORT [NODE OPTIONS]\n"
 	"       ray-node stop [--force]\n"
-	"NODE OPTIONS: --cpus N --gpus N --memory SIZE --object-store-memory SIZE\n"
-	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
-	"              --token-file FILE --foreground --transport plain|encrypted\n"
-	"              --metrics-port PORT\n";
+	"options:\n"
+	"  --head                       start the head (the first node)\n"
+	"  --address HOST:PORT          join the cluster whose head listens there\n"
+	"  --port PORT                  TCP port (head: 6380; joining: any free; 0: any)\n"
+	"  --host ADDR                  address to listen on and give out (127.0.0.1)\n"
+	"  --cpus N                     CPUs to offer (default: online cores)\n"
+	"  --gpus N                     GPUs to offer (default: NVIDIA devices found)\n"
+	"  --memory SIZE                memory to offer (default: RAM less the store)\n"
+	"  --object-store-memory SIZE   object store size (default: 30% of RAM)\n"
+	"  --resources NAME=QTY[,...]   custom resources to offer\n"
+	"  --labels KEY=VAL[,...]       labels that tasks and actors can select\n"
+	"  --spill-dir DIR              where objects spill when the store is full\n"
+	"  --token-file FILE            the cluster token (head: use it; joining: prove it)\n"
+	"  --transport plain|encrypted  require encryption of TCP peers, or of none\n"
+	"  --metrics-port PORT          serve Prometheus metrics at :PORT/metrics\n"
+	"  --foreground                 stay attached; stop on SIGTERM\n"
+	"  --force                      stop: SIGKILL after 2 s, not 15 s\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 static node the_node;
 static int lock_fd = -1;
@@ -559,7 +574,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		}
 	}
 	if (optind >= argc) {
-		fputs(USAGE, stderr);
+		fputs("ray-node: missing command: start or stop; see 'ray-node --help'\n", stderr);
 		return 2;
 	}
 	*cmd = argv[optind];
