@@ -9,6 +9,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGDIR ?= $(LIBDIR)/pkgconfig
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -149,11 +150,12 @@ INSTALLED = $(addprefix $(BINDIR)/,$(notdir $(BINS))) \
 	$(INCDIR)/ray.h $(PKGDIR)/ray.pc \
 	$(addprefix $(MANDIR)/man1/,$(notdir $(MAN1))) \
 	$(addprefix $(MANDIR)/man3/,$(notdir $(MAN3))) \
-	$(addprefix $(MANDIR)/man7/,$(notdir $(MAN7)))
+	$(addprefix $(MANDIR)/man7/,$(notdir $(MAN7))) \
+	$(addprefix $(COMPDIR)/,$(notdir $(BINS)))
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) \
-	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(COMPDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 0644 lib/libray.a $(DESTDIR)$(LIBDIR)
 	install -m 0644 lib/libray.so $(DESTDIR)$(LIBDIR)/libray.so.$(VERSION)
@@ -167,6 +169,7 @@ install: all
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
 	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	for t in $(notdir $(BINS)); do install -m 0644 share/bash-completion/ray-tools $(DESTDIR)$(COMPDIR)/$$t || exit 1; done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
