@@ -299,11 +299,13 @@ out:
 	return rc;
 }
 
+/* SEC of the option named opt. */
 static int parse_secs(const char *opt, const char *arg, int64_t *ms)
 {
-	if (ray_parse_seconds(arg, ms))
-		return tool_usage(prog, USAGE, opt, arg);
-	return 0;
+	if (!ray_parse_seconds(arg, ms))
+		return 0;
+	fprintf(stderr, "%s: bad --%s '%s': want seconds; see '%s --help'\n", prog, opt, arg, prog);
+	return 2;
 }
 
 int main(int argc, char **argv)
@@ -319,10 +321,10 @@ int main(int argc, char **argv)
 	conf cf = { NULL, NULL, 1, 8, 60000, 30000, 300000, 2000, 0, 0 };
 	ray_client *cl = NULL;
 	ray_err err = { 0, "" };
-	int c, rc;
+	int c, rc, li = 0;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
 		switch (c) {
 		case 'u': cf.up = optarg; break;
 		case 'd': cf.down = optarg; break;
@@ -334,20 +336,10 @@ int main(int argc, char **argv)
 			if (ray_parse_uint(optarg, &cf.max_nodes) || !cf.max_nodes)
 				return tool_usage(prog, USAGE, "bad --max-nodes '%s': want a count of 1 or more", optarg);
 			break;
-		case 'i':
-			if (parse_secs("bad --idle-timeout '%s': want seconds", optarg, &cf.idle_ms))
-				return 2;
-			break;
-		case 'c':
-			if (parse_secs("bad --cooldown '%s': want seconds", optarg, &cf.cooldown_ms))
-				return 2;
-			break;
-		case 'l':
-			if (parse_secs("bad --launch-timeout '%s': want seconds", optarg, &cf.launch_ms))
-				return 2;
-			break;
-		case 'I':
-			if (parse_secs("bad --interval '%s': want seconds", optarg, &cf.interval_ms))
+		case 'i': case 'c': case 'l': case 'I':
+			if (parse_secs(lo[li].name, optarg,
+			               c == 'i' ? &cf.idle_ms : c == 'c' ? &cf.cooldown_ms
+			               : c == 'l' ? &cf.launch_ms : &cf.interval_ms))
 				return 2;
 			break;
 		case '1': cf.once = 1; break;

@@ -37,6 +37,13 @@ static void head(rbuf *b, const char *name, const char *type, const char *help)
 	out(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One series without labels: its HELP, TYPE and value. */
+static void scalar(rbuf *b, const char *name, const char *type, const char *help, double v)
+{
+	head(b, name, type, help);
+	out(b, "%s %.17g\n", name, v);
+}
+
 /* A label value with \ " and newline escaped, as the format wants. */
 static void esc(char *dst, size_t len, const char *s)
 {
@@ -81,14 +88,10 @@ static void tasks(rbuf *b)
 	head(b, "ray_tasks", "gauge", "Tasks this node owns, by state (finished ones as far as kept).");
 	for (i = 0; i <= T_CANCELLED; i++)
 		out(b, "ray_tasks{state=\"%s\"} %llu\n", task_state_name(i), (unsigned long long)counts[i]);
-	head(b, "ray_tasks_submitted_total", "counter", "Tasks submitted to this node since it started.");
-	out(b, "ray_tasks_submitted_total %llu\n", (unsigned long long)N->ntask_total);
-	head(b, "ray_tasks_finished_total", "counter", "Tasks and calls that ended well on this node.");
-	out(b, "ray_tasks_finished_total %llu\n", (unsigned long long)N->nfinished);
-	head(b, "ray_tasks_failed_total", "counter", "Tasks that ended in an error on this node.");
-	out(b, "ray_tasks_failed_total %llu\n", (unsigned long long)N->nfailed);
-	head(b, "ray_tasks_queued", "gauge", "Tasks waiting for resources on this node.");
-	out(b, "ray_tasks_queued %llu\n", (unsigned long long)N->nqueued);
+	scalar(b, "ray_tasks_submitted_total", "counter", "Tasks submitted to this node since it started.", (double)N->ntask_total);
+	scalar(b, "ray_tasks_finished_total", "counter", "Tasks and calls that ended well on this node.", (double)N->nfinished);
+	scalar(b, "ray_tasks_failed_total", "counter", "Tasks that ended in an error on this node.", (double)N->nfailed);
+	scalar(b, "ray_tasks_queued", "gauge", "Tasks waiting for resources on this node.", (double)N->nqueued);
 	head(b, "ray_workers", "gauge", "Worker processes: running tasks, and every child process.");
 	out(b, "ray_workers{kind=\"running_tasks\"} %d\nray_workers{kind=\"processes\"} %d\n",
 	    N->nrunning, N->nprocs);
@@ -109,18 +112,12 @@ static void store(rbuf *b)
 	out(b, "ray_object_store_bytes{kind=\"capacity\"} %llu\n", (unsigned long long)N->store_cap);
 	out(b, "ray_object_store_bytes{kind=\"objects\"} %llu\n", (unsigned long long)bytes);
 	out(b, "ray_object_store_bytes{kind=\"spilled\"} %llu\n", (unsigned long long)store_spilled_bytes());
-	head(b, "ray_object_store_objects", "gauge", "Ready objects this node holds or tracks.");
-	out(b, "ray_object_store_objects %llu\n", (unsigned long long)nobj);
-	head(b, "ray_object_spills_total", "counter", "Objects spilled to disk.");
-	out(b, "ray_object_spills_total %llu\n", (unsigned long long)store_st.spills);
-	head(b, "ray_object_spilled_bytes_total", "counter", "Bytes spilled to disk.");
-	out(b, "ray_object_spilled_bytes_total %llu\n", (unsigned long long)store_st.spilled_bytes);
-	head(b, "ray_object_restores_total", "counter", "Objects restored from disk.");
-	out(b, "ray_object_restores_total %llu\n", (unsigned long long)store_st.restores);
-	head(b, "ray_object_restored_bytes_total", "counter", "Bytes restored from disk.");
-	out(b, "ray_object_restored_bytes_total %llu\n", (unsigned long long)store_st.restored_bytes);
-	head(b, "ray_object_spill_failures_total", "counter", "Spills that failed.");
-	out(b, "ray_object_spill_failures_total %llu\n", (unsigned long long)store_st.spill_failures);
+	scalar(b, "ray_object_store_objects", "gauge", "Ready objects this node holds or tracks.", (double)nobj);
+	scalar(b, "ray_object_spills_total", "counter", "Objects spilled to disk.", (double)store_st.spills);
+	scalar(b, "ray_object_spilled_bytes_total", "counter", "Bytes spilled to disk.", (double)store_st.spilled_bytes);
+	scalar(b, "ray_object_restores_total", "counter", "Objects restored from disk.", (double)store_st.restores);
+	scalar(b, "ray_object_restored_bytes_total", "counter", "Bytes restored from disk.", (double)store_st.restored_bytes);
+	scalar(b, "ray_object_spill_failures_total", "counter", "Spills that failed.", (double)store_st.spill_failures);
 }
 
 static void transfers(rbuf *b)
@@ -128,12 +125,9 @@ static void transfers(rbuf *b)
 	cJSON *j = cJSON_CreateObject();
 
 	transfer_stats_json(j);
-	head(b, "ray_object_pulls_total", "counter", "Objects copied here from other nodes.");
-	out(b, "ray_object_pulls_total %lld\n", (long long)rj_int(j, "pulls", 0));
-	head(b, "ray_object_pulled_bytes_total", "counter", "Bytes copied here from other nodes.");
-	out(b, "ray_object_pulled_bytes_total %lld\n", (long long)rj_int(j, "pulled_bytes", 0));
-	head(b, "ray_object_pull_failures_total", "counter", "Copies from other nodes that failed.");
-	out(b, "ray_object_pull_failures_total %lld\n", (long long)rj_int(j, "pull_failures", 0));
+	scalar(b, "ray_object_pulls_total", "counter", "Objects copied here from other nodes.", (double)rj_int(j, "pulls", 0));
+	scalar(b, "ray_object_pulled_bytes_total", "counter", "Bytes copied here from other nodes.", (double)rj_int(j, "pulled_bytes", 0));
+	scalar(b, "ray_object_pull_failures_total", "counter", "Copies from other nodes that failed.", (double)rj_int(j, "pull_failures", 0));
 	cJSON_Delete(j);
 }
 
@@ -163,12 +157,9 @@ static void cluster(rbuf *b)
 		N->view[i].alive ? alive++ : dead++;
 	head(b, "ray_cluster_nodes", "gauge", "Nodes in this node's view of the cluster, by state.");
 	out(b, "ray_cluster_nodes{state=\"ALIVE\"} %d\nray_cluster_nodes{state=\"DEAD\"} %d\n", alive, dead);
-	head(b, "ray_heartbeats_sent_total", "counter", "Heartbeats this node sent to the head and got answered.");
-	out(b, "ray_heartbeats_sent_total %llu\n", (unsigned long long)metrics_n.heartbeats_sent);
-	head(b, "ray_heartbeats_failed_total", "counter", "Heartbeats to the head that got no answer.");
-	out(b, "ray_heartbeats_failed_total %llu\n", (unsigned long long)metrics_n.heartbeats_failed);
-	head(b, "ray_heartbeats_received_total", "counter", "Heartbeats the head received from nodes.");
-	out(b, "ray_heartbeats_received_total %llu\n", (unsigned long long)metrics_n.heartbeats_received);
+	scalar(b, "ray_heartbeats_sent_total", "counter", "Heartbeats this node sent to the head and got answered.", (double)metrics_n.heartbeats_sent);
+	scalar(b, "ray_heartbeats_failed_total", "counter", "Heartbeats to the head that got no answer.", (double)metrics_n.heartbeats_failed);
+	scalar(b, "ray_heartbeats_received_total", "counter", "Heartbeats the head received from nodes.", (double)metrics_n.heartbeats_received);
 }
 
 void metrics_text(rbuf *b)
