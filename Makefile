@@ -9,20 +9,21 @@ LIBDIR ?= $(PREFIX)/lib
 INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGDIR ?= $(LIBDIR)/pkgconfig
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKGS = libuv libcjson libsodium libcurl
-# The daemon's own: its state store (not libray's).
-NODE_PKGS = sqlite3 hiredis
-DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev bats bats-support bats-assert pkg-config \
-           jq python3 tcpdump libsqlite3-dev libhiredis-dev redis-server
+# The daemon's own: its state store and /metrics (not libray's, nor ray.pc's).
+NODE_PKGS = sqlite3 hiredis libmicrohttpd
+DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev libmicrohttpd-dev bats bats-support bats-assert pkg-config \
+           jq python3 tcpdump curl prometheus libsqlite3-dev libhiredis-dev redis-server
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
        -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 override CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Ilib \
 	$(shell pkg-config --cflags $(PKGS) $(NODE_PKGS) 2>/dev/null)
 LDLIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-NODE_LDLIBS = $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null)
+NODE_LDLIBS = $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lpthread
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 override LDFLAGS += -fsanitize=address,undefined
@@ -36,6 +37,15 @@ SAN_ENV = rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR) && \
 	UBSAN_OPTIONS=log_path=$(SAN_DIR)/report:print_stacktrace=1:halt_on_error=1
 SAN_CHECK = @if ls $(SAN_DIR)/report.* >/dev/null 2>&1; then \
 	  echo "sanitizer reports:"; head -n 40 $(SAN_DIR)/report.*; exit 1; fi; echo "no sanitizer reports"
+endif
+
+# A build without the libraries stops at once and says how to get them
+# (instead of "uv.h: No such file"); the targets that install them pass.
+MISSING_PKGS := $(strip $(foreach p,$(PKGS) $(NODE_PKGS),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
+ifneq ($(MISSING_PKGS),)
+ifneq ($(filter-out deps check demo bench bench-actors bench-pg chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
+$(error missing libraries: $(MISSING_PKGS) (pkg-config finds no .pc). Run 'make deps' to install them (Debian), or 'make demo' to install them and run the demo)
+endif
 endif
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -64,7 +74,7 @@ lib/%.o: lib/%.c include/ray.h lib/rayint.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 cmd/ray-node/%.o: cmd/ray-node/%.c $(wildcard cmd/ray-node/*.h) include/ray.h lib/rayint.h
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(NODE_PKGS) 2>/dev/null) -c -o $@ $<
 
 # Every part of the daemon but main(), for unit tests of its modules.
 cmd/ray-node/libnode.a: $(filter-out cmd/ray-node/main.o,$(NODE_OBJ))
@@ -151,11 +161,12 @@ INSTALLED = $(addprefix $(BINDIR)/,$(notdir $(BINS))) \
 	$(INCDIR)/ray.h $(PKGDIR)/ray.pc \
 	$(addprefix $(MANDIR)/man1/,$(notdir $(MAN1))) \
 	$(addprefix $(MANDIR)/man3/,$(notdir $(MAN3))) \
-	$(addprefix $(MANDIR)/man7/,$(notdir $(MAN7)))
+	$(addprefix $(MANDIR)/man7/,$(notdir $(MAN7))) \
+	$(addprefix $(COMPDIR)/,$(notdir $(BINS)))
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) \
-	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(COMPDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 0644 lib/libray.a $(DESTDIR)$(LIBDIR)
 	install -m 0644 lib/libray.so $(DESTDIR)$(LIBDIR)/libray.so.$(VERSION)
@@ -169,6 +180,7 @@ install: all
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
 	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	for t in $(notdir $(BINS)); do install -m 0644 share/bash-completion/ray-tools $(DESTDIR)$(COMPDIR)/$$t || exit 1; done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
@@ -180,7 +192,7 @@ uninstall:
 # the packaged pages with man -l).
 DEBDIR ?= build/deb
 DEPS_DEB_BUILD = debhelper dpkg-dev lintian libuv1-dev libcjson-dev libsodium-dev \
-	libcurl4-openssl-dev libsqlite3-dev libhiredis-dev pkg-config man-db
+	libcurl4-openssl-dev libsqlite3-dev libhiredis-dev libmicrohttpd-dev pkg-config man-db
 
 deb:
 	$(MAKE) deps DEPS_DEB="$(DEPS_DEB_BUILD)"

@@ -3,6 +3,7 @@
  * columns per view, so one tool's listing cannot drift from another's. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -78,6 +79,24 @@ static void print_row(const col *cols, int ncols, const cJSON *it)
 	putchar('\n');
 }
 
+/* On a terminal, a header: the column keys in upper case.  Never in a pipe,
+ * so scripts read items only. */
+static void print_header(const col *cols, int ncols)
+{
+	int i;
+	const char *k;
+
+	if (!isatty(STDOUT_FILENO))
+		return;
+	for (i = 0; i < ncols && cols[i].key; i++) {
+		if (i)
+			putchar('\t');
+		for (k = cols[i].key; *k; k++)
+			putchar(*k >= 'a' && *k <= 'z' ? *k - 'a' + 'A' : *k);
+	}
+	putchar('\n');
+}
+
 void print_list(const char *view, const char *json, int as_json, int ncols)
 {
 	cJSON *a = cJSON_Parse(json);
@@ -90,6 +109,8 @@ void print_list(const char *view, const char *json, int as_json, int ncols)
 		for (v = 0; v < sizeof(views) / sizeof(views[0]); v++)
 			if (!strcmp(views[v].name, view))
 				break;
+		if (v < sizeof(views) / sizeof(views[0]) && cJSON_GetArraySize(a) > 0)
+			print_header(views[v].cols, ncols > 0 ? ncols : MAX_COLS);
 		if (v < sizeof(views) / sizeof(views[0]))
 			cJSON_ArrayForEach(it, a)
 				print_row(views[v].cols, ncols > 0 ? ncols : MAX_COLS, it);
@@ -140,8 +161,13 @@ static void print_demand(const cJSON *d)
 
 	printf("  {CPU: %g", jn(res, "CPU"));
 	cJSON_ArrayForEach(q, res)
-		if (strcmp(q->string, "CPU") && cJSON_IsNumber(q) && q->valuedouble)
-			printf(", %s: %g", q->string, q->valuedouble);
+		if (strcmp(q->string, "CPU") && cJSON_IsNumber(q) && q->valuedouble) {
+			char sz[32];
+			if (!strcmp(q->string, "memory") && q->valuedouble >= 0)
+				printf(", memory: %s", ray_fmt_size((uint64_t)q->valuedouble, sz, sizeof(sz)));
+			else
+				printf(", %s: %g", q->string, q->valuedouble);
+		}
 	printf("}");
 	if (cJSON_IsString(pg))
 		printf(" in placement group %s", pg->valuestring);

@@ -13,11 +13,21 @@ static const char USAGE[] =
 	"       ray-actor kill [--restart] ACTOR...\n"
 	"       ray-actor get [--namespace NS] NAME\n"
 	"       ray-actor list [--json]\n"
-	"create OPTIONS: --cpus N --gpus N --memory SIZE --resource NAME=QTY --env K=V\n"
-	"         --strategy S --node ID[:soft] --label K=V --prefer-label K=V --pg PG [--bundle I]\n"
-	"         --name NAME --namespace NS --get-if-exists --detached --max-restarts N\n"
-	"         --max-task-retries N --max-concurrency N --protocol line|tagged|frame\n"
-	"         (--max-restarts and --max-task-retries: -1 means without limit)\n";
+	"options:\n"
+	TASKOPT_HELP
+	"  --name NAME                  create: a name to find the actor by\n"
+	"  --namespace NS               create, get: the name's namespace\n"
+	"  --get-if-exists              create: print the named actor's id if it exists\n"
+	"  --detached                   create: outlive the job\n"
+	"  --max-restarts N             create: restarts after a crash (default 0; -1: no limit)\n"
+	"  --max-task-retries N         create: retries of a call in flight (default 0; -1: no limit)\n"
+	"  --max-concurrency N          create: calls at once (default 1)\n"
+	"  --protocol line|tagged|frame create: what the actor speaks (default line)\n"
+	"  --num-returns N              call: result objects (default 1)\n"
+	"  --restart                    kill: restart it instead of stopping it for good\n"
+	"  --json                       list: a JSON array\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 static const char *prog = "ray-actor";
 

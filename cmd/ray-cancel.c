@@ -5,7 +5,12 @@
 
 #include "tool.h"
 
-static const char USAGE[] = "usage: ray-cancel [--force] REF...\n";
+static const char USAGE[] =
+	"usage: ray-cancel [--force] REF...\n"
+	"options:\n"
+	"  --force                      kill a running task's process (SIGKILL), not just SIGTERM\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 int main(int argc, char **argv)
 {

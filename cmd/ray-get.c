@@ -10,7 +10,14 @@
 
 #include "tool.h"
 
-static const char USAGE[] = "usage: ray-get [--timeout SEC] [-o FILE | --dir DIR] [REF...]\n";
+static const char USAGE[] =
+	"usage: ray-get [--timeout SEC] [-o FILE | --dir DIR] [REF...]\n"
+	"options:\n"
+	"  --timeout SEC                give up after SEC seconds (exit 3)\n"
+	"  -o, --output FILE            write the objects to FILE, not stdout\n"
+	"  --dir DIR                    write each object to DIR/REF\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 int main(int argc, char **argv)
 {

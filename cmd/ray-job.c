@@ -24,7 +24,12 @@ static const char USAGE[] =
 	"       ray-job status [--json] JOB\n"
 	"       ray-job logs JOB\n"
 	"       ray-job stop JOB\n"
-	"       ray-job list [--json]\n";
+	"       ray-job list [--json]\n"
+	"options:\n"
+	"  --namespace NS               run, submit: the job's namespace for named actors\n"
+	"  --json                       status, list: JSON\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 static const char *prog = "ray-job";
 static volatile sig_atomic_t child_pid;

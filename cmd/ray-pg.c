@@ -10,7 +10,15 @@ static const char USAGE[] =
 	"usage: ray-pg create [--strategy PACK|SPREAD|STRICT_PACK|STRICT_SPREAD] [--name N]\n"
 	"                     [--timeout SEC] [--no-wait] BUNDLE...\n"
 	"       ray-pg remove PG\n"
-	"       ray-pg list [--json]\n";
+	"       ray-pg list [--json]\n"
+	"options:\n"
+	"  --strategy S                 how bundles share nodes (default PACK)\n"
+	"  --name N                     a name for the group\n"
+	"  --timeout SEC                wait at most SEC for the group (exit 3)\n"
+	"  --no-wait                    print the id at once, do not wait for placement\n"
+	"  --json                       list: a JSON array\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 static const char *prog = "ray-pg";
 

@@ -9,7 +9,12 @@
 
 #include "tool.h"
 
-static const char USAGE[] = "usage: ray-put [--url URL]... [FILE|-]...\n";
+static const char USAGE[] =
+	"usage: ray-put [--url URL]... [FILE|-]...\n"
+	"options:\n"
+	"  --url URL                    store what URL holds (http, https, ftp, file; repeatable)\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 int main(int argc, char **argv)
 {

@@ -14,7 +14,14 @@ static const char USAGE[] =
 	"       ray-status nodes|tasks|actors|objects|pgs|jobs [--json] [--state S] [--limit N]\n"
 	"       ray-status logs ID\n"
 	"       ray-status timeline [-o FILE]\n"
-	"       ray-status metrics\n";
+	"       ray-status metrics\n"
+	"options:\n"
+	"  --json                       JSON: an object (summary) or an array (lists)\n"
+	"  --state S                    only items in state S (any case)\n"
+	"  --limit N                    only the newest N items, after --state\n"
+	"  -o, --output FILE            timeline: write the trace to FILE\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 static const char *prog = "ray-status";
 

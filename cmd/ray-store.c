@@ -6,7 +6,13 @@
 #include "print.h"
 #include "tool.h"
 
-static const char USAGE[] = "usage: ray-store ls|stats [--json]\n       ray-store free REF...\n";
+static const char USAGE[] =
+	"usage: ray-store ls|stats [--json]\n"
+	"       ray-store free REF...\n"
+	"options:\n"
+	"  --json                       ls, stats: JSON\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 int main(int argc, char **argv)
 {

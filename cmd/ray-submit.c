@@ -10,10 +10,18 @@
 static const char USAGE[] =
 	"usage: ray-submit [OPTIONS] -- COMMAND [ARG...]\n"
 	"       ray-submit [OPTIONS] --batch < COMMANDS\n"
-	"OPTIONS: --cpus N --gpus N --memory SIZE --resource NAME=QTY --num-returns N\n"
-	"         --max-retries N --retry-exceptions --retry-exit-codes C[,C...] --name NAME\n"
-	"         --env K=V --stdin REF --get --strategy default|spread --node NODE_ID[:soft]\n"
-	"         --label KEY=VAL --prefer-label KEY=VAL --pg PG [--bundle I]\n";
+	"options:\n"
+	TASKOPT_HELP
+	"  --batch                      one command per line from stdin, one task each\n"
+	"  --num-returns N              return objects per task (default 1)\n"
+	"  --max-retries N              retries after a system error (default 3)\n"
+	"  --retry-exceptions           also retry a task that exits non-zero\n"
+	"  --retry-exit-codes C[,C...]  also retry on these exit codes\n"
+	"  --name NAME                  a name for the task, shown by ray-status\n"
+	"  --stdin REF                  the object as the command's standard input\n"
+	"  --get                        wait and print the results instead of the refs\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 #define BATCH_CHUNK 20000
 

@@ -6,7 +6,13 @@
 
 #include "tool.h"
 
-static const char USAGE[] = "usage: ray-wait [-n K] [--timeout SEC] [REF...]\n";
+static const char USAGE[] =
+	"usage: ray-wait [-n K] [--timeout SEC] [REF...]\n"
+	"options:\n"
+	"  -n, --num K                  return once K objects are ready (default all)\n"
+	"  --timeout SEC                give up after SEC seconds (exit 3)\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 int main(int argc, char **argv)
 {

@@ -15,6 +15,20 @@ enum {
 	TASKOPT_BUNDLE
 };
 
+/* Their lines in --help. */
+#define TASKOPT_HELP \
+	"  --cpus N                     CPUs to reserve (default 1; fractions and 0 allowed)\n" \
+	"  --gpus N                     GPUs to reserve; CUDA_VISIBLE_DEVICES names them\n" \
+	"  --memory SIZE                memory to reserve from the node's --memory (512M, 2G)\n" \
+	"  --resource NAME=QTY          a custom resource to reserve (repeatable)\n" \
+	"  --env K=V                    set K in the process's environment (repeatable)\n" \
+	"  --strategy default|spread    local first, or round-robin over nodes that fit\n" \
+	"  --node ID[:soft]             run on that node only (:soft: prefer it)\n" \
+	"  --label KEY=VAL              run only on nodes with this label (repeatable)\n" \
+	"  --prefer-label KEY=VAL       prefer nodes with this label\n" \
+	"  --pg PG                      run in placement group PG\n" \
+	"  --bundle I                   with --pg: in its bundle I (from 0)\n"
+
 /* taskopt_parse's answer for an option that is not one of these. */
 #define TASKOPT_NOT_MINE (-1)
 

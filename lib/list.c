@@ -56,6 +56,32 @@ int ray_status(ray_client *c, char **json, ray_err *err)
 	return list_call(c, req, NULL, json, err);
 }
 
+/* The states each list knows, for --state: any other is a usage error. */
+static const struct { const char *list, *states; } list_states[] = {
+	{ "nodes", "ALIVE DEAD" },
+	{ "tasks", "PENDING_ARGS_AVAIL PENDING_NODE_ASSIGNMENT SUBMITTED_TO_WORKER RUNNING FINISHED FAILED CANCELLED" },
+	{ "actors", "PENDING_CREATION ALIVE RESTARTING DEAD" },
+	{ "objects", "PENDING READY ERROR" },
+	{ "pgs", "PENDING CREATED RESCHEDULING REMOVED" },
+	{ "jobs", "PENDING RUNNING SUCCEEDED FAILED STOPPED" },
+};
+
+static int state_known(const char *what, const char *st, ray_err *err)
+{
+	size_t i, n = strlen(st);
+
+	for (i = 0; i < sizeof(list_states) / sizeof(list_states[0]); i++) {
+		const char *s = list_states[i].states, *p;
+		if (strcmp(what, list_states[i].list))
+			continue;
+		for (p = strstr(s, st); p; p = strstr(p + 1, st))
+			if ((p == s || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+				return 0;
+		return ray_seterr(err, RAY_EUSAGE, "unknown %s state '%s': want one of %s", what, st, s);
+	}
+	return 0;
+}
+
 int ray_list(ray_client *c, const char *what, const char *state, int64_t limit, char **json,
              ray_err *err)
 {
@@ -68,16 +94,19 @@ int ray_list(ray_client *c, const char *what, const char *state, int64_t limit, 
 		return ray_seterr(err, RAY_EUSAGE, "no list named");
 	if (state && strlen(state) >= sizeof(st))
 		return ray_seterr(err, RAY_EUSAGE, "unknown state '%.32s...'", state);
-	if (!(req = list_req("status")))
-		return ray_seterr(err, RAY_EUNREACH, "out of memory");
-	cJSON_AddStringToObject(req, "what", what);
 	if (state) {
 		/* States are upper case; accept "running" as "RUNNING". */
 		for (i = 0; state[i]; i++)
 			st[i] = state[i] >= 'a' && state[i] <= 'z' ? (char)(state[i] - 'a' + 'A') : state[i];
 		st[i] = '\0';
-		cJSON_AddStringToObject(req, "state", st);
+		if (!*st || state_known(what, st, err))
+			return *st ? RAY_EUSAGE : ray_seterr(err, RAY_EUSAGE, "empty --state");
 	}
+	if (!(req = list_req("status")))
+		return ray_seterr(err, RAY_EUNREACH, "out of memory");
+	cJSON_AddStringToObject(req, "what", what);
+	if (state)
+		cJSON_AddStringToObject(req, "state", st);
 	if (limit >= 0)
 		cJSON_AddNumberToObject(req, "limit", (double)limit);
 	return list_call(c, req, "items", json, err);

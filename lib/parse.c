@@ -2,10 +2,12 @@
  * here so every tool rejects "3x" the same way. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ray.h"
+#include "rayint.h"
 
 int ray_parse_uint(const char *s, uint64_t *out)
 {
@@ -108,4 +110,18 @@ int ray_ref_valid(const char *s)
 		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
 			return 0;
 	return n > 0 && n <= RAY_REF_MAX;
+}
+
+/* A size for people: "1.5 GiB", "12 bytes" (powers of 1024). */
+const char *ray_fmt_size(uint64_t n, char *buf, size_t len)
+{
+	if (n >= (1ull << 30))
+		snprintf(buf, len, "%.1f GiB", (double)n / (1ull << 30));
+	else if (n >= (1ull << 20))
+		snprintf(buf, len, "%.1f MiB", (double)n / (1ull << 20));
+	else if (n >= 1024)
+		snprintf(buf, len, "%.1f KiB", (double)n / 1024);
+	else
+		snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+	return buf;
 }

@@ -171,6 +171,9 @@ void ray_strv_free(char **v);
 /* Random lowercase hex of 2*nbytes digits into out (NUL-terminated). */
 void ray_random_hex(char *out, size_t nbytes);
 
+/* A size for people, "1.5 GiB" (parse.c); returns buf. */
+const char *ray_fmt_size(uint64_t n, char *buf, size_t len);
+
 /* JSON helpers that tolerate a NULL or wrong-typed item. */
 const char *rj_str(const cJSON *o, const char *key);
 int64_t rj_int(const cJSON *o, const char *key, int64_t dflt);

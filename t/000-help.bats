@@ -27,6 +27,23 @@ tools() {
 	done
 }
 
+@test "every tool: --help gives every option it names a one-line description" {
+	local t o opts
+	for t in $(tools); do
+		run_ray 0 "$t" --help
+		assert_line "options:"
+		opts=$(grep -o -- '--[a-z][a-z-]*' <<<"$output" | sort -u)
+		[[ -n "$opts" ]]
+		for o in $opts; do
+			# "  [-x, ]--opt [ARG]   description", description two words at least
+			grep -qE -- "^  (-[a-z], )?$o( [^ ]+)? +[^ -][^ ]* [^ ]" <<<"$output" ||
+				{ echo "# $t --help: no description line for $o" >&2; return 1; }
+		done
+		assert_line --partial "  --help "
+		assert_line --partial "  --version "
+	done
+}
+
 @test "every tool: --version prints its name and version" {
 	local t
 	for t in $(tools); do

@@ -112,10 +112,10 @@ roundtrip() {
 
 	install_into DESTDIR="$dest"
 	find "$dest" ! -type d | sort > "$BATS_TEST_TMPDIR/after"
-	# Every command, both libraries and their links, the header, ray.pc and
-	# every man page.
+	# Every command, both libraries and their links, the header, ray.pc,
+	# every man page and a bash completion per command.
 	local want
-	want=$(($(ls "$src"/bin | wc -l) + 4 + 1 + 1 + $(ls "$src"/share/man/man[137]/* | wc -l)))
+	want=$((2 * $(ls "$src"/bin | wc -l) + 4 + 1 + 1 + $(ls "$src"/share/man/man[137]/* | wc -l)))
 	assert_equal "$(comm -13 "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after" | wc -l)" "$want"
 
 	run timeout 120 make -s -C "$src" uninstall DESTDIR="$dest"

@@ -19,6 +19,7 @@
 #include "actor_call.h"
 #include "cluster.h"
 #include "launch.h"
+#include "metrics.h"
 #include "proto.h"
 #include "server.h"
 #include "store.h"
@@ -91,6 +92,7 @@ static void call_done(task *t, const char *data, size_t len)
 	t->state = T_FINISHED;
 	t->end_ms = ray_now_ms();
 	N->nfinished++;
+	metrics_observe(H_ACTOR_CALL, t->end_ms - t->submit_ms);
 	task_unpin_deps(t);
 	task_ended(t);   /* a call made on another node: tell it */
 }

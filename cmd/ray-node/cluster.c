@@ -17,6 +17,7 @@
 
 #include "node.h"
 #include "cluster.h"
+#include "metrics.h"
 #include "peer.h"
 #include "res.h"
 #include "server.h"
@@ -253,6 +254,10 @@ static void on_heartbeat(void *ud, int rc, cJSON *reply, const char *d, size_t d
 	(void)d;
 	(void)dl;
 	N->hb_inflight = 0;
+	if (rc)
+		metrics_n.heartbeats_failed++;
+	else
+		metrics_n.heartbeats_sent++;
 	if (rc == RAY_ENOTFOUND) {
 		node_log("the head says this node is dead; stopping");
 		node_shutdown();
@@ -513,6 +518,7 @@ void op_cluster(conn *c, uint32_t id, cJSON *req)
 		res_from_json_raw(&cur->avail, cJSON_GetObjectItemCaseSensitive(req, "avail"));
 		cur->nqueued = rj_int(req, "nqueued", 0);
 		cur->last_ms = ray_now_ms();
+		metrics_n.heartbeats_received++;
 		r = cJSON_CreateObject();
 		cJSON_AddItemToObject(r, "nodes", view_raw());
 		if (share_provide)

@@ -31,6 +31,7 @@
 #include "actor_route.h"
 #include "cluster.h"
 #include "job.h"
+#include "metrics.h"
 #include "pg.h"
 #include "res.h"
 #include "server.h"
@@ -44,15 +45,32 @@ static const char USAGE[] =
 	"usage: ray-node start --head [--port PORT] [--host ADDR] [NODE OPTIONS]\n"
 	"       ray-node start --address HOST:PORT [NODE OPTIONS]\n"
 	"       ray-node stop [--force]\n"
-	"NODE OPTIONS: --cpus N --gpus N --memory SIZE --object-store-memory SIZE\n"
-	"              --resources NAME=QTY[,...] --labels KEY=VAL[,...] --spill-dir DIR\n"
-	"              --token-file FILE --foreground --transport plain|encrypted\n"
-	"              --head-timeout SEC (joining nodes)\n"
-	"              --state-store file:DIR|redis://HOST:PORT[/PREFIX] (the head)\n";
+	"options:\n"
+	"  --head                       start the head (the first node)\n"
+	"  --address HOST:PORT          join the cluster whose head listens there\n"
+	"  --port PORT                  TCP port (head: 6380; joining: any free; 0: any)\n"
+	"  --host ADDR                  address to listen on and give out (127.0.0.1)\n"
+	"  --cpus N                     CPUs to offer (default: online cores)\n"
+	"  --gpus N                     GPUs to offer (default: NVIDIA devices found)\n"
+	"  --memory SIZE                memory to offer (default: RAM less the store)\n"
+	"  --object-store-memory SIZE   object store size (default: 30% of RAM)\n"
+	"  --resources NAME=QTY[,...]   custom resources to offer\n"
+	"  --labels KEY=VAL[,...]       labels that tasks and actors can select\n"
+	"  --spill-dir DIR              where objects spill when the store is full\n"
+	"  --token-file FILE            the cluster token (head: use it; joining: prove it)\n"
+	"  --transport plain|encrypted  require encryption of TCP peers, or of none\n"
+	"  --head-timeout SEC           joining: how long to carry on without the head (60)\n"
+	"  --state-store URL            head: file:DIR or redis://HOST:PORT[/PREFIX] or none\n"
+	"  --metrics-port PORT          serve Prometheus metrics at :PORT/metrics\n"
+	"  --foreground                 stay attached; stop on SIGTERM\n"
+	"  --force                      stop: SIGKILL after 2 s, not 15 s\n"
+	"  --help                       print this help and exit 0\n"
+	"  --version                    print the version and exit 0\n";
 
 static node the_node;
 static int lock_fd = -1;
 static char token_path[PATH_MAX];
+static int metrics_bound;         /* the port /metrics is served on, or 0 */
 
 static void on_signal(uv_signal_t *s, int sig)
 {
@@ -71,6 +89,7 @@ typedef struct opts {
 	int transport;
 	int64_t head_timeout_ms;
 	const char *state_store;
+	int metrics_port;         /* -1: none */
 } opts;
 
 static uint64_t total_ram(void)
@@ -178,7 +197,8 @@ static int node_setup(const opts *o, ray_err *err)
 	node_wire();
 	if ((rc = server_start(N, err)))
 		return rc;
-
+	if (o->metrics_port >= 0 && (rc = metrics_start(N->host, o->metrics_port, &metrics_bound, err)))
+		return rc;
 	if ((rc = cluster_start()))
 		return ray_seterr(err, rc, "%s", N->join_err[0] ? N->join_err : "cannot join");
 	if (!N->is_head) {
@@ -249,6 +269,9 @@ static void node_setup_undo(void)
 static void log_listening(void)
 {
 	node_log("node %s listening on %s:%d and %s/node.sock", N->id, N->host, N->port, N->session);
+	if (metrics_bound)
+		node_log("metrics on http://%s%s%s:%d/metrics", strchr(N->host, ':') ? "[" : "", N->host,
+		         strchr(N->host, ':') ? "]" : "", metrics_bound);
 }
 
 static void node_teardown(void)
@@ -520,7 +543,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "resources", required_argument, 0, 'r' }, { "labels", required_argument, 0, 'l' },
 		{ "spill-dir", required_argument, 0, 's' }, { "token-file", required_argument, 0, 't' },
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
-		{ "transport", required_argument, 0, 'T' },
+		{ "transport", required_argument, 0, 'T' }, { "metrics-port", required_argument, 0, 'M' },
 		{ "head-timeout", required_argument, 0, 'W' },
 		{ "state-store", required_argument, 0, 'S' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
@@ -529,6 +552,8 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 	uint64_t v;
 
 	o->port = RAY_DEFAULT_PORT;
+	o->metrics_port = -1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'H': o->head = 1; break;
@@ -573,14 +598,22 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 			if ((o->transport = ray_transport_parse(optarg)) <= RAY_TRANSPORT_AUTO)
 				return bad("transport", optarg, "plain or encrypted");
 			break;
+		case 'M':
+			if (ray_parse_uint(optarg, &v) || v > 65535)
+				return bad("metrics-port", optarg, "0..65535");
+			o->metrics_port = (int)v;
+			break;
 		case 'F': *force = 1; break;
 		case 'u': fputs(USAGE, stdout); return 0;
 		case 'V': printf("ray-node %s\n", RAY_VERSION); return 0;
-		default: fputs(USAGE, stderr); return 2;
+		default:
+			fprintf(stderr, "ray-node: bad option '%s' (unknown, or missing its value); see 'ray-node --help'\n",
+			        optind >= 1 && optind - 1 < argc ? argv[optind - 1] : "");
+			return 2;
 		}
 	}
 	if (optind >= argc) {
-		fputs(USAGE, stderr);
+		fputs("ray-node: missing command: start or stop; see 'ray-node --help'\n", stderr);
 		return 2;
 	}
 	*cmd = argv[optind];

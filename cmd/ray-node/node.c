@@ -16,6 +16,8 @@
 #include "actor_route.h"
 #include "cluster.h"
 #include "job.h"
+#include "metrics.h"
+#include "metrics_text.h"
 #include "ops.h"
 #include "pg.h"
 #include "pg_place.h"
@@ -89,6 +91,7 @@ void node_shutdown(void)
 		N->stopping = 1;
 		node_log("stopping");
 		server_stop(N);
+		metrics_stop();
 		cluster_stop();
 		tasks_kill_all();
 		actors_stop_all();
@@ -144,6 +147,8 @@ void node_wire(void)
 	cluster_on_tick(transfer_tick);
 	cluster_on_tick(actor_route_tick);
 	cluster_on_tick(actor_exec_tick);
+	cluster_on_tick(metrics_tick);
+	metrics_on.render = metrics_text;
 	cluster_on_change(sched_run);
 	cluster_share(pg_table_json, pg_merge_table);
 }

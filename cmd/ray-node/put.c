@@ -191,8 +191,8 @@ static void put_refuse(conn *c, uint32_t id, obj **objs, size_t n)
 	conn_reply_err(c, id, RAY_ERESOURCE,
 	               "object store full: cannot store %s; %s of %s (--object-store-memory) in use, "
 	               "%s of it pinned by tasks and readers, and nothing more can be spilled%s%s",
-	               fmt_size(want, s, sizeof(s)), fmt_size(used, a, sizeof(a)),
-	               fmt_size(N->store_cap, b, sizeof(b)), fmt_size(pinned, p, sizeof(p)),
+	               ray_fmt_size(want, s, sizeof(s)), ray_fmt_size(used, a, sizeof(a)),
+	               ray_fmt_size(N->store_cap, b, sizeof(b)), ray_fmt_size(pinned, p, sizeof(p)),
 	               spill_why[0] ? ": " : "", spill_why);
 }
 
@@ -293,7 +293,7 @@ void op_put(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 				store_release(objs[--i]);
 			free(objs);
 			conn_reply_err(c, id, RAY_ERESOURCE, "object store full: cannot store %s: %s",
-			               fmt_size(len, b, sizeof(b)), strerror(errno));
+			               ray_fmt_size(len, b, sizeof(b)), strerror(errno));
 			return;
 		}
 		objs[i++] = o;

@@ -158,7 +158,9 @@ const char *res_missing_on(const res *need, const res *total, const char *who, c
 		return buf;
 	}
 	if (need->mem > total->mem) {
-		snprintf(buf, len, "%lld bytes of memory", (long long)need->mem);
+		char a[32], b[32];
+		snprintf(buf, len, "%s of memory (the largest node has %s)",
+		         ray_fmt_size((uint64_t)need->mem, a, sizeof(a)), ray_fmt_size((uint64_t)total->mem, b, sizeof(b)));
 		return buf;
 	}
 	for (i = 0; i < need->ncustom; i++)

@@ -248,7 +248,7 @@ static int spill_fits(uint64_t size)
 	if (avail >= need)
 		return 1;
 	snprintf(spill_why, sizeof(spill_why), "the spill directory '%s' is full (%s free, %s needed)",
-	         spill_dir, fmt_size(avail, a, sizeof(a)), fmt_size(need, b, sizeof(b)));
+	         spill_dir, ray_fmt_size(avail, a, sizeof(a)), ray_fmt_size(need, b, sizeof(b)));
 	return 0;
 }
 
@@ -554,6 +554,6 @@ void spill_landed(obj *o)
 		char a[32], b[32];
 		store_st.overflows++;
 		node_log("store over capacity: task output %s landed with nothing left to spill (%s of %s)",
-		         o->ref, fmt_size(N->store_used, a, sizeof(a)), fmt_size(N->store_cap, b, sizeof(b)));
+		         o->ref, ray_fmt_size(N->store_used, a, sizeof(a)), ray_fmt_size(N->store_cap, b, sizeof(b)));
 	}
 }

@@ -153,19 +153,6 @@ const char *obj_job(const obj *o)
 	return o->producer ? o->producer->job : "00000000";
 }
 
-const char *fmt_size(uint64_t n, char *buf, size_t len)
-{
-	if (n >= (1ull << 30))
-		snprintf(buf, len, "%.1f GiB", (double)n / (1ull << 30));
-	else if (n >= (1ull << 20))
-		snprintf(buf, len, "%.1f MiB", (double)n / (1ull << 20));
-	else if (n >= 1024)
-		snprintf(buf, len, "%.1f KiB", (double)n / 1024);
-	else
-		snprintf(buf, len, "%llu bytes", (unsigned long long)n);
-	return buf;
-}
-
 int store_write_file(const char *path, const char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

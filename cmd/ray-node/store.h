@@ -59,7 +59,6 @@ void obj_path(const obj *o, char *buf, size_t len);
 /* The job that made o ("00000000" for none). */
 const char *obj_job(const obj *o);
 /* n as "3.0 MiB", into buf. */
-const char *fmt_size(uint64_t n, char *buf, size_t len);
 /* Writes a whole file (0644); on failure, no file is left behind. */
 int store_write_file(const char *path, const char *data, size_t len);
 /* Appends p to a growing array of pointers; -1 when out of memory. */

@@ -14,6 +14,7 @@
 #include "node.h"
 #include "bundle.h"
 #include "dlist.h"
+#include "metrics.h"
 #include "spill.h"
 #include "store.h"
 #include "task.h"
@@ -25,6 +26,8 @@ task_hooks task_on;
 
 void task_ended(task *t)
 {
+	if (t->start_ms && t->end_ms && !t->act && !t->exec_node[0])
+		metrics_observe(H_TASK_RUN, t->end_ms - t->start_ms);
 	if (task_on.ended)
 		task_on.ended(t);
 }
