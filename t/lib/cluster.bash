@@ -153,7 +153,7 @@ kill_node() {
 	procs=$(_descendants "$pid")
 	kill -9 "$pid"
 	for p in $procs; do
-		kill -9 "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null || true   # short-lived ones may be gone already
 	done
 	wait_for -t 10 proc_gone "$pid"
 	for p in $procs; do
