@@ -67,6 +67,15 @@ resume_case() {
 	run_ray 0 ray-job run -- sh -c 'echo recorded'
 	run_ray 0 ray-job list --json
 	job=$(json_get '.[0].job_id')
+	# A named detached counter on a worker, holding state in its process.
+	run_ray 0 ray-actor create --detached --name counter --node "$(node_id 1)" -- \
+		sh -c 'n=0; while read -r m; do n=$((n + 1)); echo "$n"; done'
+	actor=$output
+	for i in 1 2 3; do
+		run_ray 0 ray-actor call counter incr
+		run_ray 0 ray-get "$output"
+	done
+	assert_output 3
 	kill_node 0
 	head_restart --state-store "$url"
 	wait_for -t 10 workers_alive
@@ -77,6 +86,12 @@ resume_case() {
 	run_ray 0 ray-job list --json
 	assert_equal "$(json_get '.[0].job_id')" "$job"
 	assert_equal "$(json_get '.[0].status')" SUCCEEDED
+	# The counter kept its process and its count: called through the new head.
+	run_ray 0 ray-actor get counter
+	assert_output --partial "$actor"
+	run_ray 0 ray-actor call counter incr
+	run_ray 0 ray-get --timeout 20 "$output"
+	assert_output 4
 	# New work is accepted, and the group's bundles still serve tasks.
 	run_ray 0 ray-submit --get --pg spanning --bundle 1 -- sh -c 'echo in bundle on $RAY_NODE_ID'
 	assert_output --partial "in bundle on "

@@ -350,6 +350,8 @@ void actor_go_dead(actor *a)
 	task *t;
 
 	a->state = A_DEAD;
+	if (actor_on.changed)
+		actor_on.changed(a);
 	stop_timer(a);
 	release(a);
 	snprintf(why, sizeof(why), "cannot run: the actor is dead (it %s)", a->cause ? a->cause : "died");
@@ -407,6 +409,8 @@ static void after_death(actor *a)
 	}
 	a->num_restarts++;
 	a->state = A_RESTARTING;
+	if (actor_on.changed)
+		actor_on.changed(a);
 	node_log("restarting actor %s (%d of %d): it %s", a->id, a->num_restarts, a->max_restarts,
 	         a->cause ? a->cause : "died");
 	free(a->cause);
@@ -465,6 +469,8 @@ static void actor_spawn(actor *a)
 	a->pid = a->proc.pid;
 	a->dying = 0;
 	a->state = A_ALIVE;
+	if (actor_on.changed)
+		actor_on.changed(a);
 	uv_read_start((uv_stream_t *)&a->out, on_alloc, on_read);
 	report(a);
 	actor_on.pump(a);
@@ -527,6 +533,7 @@ void actors_free_all(void)
 		free(a->ns);
 		free(a->key);
 		free(a->cause);
+		cJSON_Delete(a->spec);
 		free(a->shape.labels);
 		free(a->shape.prefer);
 		rbuf_release(&a->rx);

@@ -52,6 +52,7 @@ typedef struct actor {
 	char node[RAY_NODEID_LEN + 1]; /* where the process runs; "" not placed */
 	int placed;               /* head: the host took it (calls may go there) */
 	int instance;             /* this node hosts it for the head's directory */
+	cJSON *spec;              /* head: the create request (owned), for the state store */
 	struct actor *prev, *next;
 } actor;
 
@@ -61,6 +62,7 @@ typedef struct actor_hooks {
 	int (*answers)(actor *a);    /* parse what arrived; nonzero: the actor is gone */
 	void (*pump)(actor *a);
 	void (*call_fail)(task *t, int code, const char *why);
+	void (*changed)(actor *a);   /* its state changed (the head records it) */
 } actor_hooks;
 extern actor_hooks actor_on;
 
@@ -110,6 +112,11 @@ cJSON *actor_where(const cJSON *req, ray_err *err);
 void actor_sched(void);
 /* A node died: the actors it hosted restart elsewhere, or die. */
 void actor_node_died(const char *node_id);
+/* The head's state store: an actor's record (written on every change of
+ * its directory entry), and the directory read back by a head started
+ * again (0 or RAY_E...). */
+void actor_dir_save(actor *a);
+int actors_restore(void);
 cJSON *actors_json(const char *state, int64_t limit);
 /* Appends the actors waiting for a node to ray-status demands. */
 void actors_demands(cJSON *arr);

@@ -23,6 +23,7 @@
 #include "res.h"
 #include "sched.h"
 #include "server.h"
+#include "state.h"
 #include "task.h"
 
 static int remote(const actor *a)
@@ -98,6 +99,7 @@ static void on_hosted(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
 			a->pid = (int)rj_int(reply, "pid", 0);
 			a->state = A_ALIVE;
 		}
+		actor_dir_save(a);
 		return;
 	}
 	if (rc == RAY_EFAILED) {
@@ -167,6 +169,7 @@ static int send_host(actor *a, rnode *r)
 		res_sub(&r->avail, &a->req);   /* until its next heartbeat says */
 	snprintf(a->node, sizeof(a->node), "%s", r->id);
 	a->placed = 0;
+	actor_dir_save(a);
 	return 0;
 }
 
@@ -216,6 +219,7 @@ void actor_node_died(const char *node_id)
 		}
 		a->num_restarts++;
 		a->state = A_RESTARTING;
+		actor_dir_save(a);
 		node_log("restarting actor %s elsewhere (%d of %d): its node %s died", a->id, a->num_restarts,
 		         a->max_restarts, node_id);
 	}
@@ -294,35 +298,39 @@ actor *actor_resolve(const cJSON *req, const char *key, conn *c, uint32_t id)
 	return a;
 }
 
-static void op_create(conn *c, uint32_t id, cJSON *req)
+/* An actor as the create request describes it (not yet in the table, no
+ * id); NULL with err set.  Shared by creating and by reading a record of
+ * the state store back. */
+static actor *dir_build(const cJSON *req, int saved, ray_err *err)
 {
 	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(req, "opts");
 	const char *name = rj_str(req, "name"), *job = rj_str(opts, "job_id");
-	char nsbuf[96], rnd[17], *key = NULL;
-	const char *ns;
-	ray_err err = { 0, "" };
-	actor *a, *old = NULL;
-	cJSON *r;
-	char **argv;
+	char nsbuf[96];
 	int proto = proto_parse_name(rj_str(req, "protocol"));
-	char warn[400], why[300];
+	char **argv;
 	task shape;
+	actor *a;
 
 	if (proto < 0) {
-		conn_reply_err(c, id, RAY_EUSAGE, "bad --protocol: want line, tagged or frame");
-		return;
+		ray_seterr(err, RAY_EUSAGE, "bad --protocol: want line, tagged or frame");
+		return NULL;
 	}
-	if (sched_shape(opts, &shape, NULL, 0, &err)) {
-		conn_reply_err(c, id, err.code, "%s", err.msg);
-		return;
+	if (name && (!*name || strlen(name) > 256)) {
+		ray_seterr(err, RAY_EUSAGE, "bad actor name");
+		return NULL;
 	}
-	argv = json_strv(cJSON_GetObjectItemCaseSensitive(req, "argv"), 0, &err);
-	if (!argv || !argv[0]) {
+	if ((saved ? sched_shape_saved(opts, &shape, err) : sched_shape(opts, &shape, NULL, 0, err)))
+		return NULL;
+	argv = json_strv(cJSON_GetObjectItemCaseSensitive(req, "argv"), 0, err);
+	if (!argv || !argv[0] || !(a = calloc(1, sizeof(*a)))) {
+		if (argv && argv[0])
+			ray_seterr(err, RAY_ERESOURCE, "out of memory");
+		else if (argv)
+			ray_seterr(err, RAY_EUSAGE, "empty command");
 		ray_strv_free(argv);
 		free(shape.labels);
 		free(shape.prefer);
-		conn_reply_err(c, id, RAY_EUSAGE, "%s", argv ? "empty command" : err.msg);
-		return;
+		return NULL;
 	}
 	if (!job)
 		job = rj_str(req, "job_id");
@@ -332,47 +340,16 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 			cJSON_AddStringToObject(tmp, "namespace", rj_str(req, "namespace"));
 		if (job)
 			cJSON_AddStringToObject(tmp, "job_id", job);
-		ns = default_ns(tmp, nsbuf, sizeof(nsbuf));
-		ns = strdup(ns);
+		a->ns = strdup(default_ns(tmp, nsbuf, sizeof(nsbuf)));
 		cJSON_Delete(tmp);
 	}
-	if (name) {
-		if (!*name || strlen(name) > 256) {
-			conn_reply_err(c, id, RAY_EUSAGE, "bad actor name");
-			goto fail;
-		}
-		key = name_key(ns, name);
-		old = key ? actor_by_key(key) : NULL;
-		if (old && old->state != A_DEAD) {
-			if (rj_bool(req, "get_if_exists")) {
-				r = cJSON_CreateObject();
-				cJSON_AddStringToObject(r, "actor_id", old->id);
-				cJSON_AddBoolToObject(r, "existed", 1);
-				conn_reply(c, id, r, NULL, 0);
-			} else {
-				conn_reply_err(c, id, RAY_EUSAGE,
-				               "actor name '%s' is taken in namespace '%s' (use --get-if-exists)", name, ns);
-			}
-			goto fail;
-		}
-	}
-	a = calloc(1, sizeof(*a));
-	if (!a) {
-		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
-		goto fail;
-	}
-	ray_random_hex(rnd, 8);
-	snprintf(a->id, sizeof(a->id), "%s%s", N->id, rnd);
 	snprintf(a->job, sizeof(a->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
 	a->name = name ? strdup(name) : NULL;
-	a->ns = (char *)ns;
-	a->key = key;
+	a->key = name && a->ns ? name_key(a->ns, name) : NULL;
 	a->argv = argv;
 	a->env = json_strv(cJSON_GetObjectItemCaseSensitive(opts, "env"), 1, NULL);
 	a->req = shape.req;
 	a->shape = shape;
-	shape.labels = shape.prefer = NULL;
-	snprintf(a->shape.id, sizeof(a->shape.id), "%s", a->id);
 	a->protocol = proto;
 	a->detached = rj_bool(req, "detached");
 	a->max_restarts = (int)rj_int(req, "max_restarts", 0);
@@ -386,6 +363,121 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 		a->max_concurrency = 1;
 	a->created_ms = ray_now_ms();
 	a->state = A_PENDING;
+	a->spec = cJSON_Duplicate(req, 1);
+	return a;
+}
+
+static void dir_discard(actor *a)
+{
+	ray_strv_free(a->argv);
+	ray_strv_free(a->env);
+	free(a->name);
+	free(a->ns);
+	free(a->key);
+	free(a->shape.labels);
+	free(a->shape.prefer);
+	cJSON_Delete(a->spec);
+	free(a);
+}
+
+/* ---- the durable directory (the head's state store) ---- */
+
+/* The head writes an actor's record before it answers for a change; a dead
+ * actor's record goes (its name is free). */
+void actor_dir_save(actor *a)
+{
+	cJSON *j;
+
+	if (!state_on() || a->instance || !a->spec)
+		return;
+	if (a->state == A_DEAD) {
+		state_del("actor", a->id);
+		return;
+	}
+	j = cJSON_CreateObject();
+	cJSON_AddItemToObject(j, "spec", cJSON_Duplicate(a->spec, 1));
+	cJSON_AddStringToObject(j, "node", a->node);
+	cJSON_AddNumberToObject(j, "state", a->state);
+	cJSON_AddNumberToObject(j, "num_restarts", a->num_restarts);
+	cJSON_AddNumberToObject(j, "pid", a->pid);
+	cJSON_AddBoolToObject(j, "placed", a->placed);
+	cJSON_AddNumberToObject(j, "created_ms", (double)a->created_ms);
+	state_put("actor", a->id, j);
+	cJSON_Delete(j);
+}
+
+static void on_saved_actor(void *ud, const char *key, const cJSON *v)
+{
+	ray_err err = { 0, "" };
+	const char *where = rj_str(v, "node");
+	int *n = ud, st = (int)rj_int(v, "state", A_PENDING);
+	actor *a;
+
+	if (strlen(key) > RAY_ID_MAX || actor_find(key) ||
+	    !(a = dir_build(cJSON_GetObjectItemCaseSensitive(v, "spec"), 1, &err))) {
+		node_log("state store: actor %.40s cannot be read back: %s", key, err.msg);
+		return;
+	}
+	snprintf(a->id, sizeof(a->id), "%s", key);
+	snprintf(a->shape.id, sizeof(a->shape.id), "%s", a->id);
+	if (a->key && actor_by_key(a->key)) {
+		dir_discard(a);
+		return;
+	}
+	snprintf(a->node, sizeof(a->node), "%s", where && strlen(where) <= RAY_NODEID_LEN ? where : "");
+	a->state = st > A_PENDING && st < A_DEAD ? st : A_PENDING;
+	a->num_restarts = (int)rj_int(v, "num_restarts", 0);
+	a->pid = (int)rj_int(v, "pid", 0);
+	a->placed = rj_bool(v, "placed");
+	actor_add(a);
+	(*n)++;
+}
+
+/* A head started again: the directory from the state store.  Actors whose
+ * nodes come back keep their processes and their state; those that ran on
+ * the old head restart elsewhere, within --max-restarts. */
+int actors_restore(void)
+{
+	const char *old = state_prev_head();
+	int n = 0, rc = state_scan("actor", on_saved_actor, &n);
+
+	if (rc)
+		return rc;
+	if (n)
+		node_log("resumed %d actors from the state store", n);
+	if (n && old)
+		actor_node_died(old);
+	return 0;
+}
+
+static void op_create(conn *c, uint32_t id, cJSON *req)
+{
+	ray_err err = { 0, "" };
+	char rnd[17], warn[400], why[300];
+	actor *a = dir_build(req, 0, &err), *old;
+	cJSON *r;
+
+	if (!a) {
+		conn_reply_err(c, id, err.code, "%s", err.msg);
+		return;
+	}
+	old = a->key ? actor_by_key(a->key) : NULL;
+	if (old && old->state != A_DEAD) {
+		if (rj_bool(req, "get_if_exists")) {
+			r = cJSON_CreateObject();
+			cJSON_AddStringToObject(r, "actor_id", old->id);
+			cJSON_AddBoolToObject(r, "existed", 1);
+			conn_reply(c, id, r, NULL, 0);
+		} else {
+			conn_reply_err(c, id, RAY_EUSAGE,
+			               "actor name '%s' is taken in namespace '%s' (use --get-if-exists)", a->name, a->ns);
+		}
+		dir_discard(a);
+		return;
+	}
+	ray_random_hex(rnd, 8);
+	snprintf(a->id, sizeof(a->id), "%s%s", N->id, rnd);
+	snprintf(a->shape.id, sizeof(a->shape.id), "%s", a->id);
 	actor_add(a);
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "actor_id", a->id);
@@ -394,19 +486,13 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 		cJSON_AddStringToObject(r, "warning", warn);
 	}
 	actor_sched();
+	actor_dir_save(a);
 	if ((a->state == A_DEAD || a->killed) && a->cause) {
 		cJSON_Delete(r);
 		conn_reply_err(c, id, RAY_EFAILED, "actor %s %s", a->id, a->cause);
 		return;
 	}
 	conn_reply(c, id, r, NULL, 0);
-	return;
-fail:
-	free(key);
-	free((char *)ns);
-	free(shape.labels);
-	free(shape.prefer);
-	ray_strv_free(argv);
 }
 
 static cJSON *actor_json(const actor *a)
@@ -517,6 +603,7 @@ static void op_report(conn *c, uint32_t id, cJSON *req)
 	if (state == A_ALIVE)
 		a->placed = 1;
 	a->state = state;
+	actor_dir_save(a);
 }
 
 void op_actor(conn *c, uint32_t id, cJSON *req)

@@ -229,7 +229,7 @@ static int node_setup(const opts *o, ray_err *err)
 	if (N->is_head) {
 		if ((rc = state_open(o->state_store, N->key, err)))
 			return rc;
-		if (pg_restore() || jobs_restore())
+		if (pg_restore() || jobs_restore() || actors_restore())
 			return ray_seterr(err, RAY_EUSAGE, "the state store cannot be read back");
 	}
 	snprintf(path, sizeof(path), "%s/node.pid", N->session);

@@ -134,6 +134,7 @@ void node_wire(void)
 	actor_on.answers = actor_parse_answers;
 	actor_on.pump = actor_pump;
 	actor_on.call_fail = actor_call_fail;
+	actor_on.changed = actor_dir_save;
 	server_on_request(ops_dispatch);
 	server_on_close(waiter_conn_closed);
 	server_on_close(store_conn_closed);

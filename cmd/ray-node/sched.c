@@ -88,6 +88,10 @@ typedef struct tmpl {
 	char warning[512];
 } tmpl;
 
+/* Reading a record of the state store back: the nodes and groups it
+ * names were checked when it was made, and may not be known yet. */
+static int from_store;
+
 static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 {
 	const cJSON *a, *it;
@@ -138,6 +142,8 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 		snprintf(tp->pin, sizeof(tp->pin), "%.*s", (int)nl, pin);
 		tp->pin_soft = soft;
 		r = view_find(tp->pin);
+		if (from_store)
+			r = NULL, soft = 1;   /* checked when it was made */
 		if (!soft && !r)
 			return ray_seterr(err, RAY_ENOTFOUND, "unknown node '%s'", tp->pin);
 		if (!soft && !r->alive)
@@ -149,7 +155,11 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 	}
 	pgname = rj_str(o, "pg");
 	tp->bundle = -1;
-	if (pgname) {
+	if (pgname && from_store) {
+		const char *gid = pg_resolve_id(pgname);
+		snprintf(tp->pg, sizeof(tp->pg), "%s", gid ? gid : pgname);
+		tp->bundle = (int)rj_int(o, "bundle", -1);
+	} else if (pgname) {
 		const char *gid = pg_resolve_id(pgname);
 		int ready, nb;
 		int64_t bi = rj_int(o, "bundle", -1);
@@ -198,6 +208,16 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 /* The placement fields of a task (resources, pins, labels, strategy,
  * group) from task options, checked as for ray-submit: for actors, which
  * are placed as tasks are.  shape->labels and ->prefer are owned. */
+int sched_shape_saved(const cJSON *opts, task *shape, ray_err *err)
+{
+	int rc;
+
+	from_store = 1;
+	rc = sched_shape(opts, shape, NULL, 0, err);
+	from_store = 0;
+	return rc;
+}
+
 int sched_shape(const cJSON *opts, task *shape, char *warning, size_t wlen, ray_err *err)
 {
 	tmpl tp;

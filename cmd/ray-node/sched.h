@@ -20,6 +20,9 @@ extern sched_hooks sched_on;
  * checks them (actors are placed as tasks are); shape->labels and
  * ->prefer are owned by the caller.  warning gets an infeasibility note. */
 int sched_shape(const cJSON *opts, task *shape, char *warning, size_t wlen, ray_err *err);
+/* The same for a record of the state store: its node and group are not
+ * checked against the view (they were when it was made). */
+int sched_shape_saved(const cJSON *opts, task *shape, ray_err *err);
 void op_submit(conn *c, uint32_t id, cJSON *req);
 void op_cancel(conn *c, uint32_t id, cJSON *req);
 
