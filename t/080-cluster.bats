@@ -240,3 +240,18 @@ pulls() {
 	on_node 1 run_ray 0 ray-get -o /dev/null "$ref"
 	assert_equal "$(pulls 1)" $((before + 1))
 }
+
+@test "workers on one host need no --port; a second node in a RAY_TMPDIR exits 2 naming the first" {
+	start_node
+	local i d out ports=()
+	for i in 1 2 3; do
+		d=$(_ray_new_tmpdir)
+		RAY_TEST_TMPDIRS+=("$d")
+		out=$(RAY_TMPDIR=$d timeout 30 ray-node start --address "$RAY_ADDRESS" --cpus 1 3>&-)
+		ports+=("$(sed -n 's/^RAY_ADDRESS=[^;]*:\([0-9]*\);.*/\1/p' <<<"$out")")
+	done
+	[[ ${ports[0]} != "${ports[1]}" && ${ports[1]} != "${ports[2]}" && ${ports[0]} != 6380 ]]
+	wait_for nodes_alive "$RAY_ADDRESS" 4
+	run_ray 2 ray-node start --head --port 0 3>&-
+	[[ "$stderr" == *"$RAY_NODE_ID"* ]]
+}

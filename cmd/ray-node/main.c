@@ -88,6 +88,7 @@ typedef struct opts {
 	int cpus_set, gpus_set, mem_set, store_set;
 	int transport;
 	int64_t head_timeout_ms;
+	int port_set;
 	const char *state_store;
 	int metrics_port;         /* -1: none */
 } opts;
@@ -315,6 +316,34 @@ static int env_text(char *buf, size_t len)
 	return 0;
 }
 
+/* The id of a node whose session under RAY_TMPDIR is locked (it runs),
+ * into id; 0 when none. */
+static int running_node(char id[RAY_NODEID_LEN + 1])
+{
+	DIR *d = opendir(ray_tmpdir());
+	struct dirent *e;
+	int found = 0;
+
+	while (d && !found && (e = readdir(d))) {
+		char lockp[PATH_MAX + 300];
+		int fd;
+
+		if (strncmp(e->d_name, "node-", 5) || strlen(e->d_name + 5) != RAY_NODEID_LEN)
+			continue;
+		snprintf(lockp, sizeof(lockp), "%s/%s/node.lock", ray_tmpdir(), e->d_name);
+		if ((fd = open(lockp, O_RDWR | O_CLOEXEC)) < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
+			snprintf(id, RAY_NODEID_LEN + 1, "%s", e->d_name + 5);
+			found = 1;
+		}
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 static int cmd_start(const opts *o)
 {
 	ray_err err = { 0, "" };
@@ -335,6 +364,18 @@ static int cmd_start(const opts *o)
 		fprintf(stderr, "ray-node: cannot initialise libsodium\n");
 		return 1;
 	}
+	{
+		char other[RAY_NODEID_LEN + 1];
+		if (running_node(other)) {
+			fprintf(stderr, "ray-node: node %s already runs under RAY_TMPDIR '%s': stop it "
+			        "(ray-node stop) or give this one its own RAY_TMPDIR\n", other, ray_tmpdir());
+			return 2;
+		}
+	}
+	/* A joining node takes any free port unless told: several start on
+	 * one host with no options. */
+	if (o->address && !o->port_set)
+		((opts *)o)->port = 0;
 	if (o->foreground) {
 		if ((rc = node_setup(o, &err))) {
 			node_setup_undo();
@@ -562,6 +603,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 			if (ray_parse_uint(optarg, &v) || v > 65535)
 				return bad("port", optarg, "0..65535");
 			o->port = (int)v;
+			o->port_set = 1;
 			break;
 		case 'h': o->host = optarg; break;
 		case 'c':
