@@ -7,6 +7,11 @@
 
 load lib/helpers
 
+# Under make check SANITIZE=1 the installed libray is sanitized: its
+# clients are built the same way.
+SAN_CFLAGS=()
+[[ ${SANITIZE:-} == 1 ]] && SAN_CFLAGS=(-fsanitize=address,undefined)
+
 setup() {
 	src=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 	dest=$BATS_TEST_TMPDIR/dest
@@ -62,7 +67,7 @@ roundtrip() {
 	assert_output "$root/inc"
 	run "${pc[@]}" --libs ray
 	assert_output --regexp "^-L$root/lib64 -lray *$"
-	timeout 120 cc -o "$BATS_TEST_TMPDIR/roundtrip" "$src/share/examples/roundtrip.c" \
+	timeout 120 cc "${SAN_CFLAGS[@]}" -o "$BATS_TEST_TMPDIR/roundtrip" "$src/share/examples/roundtrip.c" \
 		$("${pc[@]}" --cflags --libs ray)
 
 	# The node is the installed ray-node.
@@ -83,12 +88,12 @@ roundtrip() {
 	assert_output "$prefix/include"
 	run pkg-config --libs ray
 	assert_output --regexp "^-L$prefix/lib -lray *$"
-	timeout 120 cc -o "$BATS_TEST_TMPDIR/roundtrip" "$src/share/examples/roundtrip.c" \
+	timeout 120 cc "${SAN_CFLAGS[@]}" -o "$BATS_TEST_TMPDIR/roundtrip" "$src/share/examples/roundtrip.c" \
 		$(pkg-config --cflags --libs ray)
 	# libray.a, with the (shared) libraries ray.pc requires privately.
 	run pkg-config --print-requires-private ray
 	assert_output "$(printf '%s\n' libuv libcjson libsodium libcurl)"
-	timeout 120 cc -o "$BATS_TEST_TMPDIR/roundtrip-static" "$src/share/examples/roundtrip.c" \
+	timeout 120 cc "${SAN_CFLAGS[@]}" -o "$BATS_TEST_TMPDIR/roundtrip-static" "$src/share/examples/roundtrip.c" \
 		$(pkg-config --cflags ray) -Wl,-Bstatic $(pkg-config --libs ray) -Wl,-Bdynamic \
 		$(pkg-config --libs $(pkg-config --print-requires-private ray))
 	run ldd "$BATS_TEST_TMPDIR/roundtrip-static"

@@ -268,7 +268,7 @@ static void on_connect(uv_connect_t *req, int status)
 
 static peer *peer_new(const char *node_id, const char *addr)
 {
-	peer *p = calloc(1, sizeof(*p));
+	peer *p = N->stopping ? NULL : calloc(1, sizeof(*p));   /* no new links in a stop */
 	struct sockaddr_storage ss;
 	char host[256];
 	const char *colon = strrchr(addr, ':');
