@@ -206,7 +206,7 @@ deb:
 	  tar -cf - --exclude=./build --exclude-vcs . | tar -xf - -C $(DEBDIR)/ray-tools-$(VERSION) && \
 	  $(MAKE) -C $(DEBDIR)/ray-tools-$(VERSION) clean; \
 	fi
-	cd $(DEBDIR)/ray-tools-$(VERSION) && env -u SANITIZE dpkg-buildpackage -b -us -uc
+	cd $(DEBDIR)/ray-tools-$(VERSION) && env -u SANITIZE -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc
 	lintian --fail-on error $(DEBDIR)/ray-tools_$(VERSION)_*.changes
 
 clean:

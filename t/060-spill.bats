@@ -242,6 +242,7 @@ teardown() {
 	assert_regex "$output" "^$d/new/spill/ray-"
 	assert [ -d "$output" ]
 	touch "$d/file"
+	run_ray 0 ray-node stop
 	run_ray 2 ray-node start --head --port 0 --spill-dir "$d/file/x"
 	assert_regex "$stderr" "spill directory"
 }

@@ -143,6 +143,7 @@ resume_case() {
 }
 
 @test "bad, unreachable and misplaced --state-store values" {
+	export RAY_TMPDIR=$(_ray_new_tmpdir)
 	run_ray 2 ray-node start --head --port 0 --state-store mysql://x
 	[[ "$stderr" == *"--state-store"* ]]
 	run_ray 2 ray-node start --head --port 0 --state-store redis://nohostport
