@@ -29,8 +29,12 @@ redis_start() {
 		if wait_for -t 5 redis-cli -p "$REDIS_PORT" ping; then
 			return 0
 		fi
-		kill "$REDIS_PID" 2>/dev/null
+		# It may have exited already (its port was taken): try another.
+		kill "$REDIS_PID" 2>/dev/null || true
+		wait "$REDIS_PID" 2>/dev/null || true
+		REDIS_PID=
 	done
+	echo "# redis-server would not start: $(tail -3 "$BATS_TEST_TMPDIR/redis.log")" >&2
 	return 1
 }
 
