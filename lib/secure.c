@@ -35,6 +35,11 @@ int ray_sec_seal(ray_sec *s, const void *buf, size_t n, rbuf *out)
 {
 	const unsigned char *p = buf;
 
+	/* All the records at once: growing by doubling would copy a large
+	 * frame several times over. */
+	if (rbuf_reserve(out, n + (n / RAY_REC_MAX + 1) * (REC_HDR + TAG_LEN)))
+		return RAY_EUNREACH;
+
 	while (n) {
 		size_t chunk = n < RAY_REC_MAX ? n : RAY_REC_MAX;
 		unsigned char hdr[REC_HDR], nonce[12], *dst;

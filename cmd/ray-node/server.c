@@ -195,23 +195,11 @@ static void on_write(uv_write_t *w, int status)
 	free(r);
 }
 
-static void conn_write(conn *c, char *buf, size_t len)
+/* Queues bytes as they are (already sealed, or a plain link's). */
+static void conn_write_raw(conn *c, char *buf, size_t len)
 {
 	wreq *r;
 	uv_buf_t b;
-
-	if (c->sec.on && !c->closing) {
-		rbuf rec = { 0 };
-		int rc = ray_sec_seal(&c->sec, buf, len, &rec);
-		free(buf);
-		if (rc) {
-			rbuf_release(&rec);
-			conn_close(c);
-			return;
-		}
-		buf = rec.p;
-		len = rec.len;
-	}
 
 	if (c->closing) {
 		free(buf);
@@ -238,10 +226,37 @@ static void conn_write(conn *c, char *buf, size_t len)
 	}
 }
 
+/* Queues bytes, sealed into records first when the link is encrypted:
+ * up to two pieces (a frame's head, then its data, sealed straight from
+ * where they lie, so a chunk of an object is never copied first). */
+static void conn_write2(conn *c, char *buf, size_t len, const void *data, size_t dlen)
+{
+	rbuf rec = { 0 };
+
+	if (!c->sec.on || c->closing) {
+		conn_write_raw(c, buf, len);
+		return;
+	}
+	if (ray_sec_seal(&c->sec, buf, len, &rec) || (dlen && ray_sec_seal(&c->sec, data, dlen, &rec))) {
+		free(buf);
+		rbuf_release(&rec);
+		conn_close(c);
+		return;
+	}
+	free(buf);
+	conn_write_raw(c, rec.p, rec.len);
+}
+
+static void conn_write(conn *c, char *buf, size_t len)
+{
+	conn_write2(c, buf, len, NULL, 0);
+}
+
 void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t dlen)
 {
 	char *buf;
 	size_t len;
+	int direct;
 
 	if (!c || c->closing) {
 		cJSON_Delete(reply);
@@ -249,13 +264,16 @@ void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(reply, "ok"))
 		cJSON_AddBoolToObject(reply, "ok", 1);
-	buf = ray_frame_pack(req_id, reply, data ? data : "", dlen, &len);
+	/* Sealed links take the data from where it lies; plain ones get one
+	 * buffer, one write. */
+	direct = c->sec.on && dlen;
+	buf = ray_frame_pack(req_id, reply, direct ? NULL : data ? data : "", dlen, &len);
 	cJSON_Delete(reply);
 	if (!buf) {
 		conn_close(c);
 		return;
 	}
-	conn_write(c, buf, len);
+	conn_write2(c, buf, len, direct ? data : NULL, direct ? dlen : 0);
 }
 
 void conn_reply_err(conn *c, uint32_t req_id, int code, const char *fmt, ...)
