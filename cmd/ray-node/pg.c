@@ -572,7 +572,9 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 	g->next = groups;
 	groups = g;
 	pg_try(g);
-	pg_save(g);
+	/* Placed at once: pg_settled wrote it already. */
+	if (g->state != PG_CREATED)
+		pg_save(g);
 	if (g->state == PG_CREATED || !rj_bool(req, "wait") || timeout == 0) {
 		cJSON *r = cJSON_CreateObject();
 		if (g->state != PG_CREATED && rj_bool(req, "wait")) {
