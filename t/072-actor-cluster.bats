@@ -214,3 +214,33 @@ alive_elsewhere() {
 	# Three bundles, three distinct nodes.
 	assert_equal "$(printf '%s\n' "${nodes[@]}" | sort -u | wc -l)" 3
 }
+
+@test "a GPU actor lands on the only GPU node and keeps its device; --strategy spread actors take distinct nodes" {
+	WORKER_OPTS=(--gpus 0)
+	start_cluster 3 --gpus 0
+	d=$(_ray_new_tmpdir)
+	RAY_TEST_TMPDIRS+=("$d")
+	CLUSTER_DIRS[3]=$d
+	out=$(RAY_TMPDIR=$d timeout 30 ray-node start --address "$RAY_ADDRESS" --cpus 2 --gpus 2 3>&-)
+	_record 3 "$out"
+	wait_for nodes_alive "$RAY_ADDRESS" 4
+	run_ray 0 ray-actor create --gpus 1 -- sh -c 'while read -r m; do echo "$RAY_NODE_ID:$CUDA_VISIBLE_DEVICES"; done'
+	a=$output
+	wait_for -t 20 actor_in_state "$a" ALIVE
+	run_ray 0 ray-actor call "$a" where
+	run_ray 0 ray-get "$output"
+	assert_output "$(node_id 3):0"
+	# The device is held for the actor's life: a GPU task there gets the other.
+	run_ray 0 ray-submit --gpus 1 --get -- sh -c 'echo "$CUDA_VISIBLE_DEVICES"'
+	assert_output 1
+	# Spread: three actors, three different nodes.
+	nodes=()
+	for i in 1 2 3; do
+		run_ray 0 ray-actor create --strategy spread -- sh -c 'while read -r m; do echo "$RAY_NODE_ID"; done'
+		wait_for -t 20 actor_in_state "$output" ALIVE
+		run_ray 0 ray-actor call "$output" where
+		run_ray 0 ray-get "$output"
+		nodes+=("$output")
+	done
+	assert_equal "$(printf '%s\n' "${nodes[@]}" | sort -u | wc -l)" 3
+}
