@@ -2,7 +2,9 @@
  * actor_calls: actor method calls through libray in one process, the
  * ray-tools counterpart of Dask actor calls (bench/dask_actors.py).
  *
- *   actor_calls [-n CALLS] [-b BATCH] [-s SEQ] [--address ADDR] [-- COMMAND...]
+ *   actor_calls [-n CALLS] [-b BATCH] [-s SEQ] [--address ADDR] [--node ID] [-- COMMAND...]
+ *
+ * --node pins the actor to a node (another one: calls cross to its host).
  *
  * Connects once (RAY_ADDRESS / RAY_TMPDIR as every tool), creates a counter
  * actor speaking the line protocol (COMMAND, by default an awk one-liner
@@ -53,16 +55,17 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "calls", required_argument, 0, 'n' }, { "batch", required_argument, 0, 'b' },
 		{ "seq", required_argument, 0, 's' }, { "address", required_argument, 0, 'a' },
+		{ "node", required_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	static const char usage[] =
-		"usage: actor_calls [-n CALLS] [-b BATCH] [-s SEQ] [--address ADDR] [-- COMMAND...]\n";
+		"usage: actor_calls [-n CALLS] [-b BATCH] [-s SEQ] [--address ADDR] [--node ID] [-- COMMAND...]\n";
 	static const char *const awk_argv[] = {
 		"awk", "-W", "interactive", "-F\t", "{ n++; print n; fflush() }", NULL
 	};
 	const char *const *actor_argv = awk_argv;
 	size_t calls = 5000, batch = 500, seq = 1000, count = 0, i, j;
-	const char *address = NULL;
+	const char *address = NULL, *pin = NULL;
 	char id[RAY_ID_MAX + 1];
 	char (*refs)[RAY_REF_MAX + 1];
 	const char **rp, **methods;
@@ -81,6 +84,7 @@ int main(int argc, char **argv)
 		case 'b': batch = strtoul(optarg, NULL, 10); break;
 		case 's': seq = strtoul(optarg, NULL, 10); break;
 		case 'a': address = optarg; break;
+		case 'N': pin = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -110,6 +114,7 @@ int main(int argc, char **argv)
 	if ((rc = ray_connect(&c, address, NULL, &err)))
 		return fail("connect", rc, &err);
 	ray_actor_opts_init(&ao);
+	ao.task.node = pin;
 	if ((rc = ray_actor_create(c, &ao, actor_argv, id, &err)))
 		return fail("create", rc, &err);
 	err.msg[0] = '\0';   /* a warning, if any, is not an error */

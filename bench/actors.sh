@@ -21,6 +21,13 @@
 # fflush()}'` (mawk needs -W interactive, which is added); Dask's is a
 # Python class with the same method.  Every result is checked.
 #
+#   d) a)'s batched calls to an actor on another node (a worker joined on
+#      this host), vs the same to a local actor (target >= 0.8x) and vs
+#      Dask (>= 10x).
+#   e) 1,000 actors (`cat`) created with --strategy spread over 3 nodes by
+#      `xargs -P $(nproc) ray-actor create`, vs xargs -P $(nproc) starting
+#      the same process (target >= 0.5x).
+#
 # Knobs (environment): BENCH_ACTOR_CALLS (5000), BENCH_ACTOR_SEQ (1000),
 # BENCH_ACTOR_BATCH (500), BENCH_REPS (3, ours), BENCH_DASK_REPS (1: Dask is
 # slow here), BENCH_NO_INSTALL=1 (never apt-get python3-distributed).
@@ -214,6 +221,64 @@ row "c ray-actor call loop vs /bin/true loop" "$(fix "$(calc "$CALLS / $loop")" 
 	"$(fix "$(calc "$CALLS / $floor_loop")" 0)/s" "$(fix "$(calc "$floor_loop / $loop")" 2)" "-" "$ok_loop"
 row "c xargs -P$NPROC ray-actor call vs xargs true" "$(fix "$(calc "$CALLS / $xray")" 0)/s" \
 	"$(fix "$(calc "$CALLS / $floor_xargs")" 0)/s" "$(fix "$(calc "$floor_xargs / $xray")" 2)" "-" "$ok_xargs"
+
+# ---- d) and e): actors on other nodes ----------------------------------------
+
+say ""
+say "d) the batched calls of a) to an actor hosted on another node; e) 1,000 actors created with --strategy spread over 3 nodes"
+WDIRS=()
+for i in 1 2; do
+	d=$(mktemp -d "$TMPBASE/ray-bench-actors-w.XXXXXX")
+	WDIRS+=("$d")
+	out=$(RAY_TMPDIR=$d ray-node start --address "$RAY_ADDRESS" --cpus "$NPROC" 2>>"$log") ||
+		{ say "bench: worker start failed"; exit 1; }
+	[[ $i == 1 ]] && W1=$(sed -n 's/^RAY_NODE_ID=\([^;]*\);.*/\1/p' <<<"$out")
+done
+stop_workers() {
+	local d
+	for d in "${WDIRS[@]}"; do RAY_TMPDIR=$d ray-node stop >/dev/null 2>&1; rm -rf "$d"; done
+	WDIRS=()
+}
+trap 'stop_workers; cleanup' EXIT
+for ((i = 0; i < 200; i++)); do
+	[[ $(ray-status nodes --json --state ALIVE 2>/dev/null | jq length) == 3 ]] && break
+	sleep 0.05
+done
+orb=()
+for ((i = 0; i < REPS; i++)); do
+	r=$("$ACTOR_CALLS" -n "$CALLS" -b "$BATCH" -s 10 --address "$SOCK" --node "$W1" 2>>"$log") ||
+		{ say "bench: bench/actor_calls --node failed (see $log)"; exit 1; }
+	orb+=("$(awk '$1 == "batch_s" { print $2 }' <<< "$r")")
+done
+o_rb=$(median "${orb[@]}")
+say "   remote host batched: median $o_rb s of ${orb[*]} ($(fix "$(calc "$CALLS / $o_rb")" 0) calls/s)"
+ratio=$(calc "$o_b / $o_rb")
+row "d ${CALLS} calls to a remote actor vs local" "$(fix "$o_rb")s" "$(fix "$o_b")s" "$(fix "$ratio" 2)" ">=0.8" \
+	"$(ge "$ratio" 0.8 && echo PASS || echo MISS)"
+if [[ -n ${d_b:-} ]]; then
+	ratio=$(calc "$d_b / $o_rb")
+	row "d ${CALLS} calls to a remote actor vs dask" "$(fix "$o_rb")s" "$(fix "$d_b")s" "$(fix "$ratio" 1)" ">=10" \
+		"$(ge "$ratio" 10 && echo PASS || echo MISS)"
+fi
+NACT=${BENCH_SPREAD_ACTORS:-1000}
+t0=$(now)
+seq "$NACT" | xargs -P "$NPROC" -I{} ray-actor create --strategy spread -- cat > "$WORK/spread.ids" 2>>"$log"
+t1=$(now)
+ospread=$(sub "$t0" "$t1")
+ok_spread=PASS
+[[ $(sort -u "$WORK/spread.ids" | wc -l) == "$NACT" ]] || { say "bench: $(wc -l < "$WORK/spread.ids") actors made, want $NACT"; ok_spread=FAIL; }
+spread_nodes=$(ray-status actors --json --limit "$NACT" | jq '[.[] | select(.state == "ALIVE") | .node_id] | unique | length')
+[[ $spread_nodes == 3 ]] || { say "bench: the actors are on $spread_nodes nodes, want 3"; ok_spread=FAIL; }
+xargs -a "$WORK/spread.ids" -n 100 ray-actor kill >/dev/null 2>&1
+t0=$(now)
+seq "$NACT" | xargs -P "$NPROC" -n 1 sh -c 'cat </dev/null' sh
+t1=$(now)
+pspread=$(sub "$t0" "$t1")
+say "   $NACT spread actors: $ospread s ($(fix "$(calc "$NACT / $ospread")" 0)/s) on $spread_nodes nodes; xargs -P $NPROC of the same process: $pspread s"
+ratio=$(calc "$pspread / $ospread")
+row "e ${NACT} spread actors vs xargs processes" "$(fix "$(calc "$NACT / $ospread")" 0)/s" "$(fix "$(calc "$NACT / $pspread")" 0)/s" \
+	"$(fix "$ratio" 2)" ">=0.5" "$([[ $ok_spread == PASS ]] && { ge "$ratio" 0.5 && echo PASS || echo MISS; } || echo FAIL)"
+stop_workers
 
 {
 	echo ""
