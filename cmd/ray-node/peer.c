@@ -147,6 +147,7 @@ static void peer_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 
 static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
+	size_t off;
 	peer *p = s->data;
 
 	(void)b;
@@ -199,13 +200,17 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		}
 		/* The next frame is the node's hello, id 0. */
 	}
+	/* Frames are taken at an offset and the buffer shifted once at the
+	 * end: several large frames in (an encrypted link opens records in
+	 * bursts) must not each move all the bytes behind them. */
+	off = 0;
 	for (;;) {
 		ray_frame f;
-		int rc = ray_frame_parse(p->in.p, p->in.len, &f);
+		int rc = ray_frame_parse(p->in.len ? p->in.p + off : "", p->in.len - off, &f);
 		preq *r;
 
 		if (rc == 0)
-			return;
+			break;
 		if (rc < 0) {
 			peer_break(p);
 			return;
@@ -224,7 +229,7 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			if (id)
 				snprintf(p->node_id, sizeof(p->node_id), "%s", id);
 			cJSON_Delete(f.js);
-			rbuf_consume(&p->in, f.total);
+			off += f.total;
 			p->state = PEER_READY;
 			flush_queued(p);
 			continue;
@@ -246,10 +251,11 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		}
 		free(r);
 		cJSON_Delete(f.js);
-		rbuf_consume(&p->in, f.total);
+		off += f.total;
 		if (p->state == PEER_BROKEN)
 			return;
 	}
+	rbuf_consume(&p->in, off);
 }
 
 static void on_connect(uv_connect_t *req, int status)
