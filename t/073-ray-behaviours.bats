@@ -122,19 +122,19 @@ tree_actor() {
 
 @test "an actor stopped at its job's end takes its process tree, even a child that ignores SIGTERM" {
 	# The actor itself dies of SIGTERM; its child ignores it.
-	cat >"$D/stubborn.sh" <<'EOF'
+	cat >"$D/ignores-term.sh" <<'EOF'
 #!/bin/bash
 (trap '' TERM; exec sleep 1000) &
-echo $! >"$1/stubkid.tmp" && mv "$1/stubkid.tmp" "$1/stubkid"
+echo $! >"$1/kid.tmp" && mv "$1/kid.tmp" "$1/kid"
 while :; do sleep 0.1; done
 EOF
-	chmod +x "$D/stubborn.sh"
+	chmod +x "$D/ignores-term.sh"
 	# The driver ends once the actor has started its child.
-	run_ray 0 ray-job run -- sh -c 'ray-actor create -- "$0/stubborn.sh" "$0" >"$0/stub" &&
-		while [ ! -e "$0/stubkid" ]; do sleep 0.02; done' "$D"
+	run_ray 0 ray-job run -- sh -c 'ray-actor create -- "$0/ignores-term.sh" "$0" >"$0/made" &&
+		while [ ! -e "$0/kid" ]; do sleep 0.02; done' "$D"
 	local a kid
-	a=$(cat "$D/stub")
-	kid=$(cat "$D/stubkid")
+	a=$(cat "$D/made")
+	kid=$(cat "$D/kid")
 	RAY_TEST_PIDS+=("$kid")
 	wait_for actor_in_state "$a" DEAD
 	wait_for proc_gone "$kid"

@@ -5,7 +5,7 @@
  * (actor_where), makes the calls here as task records it owns (so their
  * refs are ours, as a task's are), and sends them, in the order made, on
  * its one connection to the host (actor_exec); the host runs them and
- * reports each end with task_done, as for a forwarded task.  A stub per
+ * reports each end with task_done, as for a forwarded task.  A handle per
  * actor keeps the host and the calls not yet sent: while the actor waits
  * for a node, or restarts, they wait and the head is asked again on the
  * tick.  When the host dies, calls in flight are sent again to wherever
@@ -27,7 +27,7 @@
 #include "store.h"
 #include "task.h"
 
-typedef struct actor_stub {
+typedef struct actor_handle {
 	char id[RAY_ID_MAX + 1];
 	char name[300];           /* "actor 'n' (id)" or "actor id", for messages */
 	char host[RAY_NODEID_LEN + 1];
@@ -36,16 +36,16 @@ typedef struct actor_stub {
 	int asking;               /* an actor_where is in flight */
 	task *qhead, *qtail;      /* calls not yet sent, in the order made */
 	task *rlast;              /* node death: the last call put back */
-	struct actor_stub *next;
-} actor_stub;
+	struct actor_handle *next;
+} actor_handle;
 
-static actor_stub *stubs;
+static actor_handle *handles;
 
-static actor_stub *stub_find(const char *id)
+static actor_handle *handle_find(const char *id)
 {
-	actor_stub *s;
+	actor_handle *s;
 
-	for (s = stubs; s; s = s->next)
+	for (s = handles; s; s = s->next)
 		if (!strcmp(s->id, id))
 			return s;
 	return NULL;
@@ -55,12 +55,12 @@ static void call_fail(task *t, int code, const char *why)
 {
 	char msg[1200];
 
-	snprintf(msg, sizeof(msg), "method '%s' of %s %s", t->method, t->stub->name, why);
+	snprintf(msg, sizeof(msg), "method '%s' of %s %s", t->method, t->handle->name, why);
 	task_finish_error(t, code == RAY_ECANCEL ? T_CANCELLED : T_FAILED, code, msg);
 }
 
 /* Fails every call not yet sent. */
-static void fail_queued(actor_stub *s, int code, const char *why)
+static void fail_queued(actor_handle *s, int code, const char *why)
 {
 	task *t;
 
@@ -73,10 +73,10 @@ static void fail_queued(actor_stub *s, int code, const char *why)
 	s->qtail = NULL;
 }
 
-static void stub_flush(actor_stub *s);
+static void handle_flush(actor_handle *s);
 
 /* What the head said about the actor. */
-static void stub_answer(actor_stub *s, int rc, const cJSON *w)
+static void handle_answer(actor_handle *s, int rc, const cJSON *w)
 {
 	const char *host = rj_str(w, "node_id"), *addr = rj_str(w, "addr"), *name = rj_str(w, "name");
 	char why[800];
@@ -102,22 +102,22 @@ static void stub_answer(actor_stub *s, int rc, const cJSON *w)
 		snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	}
 	if (s->host[0])
-		stub_flush(s);   /* else the tick asks again */
+		handle_flush(s);   /* else the tick asks again */
 }
 
 static void on_where(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
 {
-	actor_stub *s = stub_find(ud);
+	actor_handle *s = handle_find(ud);
 
 	(void)d;
 	(void)dl;
 	free(ud);
 	if (s)
-		stub_answer(s, reply ? rc : RAY_EUNREACH, reply);
+		handle_answer(s, reply ? rc : RAY_EUNREACH, reply);
 }
 
 /* Asks the head where the actor runs now. */
-static void stub_ask(actor_stub *s)
+static void handle_ask(actor_handle *s)
 {
 	cJSON *req, *w;
 	ray_err err = { 0, "" };
@@ -136,7 +136,7 @@ static void stub_ask(actor_stub *s)
 			w = cJSON_CreateObject();
 			cJSON_AddStringToObject(w, "msg", err.msg);
 		}
-		stub_answer(s, w && rj_str(w, "actor_id") ? 0 : err.code, w);
+		handle_answer(s, w && rj_str(w, "actor_id") ? 0 : err.code, w);
 		cJSON_Delete(w);
 		return;
 	}
@@ -166,7 +166,7 @@ static void on_exec(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
 	if (rc && rc != RAY_EUNREACH)
 		cJSON_ArrayForEach(it, x->ids) {
 			task *t = task_find(it->valuestring);
-			if (t && t->stub && t->state < T_FINISHED && !strcmp(t->exec_node, x->host))
+			if (t && t->handle && t->state < T_FINISHED && !strcmp(t->exec_node, x->host))
 				call_fail(t, rc, rj_str(reply, "msg") ? rj_str(reply, "msg") : "could not be sent");
 		}
 	cJSON_Delete(x->ids);
@@ -175,7 +175,7 @@ static void on_exec(void *ud, int rc, cJSON *reply, const char *d, size_t dl)
 
 /* Sends the calls not yet sent to the host, or queues them on the actor
  * when it runs here. */
-static void stub_flush(actor_stub *s)
+static void handle_flush(actor_handle *s)
 {
 	cJSON *req, *calls;
 	sent *x;
@@ -186,13 +186,13 @@ static void stub_flush(actor_stub *s)
 	if (!s->qhead)
 		return;
 	if (!s->host[0]) {
-		stub_ask(s);
+		handle_ask(s);
 		return;
 	}
 	if (!strcmp(s->host, N->id) && (a = actor_find(s->id))) {
 		while ((t = s->qhead)) {
 			s->qhead = t->qnext;
-			t->stub = NULL;
+			t->handle = NULL;
 			actor_call_enqueue(a, t);
 		}
 		s->qtail = NULL;
@@ -243,16 +243,16 @@ static void stub_flush(actor_stub *s)
 	cJSON_Delete(req);
 }
 
-static actor_stub *stub_get(const char *id)
+static actor_handle *handle_get(const char *id)
 {
-	actor_stub *s = stub_find(id);
+	actor_handle *s = handle_find(id);
 
 	if (s || strlen(id) > RAY_ID_MAX || !(s = calloc(1, sizeof(*s))))
 		return s;
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	snprintf(s->name, sizeof(s->name), "actor %s", id);
-	s->next = stubs;
-	stubs = s;
+	s->next = handles;
+	handles = s;
 	return s;
 }
 
@@ -262,7 +262,7 @@ static void calls_make(conn *c, uint32_t id, const cJSON *req, const cJSON *w)
 {
 	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(req, "calls"), *call;
 	const char *aid = rj_str(w, "actor_id"), *host = rj_str(w, "node_id"), *job = rj_str(req, "job_id");
-	actor_stub *s = aid ? stub_find(aid) : NULL;
+	actor_handle *s = aid ? handle_find(aid) : NULL;
 	ray_err err = { 0, "" };
 	cJSON *r, *refs;
 	actor *a;
@@ -276,7 +276,7 @@ static void calls_make(conn *c, uint32_t id, const cJSON *req, const cJSON *w)
 	cJSON_ArrayForEach(call, calls)
 		if (!err.code)
 			actor_call_check((int)rj_int(w, "protocol", 0), call, &err);
-	if (!err.code && !(s = stub_get(aid)))
+	if (!err.code && !(s = handle_get(aid)))
 		ray_seterr(&err, RAY_ERESOURCE, "out of memory");
 	if (err.code) {
 		conn_reply_err(c, id, err.code, "%s", err.msg);
@@ -301,7 +301,7 @@ static void calls_make(conn *c, uint32_t id, const cJSON *req, const cJSON *w)
 		t->num_returns = nret;
 		t->rets = calloc((size_t)nret, sizeof(obj *));
 		t->bundle = -1;
-		t->stub = s;
+		t->handle = s;
 		if (!t->name || !t->method || !t->argv || !t->rets) {
 			task_release(t);
 			break;
@@ -322,7 +322,7 @@ static void calls_make(conn *c, uint32_t id, const cJSON *req, const cJSON *w)
 		s->qtail = t;
 	}
 	conn_reply(c, id, r, NULL, 0);
-	stub_answer(s, 0, w);
+	handle_answer(s, 0, w);
 }
 
 typedef struct asking {
@@ -353,7 +353,7 @@ void actor_route_call(conn *c, uint32_t id, cJSON *req)
 {
 	const char *ref = rj_str(req, "actor");
 	actor *a = ref ? actor_find(ref) : NULL;
-	actor_stub *s = ref ? stub_find(ref) : NULL;
+	actor_handle *s = ref ? handle_find(ref) : NULL;
 	ray_err err = { 0, "" };
 	asking *q;
 	cJSON *w, *ask;
@@ -398,29 +398,29 @@ void actor_route_call(conn *c, uint32_t id, cJSON *req)
 
 void actor_route_tick(void)
 {
-	actor_stub *s;
+	actor_handle *s;
 
-	for (s = stubs; s; s = s->next)
+	for (s = handles; s; s = s->next)
 		if (s->qhead && !s->host[0] && !s->asking)
-			stub_ask(s);
+			handle_ask(s);
 }
 
 void actor_route_node_died(const char *node_id)
 {
 	char why[300];
-	actor_stub *s;
+	actor_handle *s;
 	task *t;
 
-	for (s = stubs; s; s = s->next) {
+	for (s = handles; s; s = s->next) {
 		s->rlast = NULL;
 		if (!strcmp(s->host, node_id))
 			s->host[0] = '\0';
 	}
 	snprintf(why, sizeof(why), "failed: its node %s died while running it", node_id);
 	for (t = N->thead; t; t = t->next) {
-		if (!t->stub || t->owner[0] || strcmp(t->exec_node, node_id) || t->state >= T_FINISHED)
+		if (!t->handle || t->owner[0] || strcmp(t->exec_node, node_id) || t->state >= T_FINISHED)
 			continue;
-		s = t->stub;
+		s = t->handle;
 		t->exec_node[0] = '\0';
 		if (t->attempt >= s->max_task_retries) {
 			call_fail(t, RAY_EACTOR, why);
@@ -444,9 +444,9 @@ void actor_route_node_died(const char *node_id)
 
 void actor_route_free_all(void)
 {
-	while (stubs) {
-		actor_stub *s = stubs;
-		stubs = s->next;
+	while (handles) {
+		actor_handle *s = handles;
+		handles = s->next;
 		free(s);
 	}
 }

@@ -108,7 +108,7 @@ struct task {
 	char *method;             /* owned; actor calls */
 	uint32_t call_id;         /* actor calls: id on the wire */
 	task *anext;              /* actor calls: in-flight list */
-	struct actor_stub *stub;  /* not owned: a call to an actor that another
+	struct actor_handle *handle;  /* not owned: a call to an actor that another
 	                           * node hosts (actor_route.c) */
 };
 
