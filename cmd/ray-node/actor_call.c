@@ -17,6 +17,7 @@
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
+#include "uvwrite.h"
 #include "cluster.h"
 #include "launch.h"
 #include "metrics.h"
@@ -124,21 +125,13 @@ static task *inflight_find(actor *a, uint32_t id)
 
 /* ---- writing to the actor ---- */
 
-typedef struct awrite {
-	uv_write_t w;
-	char *buf;
-} awrite;
-
 /* A call that cannot be written (the actor closed its standard input, so
  * EPIPE) would wait for ever: handle it as a crash.  UV_ECANCELED is our
  * own close of the pipe, already a death. */
-static void on_written(uv_write_t *w, int status)
+static void on_written(uv_stream_t *s, int status)
 {
-	awrite *aw = (awrite *)w;
-	actor *a = w->handle->data;
+	actor *a = s->data;
 
-	free(aw->buf);
-	free(aw);
 	if (status < 0 && status != UV_ECANCELED && !a->dying && a->pid > 0 && !a->exited) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "closed its standard input (a call could not be written: %s)",
@@ -153,25 +146,12 @@ static void on_written(uv_write_t *w, int status)
 static int send_call(actor *a, task *t)
 {
 	rbuf b = { 0 };
-	awrite *aw;
-	uv_buf_t ub;
 
 	t->call_id = ++a->next_call;
 	proto_write_call(&b, a->protocol, t->call_id, t->method, t->argv, task_arg_resolve);
-	aw = malloc(sizeof(*aw));
-	if (!b.p || !aw) {
-		free(aw);
-		rbuf_release(&b);
+	if (!b.p)
 		return -1;
-	}
-	aw->buf = b.p;
-	ub = uv_buf_init(b.p, (unsigned)b.len);
-	if (uv_write(&aw->w, (uv_stream_t *)&a->in, &ub, 1, on_written)) {
-		free(aw->buf);
-		free(aw);
-		return -1;
-	}
-	return 0;
+	return uvw_write((uv_stream_t *)&a->in, b.p, b.len, NULL, 0, NULL, on_written) ? -1 : 0;
 }
 
 void actor_pump(actor *a)

@@ -12,6 +12,7 @@
 
 #include "node.h"
 #include "peer.h"
+#include "uvwrite.h"
 
 enum { PEER_CONNECTING, PEER_AUTH, PEER_READY, PEER_BROKEN };
 
@@ -44,45 +45,11 @@ struct peer {
 
 static peer *peers;
 
-typedef struct pwreq {
-	uv_write_t w;
-	char *buf;
-} pwreq;
-
-static void on_pwritten(uv_write_t *w, int status)
-{
-	pwreq *pw = (pwreq *)w;
-
-	(void)status;
-	free(pw->buf);
-	free(pw);
-}
-
+/* Sends bytes (owned), sealed when the link is encrypted; a failed write
+ * shows as the connection's read error. */
 static void raw_write(peer *p, char *buf, size_t len)
 {
-	pwreq *pw;
-	uv_buf_t b;
-
-	if (p->sec.on) {
-		rbuf rec = { 0 };
-		int rc = ray_sec_seal(&p->sec, buf, len, &rec);
-		free(buf);
-		if (rc) {
-			rbuf_release(&rec);
-			return;
-		}
-		buf = rec.p;
-		len = rec.len;
-	}
-	pw = malloc(sizeof(*pw));
-	b = uv_buf_init(buf, (unsigned)len);
-
-	if (!pw || uv_write(&pw->w, (uv_stream_t *)&p->tcp, &b, 1, on_pwritten)) {
-		free(buf);
-		free(pw);
-	} else {
-		pw->buf = buf;
-	}
+	uvw_write((uv_stream_t *)&p->tcp, buf, len, NULL, 0, &p->sec, NULL);
 }
 
 static void peer_closed(uv_handle_t *h)

@@ -21,6 +21,7 @@
 #include "dlist.h"
 #include "node.h"
 #include "server.h"
+#include "uvwrite.h"
 
 #define AUTH_TIMEOUT_MS 2000 /* a peer has this long to prove it holds the token */
 #define WRITE_QUEUE_MAX (1024u << 20)
@@ -35,11 +36,6 @@
  * are counted, and the count is logged with the next line let through. */
 #define LOG_BURST 5
 #define LOG_WINDOW_MS 10000
-
-typedef struct wreq {
-	uv_write_t w;
-	char *buf;
-} wreq;
 
 static void process(conn *c);
 static int nconns;
@@ -186,21 +182,9 @@ static void conn_close(conn *c)
 	uv_idle_start(&closed_idle, on_closed_idle);
 }
 
-static void on_write(uv_write_t *w, int status)
+/* Queues bytes (owned) and data (not), sealed when the link is encrypted. */
+static void conn_write2(conn *c, char *buf, size_t len, const void *data, size_t dlen)
 {
-	wreq *r = (wreq *)w;
-
-	(void)status;
-	free(r->buf);
-	free(r);
-}
-
-/* Queues bytes as they are (already sealed, or a plain link's). */
-static void conn_write_raw(conn *c, char *buf, size_t len)
-{
-	wreq *r;
-	uv_buf_t b;
-
 	if (c->closing) {
 		free(buf);
 		return;
@@ -211,40 +195,8 @@ static void conn_write_raw(conn *c, char *buf, size_t len)
 		conn_close(c);
 		return;
 	}
-	r = malloc(sizeof(*r));
-	if (!r) {
-		free(buf);
+	if (uvw_write(&c->u.s, buf, len, data, dlen, &c->sec, NULL))
 		conn_close(c);
-		return;
-	}
-	r->buf = buf;
-	b = uv_buf_init(buf, (unsigned)len);
-	if (uv_write(&r->w, &c->u.s, &b, 1, on_write)) {
-		free(buf);
-		free(r);
-		conn_close(c);
-	}
-}
-
-/* Queues bytes, sealed into records first when the link is encrypted:
- * up to two pieces (a frame's head, then its data, sealed straight from
- * where they lie, so a chunk of an object is never copied first). */
-static void conn_write2(conn *c, char *buf, size_t len, const void *data, size_t dlen)
-{
-	rbuf rec = { 0 };
-
-	if (!c->sec.on || c->closing) {
-		conn_write_raw(c, buf, len);
-		return;
-	}
-	if (ray_sec_seal(&c->sec, buf, len, &rec) || (dlen && ray_sec_seal(&c->sec, data, dlen, &rec))) {
-		free(buf);
-		rbuf_release(&rec);
-		conn_close(c);
-		return;
-	}
-	free(buf);
-	conn_write_raw(c, rec.p, rec.len);
 }
 
 static void conn_write(conn *c, char *buf, size_t len)
@@ -256,7 +208,6 @@ void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t
 {
 	char *buf;
 	size_t len;
-	int direct;
 
 	if (!c || c->closing) {
 		cJSON_Delete(reply);
@@ -264,16 +215,14 @@ void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(reply, "ok"))
 		cJSON_AddBoolToObject(reply, "ok", 1);
-	/* Sealed links take the data from where it lies; plain ones get one
-	 * buffer, one write. */
-	direct = c->sec.on && dlen;
-	buf = ray_frame_pack(req_id, reply, direct ? NULL : data ? data : "", dlen, &len);
+	/* The frame's head; its data follows from where it lies. */
+	buf = ray_frame_pack(req_id, reply, NULL, dlen, &len);
 	cJSON_Delete(reply);
 	if (!buf) {
 		conn_close(c);
 		return;
 	}
-	conn_write2(c, buf, len, direct ? data : NULL, direct ? dlen : 0);
+	conn_write2(c, buf, len, data, dlen);
 }
 
 void conn_reply_err(conn *c, uint32_t req_id, int code, const char *fmt, ...)
