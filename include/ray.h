@@ -157,9 +157,10 @@ typedef struct ray_task_opts {
 void ray_task_opts_init(ray_task_opts *o);
 
 /*
- * Submits tasks in one round trip.  Each task i is either argvs[i] (a
- * NULL-terminated argv) or, when argvs is NULL, the shell line cmds[i] run by
- * `sh -c`.  refs receives num_returns refs per task, task after task
+ * Submits tasks, a batch per round trip (a long list goes as several
+ * requests; after a failure, those before it stay submitted).  Each task
+ * i is either argvs[i] (a NULL-terminated argv) or, when argvs is NULL,
+ * the shell line cmds[i] run by `sh -c`.  refs receives num_returns refs per task, task after task
  * (n * num_returns entries).  warning, when not NULL, receives a note such
  * as an infeasible request ("" when none).
  */

@@ -388,24 +388,45 @@ int ray_recv(ray_client *c, int64_t timeout_ms, cJSON **reply, rbuf *rdata, ray_
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : ray_now_ms() + timeout_ms;
 	ray_frame f;
-	cJSON *js;
-	int rc;
+	cJSON *js = NULL;
+	uint64_t total = 0;
+	uint32_t id = 0;
+	int rc, more;
 
 	*reply = NULL;
-	while ((rc = ray_frame_parse(c->in.p, c->in.len, &f)) == 0)
-		if ((rc = fill(c, f.total > c->in.len ? f.total : RAY_HDR_LEN, deadline, err)))
-			return rc;
-	if (rc < 0)
-		return ray_seterr(err, RAY_EUNREACH, "malformed reply from '%s'", c->address);
-	js = f.js;
-	if (rdata) {
+	if (rdata)
 		rdata->len = 0;
-		if (rbuf_append(rdata, f.data, f.dlen)) {
+	/* A reply may come in several frames (stream.c): merged here. */
+	do {
+		while ((rc = ray_frame_parse(c->in.p, c->in.len, &f)) == 0)
+			if ((rc = fill(c, f.total > c->in.len ? f.total : RAY_HDR_LEN, deadline, err))) {
+				cJSON_Delete(js);
+				return rc;
+			}
+		if (rc < 0 || (js && f.req_id != id) || (total += f.total) > RAY_REPLY_MAX) {
 			cJSON_Delete(js);
+			cJSON_Delete(f.js);
+			return ray_seterr(err, RAY_EUNREACH, "malformed reply from '%s'", c->address);
+		}
+		if (rdata && rbuf_append(rdata, f.data, f.dlen)) {
+			cJSON_Delete(js);
+			cJSON_Delete(f.js);
 			return ray_seterr(err, RAY_EUNREACH, "out of memory");
 		}
-	}
-	rbuf_consume(&c->in, f.total);
+		id = f.req_id;
+		more = (f.flags & RAY_FLAG_MORE) != 0;
+		rbuf_consume(&c->in, f.total);
+		if (!js) {
+			js = f.js;
+		} else {
+			rc = ray_reply_merge(js, f.js);
+			cJSON_Delete(f.js);
+			if (rc) {
+				cJSON_Delete(js);
+				return ray_seterr(err, RAY_EUNREACH, "malformed reply from '%s'", c->address);
+			}
+		}
+	} while (more);
 	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(js, "ok"))) {
 		int code = (int)rj_int(js, "code", RAY_EUNREACH);
 		const char *m = rj_str(js, "msg");

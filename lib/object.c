@@ -39,7 +39,7 @@ static int copy_ref(char ref[RAY_REF_MAX + 1], const char *s, ray_err *err)
 int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
                  const size_t *lens, char (*refs)[RAY_REF_MAX + 1], ray_err *err)
 {
-	cJSON *req, *sizes, *reply = NULL, *arr;
+	cJSON *req, *sizes, *reply = NULL, *arr, *r;
 	rbuf data = { 0 };
 	size_t i, done = 0;
 	int rc = 0;
@@ -54,7 +54,7 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 		data.len = 0;
 		/* Batch as many as fit in one frame. */
 		while (done < n && (done == start || total + lens[done] <= RAY_DATA_MAX / 2) &&
-		       done - start < RAY_ITEMS_MAX) {
+		       done - start < RAY_BATCH_MAX) {
 			if (lens[done] > RAY_DATA_MAX) {
 				cJSON_Delete(req);
 				rbuf_release(&data);
@@ -75,8 +75,9 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 			arr = cJSON_GetObjectItemCaseSensitive(reply, "refs");
 			if (cJSON_GetArraySize(arr) != (int)(done - start))
 				rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to put");
-			for (i = start; !rc && i < done; i++)
-				rc = copy_ref(refs[i], cJSON_GetArrayItem(arr, (int)(i - start))->valuestring, err);
+			r = arr ? arr->child : NULL;
+			for (i = start; !rc && i < done; i++, r = r->next)
+				rc = copy_ref(refs[i], r->valuestring, err);
 		}
 		cJSON_Delete(reply);
 		reply = NULL;
@@ -325,8 +326,19 @@ static int get_part(ray_client *c, const char *ref, uint64_t off, size_t len,
 	return rc;
 }
 
-int ray_get_many(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
-                 void **out, size_t *lens, ray_err *err)
+/* What is left of a timeout that started at t0 (-1: none). */
+static int64_t time_left(int64_t timeout_ms, int64_t t0)
+{
+	int64_t left;
+
+	if (timeout_ms < 0)
+		return -1;
+	left = timeout_ms - (ray_now_ms() - t0);
+	return left > 0 ? left : 0;
+}
+
+static int get_many_part(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                         void **out, size_t *lens, ray_err *err)
 {
 	cJSON *reply = NULL, *objs, *o;
 	rbuf data = { 0 };
@@ -337,9 +349,10 @@ int ray_get_many(ray_client *c, size_t n, const char *const *refs, int64_t timeo
 		out[i] = NULL;
 	rc = get_req(c, n, refs, timeout_ms, 1, n == 1, &reply, &data, err);
 	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
+	o = NULL;
 	for (i = 0; !rc && i < n; i++) {
 		uint64_t size, off;
-		o = cJSON_GetArrayItem(objs, (int)i);
+		o = o ? o->next : objs->child;
 		if ((rc = obj_error(o, err)))
 			break;
 		size = (uint64_t)rj_int(o, "size", -1);
@@ -380,6 +393,29 @@ int ray_get_many(ray_client *c, size_t n, const char *const *refs, int64_t timeo
 		}
 	cJSON_Delete(reply);
 	rbuf_release(&data);
+	return rc;
+}
+
+/* Long lists go as several requests of RAY_BATCH_MAX refs. */
+int ray_get_many(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                 void **out, size_t *lens, ray_err *err)
+{
+	int64_t t0 = ray_now_ms();
+	size_t i, done;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	for (done = 0; done < n && !rc; done += RAY_BATCH_MAX) {
+		size_t k = n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX;
+		rc = get_many_part(c, k, refs + done, time_left(timeout_ms, t0), out + done,
+		                   lens + done, err);
+	}
+	if (rc)
+		for (i = 0; i < n; i++) {
+			free(out[i]);
+			out[i] = NULL;
+		}
 	return rc;
 }
 
@@ -522,19 +558,34 @@ static int is_spilled(const cJSON *o)
  * parallel and overlap our copying), and releases the previous restored
  * file once copied (the node may spill it again): one round trip each.
  */
-static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
-                   const sink *k, ray_err *err)
+/* Item j of a list walked forward only (j never goes back). */
+static const cJSON *pf_item(const cJSON **at, size_t *ati, size_t j)
+{
+	while (*at && *ati < j) {
+		*at = (*at)->next;
+		(*ati)++;
+	}
+	return *at;
+}
+
+static int get_out_part(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                        const sink *k, ray_err *err)
 {
 	cJSON *reply = NULL, *objs, *one = NULL;
 	rbuf data = { 0 }, odata = { 0 }, part = { 0 };
 	const char *prev = NULL;
-	size_t i, j, pf = 0;
+	const cJSON *next, *pfo;
+	size_t i, j, pf = 0, pfi = 0;
 	int rc, release = 0;
 
 	rc = get_req(c, n, refs, timeout_ms, 0, n == 1, &reply, &data, err);
 	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
+	/* Walked by pointer, as indexing a cJSON array is linear. */
+	next = !rc && objs ? objs->child : NULL;
+	pfo = next;
 	for (i = 0; !rc && i < n; i++) {
-		const cJSON *o = cJSON_GetArrayItem(objs, (int)i);
+		const cJSON *o = next;
+		next = next ? next->next : NULL;
 		const char *path = rj_str(o, "path");
 		const rbuf *src = &data;
 		int fd, spilled = is_spilled(o);
@@ -558,7 +609,7 @@ static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t tim
 			prev = NULL;
 			a = cJSON_AddArrayToObject(req, "prefetch");
 			for (j = pf > i ? pf : i + 1; j < n && npf < PREFETCH; j++)
-				if (is_spilled(cJSON_GetArrayItem(objs, (int)j))) {
+				if (is_spilled(pf_item(&pfo, &pfi, j))) {
 					cJSON_AddItemToArray(a, cJSON_CreateString(refs[j]));
 					npf++;
 					pf = j + 1;
@@ -599,6 +650,20 @@ static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	return rc;
 }
 
+/* Long lists go as several requests of RAY_BATCH_MAX refs, in order. */
+static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                   const sink *k, ray_err *err)
+{
+	int64_t t0 = ray_now_ms();
+	size_t done;
+	int rc = 0;
+
+	for (done = 0; done < n && !rc; done += RAY_BATCH_MAX)
+		rc = get_out_part(c, n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX, refs + done,
+		                  time_left(timeout_ms, t0), k, err);
+	return rc;
+}
+
 int ray_get_to_fd(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
                   int fd, ray_err *err)
 {
@@ -615,15 +680,15 @@ int ray_get_to_dir(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	return get_out(c, n, refs, timeout_ms, &k, err);
 }
 
-int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,
-             int64_t timeout_ms, unsigned char *ready, ray_err *err)
+/* One wait request: ready[i] set for each ready ref (all of them, not
+ * only k); the count, or an error (a timeout is not one here). */
+static int wait_req(ray_client *c, size_t n, const char *const *refs, size_t k,
+                    int64_t timeout_ms, unsigned char *ready, ray_err *err)
 {
-	cJSON *req, *reply = NULL, *arr;
+	cJSON *req, *reply = NULL, *arr, *it = NULL;
 	size_t i, cnt = 0;
 	int rc;
 
-	if ((rc = check_refs(n, refs, err)))
-		return rc;
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "wait");
 	cJSON_AddItemToObject(req, "refs", refs_array(n, refs));
@@ -636,30 +701,89 @@ int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,
 		arr = cJSON_GetObjectItemCaseSensitive(reply, "ready");
 		if (cJSON_GetArraySize(arr) != (int)n)
 			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to wait");
-		/* At most k, the first ready in input order, as Ray's ray.wait
-		 * returns at most num_returns. */
 		for (i = 0; !rc && i < n; i++) {
-			ready[i] = cnt < k && cJSON_IsTrue(cJSON_GetArrayItem(arr, (int)i));
+			it = it ? it->next : arr->child;
+			ready[i] = cJSON_IsTrue(it);
 			cnt += ready[i];
 		}
-		if (!rc && cnt < k)
-			rc = ray_seterr(err, RAY_ETIMEOUT, "timed out: %zu of %zu objects ready", cnt, k);
 	}
 	cJSON_Delete(reply);
-	return rc ? rc : (int)(cnt > INT32_MAX ? INT32_MAX : cnt);
+	return rc ? rc : (int)cnt;
+}
+
+/* Over RAY_BATCH_MAX refs no one request can wait for k of them: each
+ * round asks every part at once without waiting, then waits a moment on
+ * the first part that still has refs not ready. */
+static int wait_parts(ray_client *c, size_t n, const char *const *refs, size_t k,
+                      int64_t timeout_ms, unsigned char *ready, ray_err *err)
+{
+	int64_t t0 = ray_now_ms();
+	size_t done, cnt;
+	int rc;
+
+	for (;;) {
+		size_t block = n;
+		cnt = 0;
+		for (done = 0; done < n; done += RAY_BATCH_MAX) {
+			size_t m = n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX;
+			if ((rc = wait_req(c, m, refs + done, m, 0, ready + done, err)) < 0)
+				return rc;
+			cnt += (size_t)rc;
+			if ((size_t)rc < m && block == n)
+				block = done;
+		}
+		if (cnt >= k || block == n || time_left(timeout_ms, t0) == 0)
+			return (int)(cnt > INT32_MAX ? INT32_MAX : cnt);
+		{
+			size_t m = n - block < RAY_BATCH_MAX ? n - block : RAY_BATCH_MAX;
+			int64_t left = time_left(timeout_ms, t0), slice = left < 0 || left > 200 ? 200 : left;
+			size_t have = 0, i;
+			for (i = 0; i < m; i++)
+				have += ready[block + i];
+			if ((rc = wait_req(c, m, refs + block, have + 1, slice, ready + block, err)) < 0)
+				return rc;
+		}
+	}
+}
+
+int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,
+             int64_t timeout_ms, unsigned char *ready, ray_err *err)
+{
+	size_t i, cnt = 0;
+	int rc;
+
+	if ((rc = check_refs(n, refs, err)))
+		return rc;
+	rc = n > RAY_BATCH_MAX ? wait_parts(c, n, refs, k, timeout_ms, ready, err)
+	                       : wait_req(c, n, refs, k, timeout_ms, ready, err);
+	if (rc < 0)
+		return rc;
+	/* At most k, the first ready in input order, as Ray's ray.wait
+	 * returns at most num_returns. */
+	for (i = 0; i < n; i++) {
+		ready[i] = cnt < k && ready[i];
+		cnt += ready[i];
+	}
+	if (cnt < k)
+		return ray_seterr(err, RAY_ETIMEOUT, "timed out: %zu of %zu objects ready", cnt, k);
+	return (int)(cnt > INT32_MAX ? INT32_MAX : cnt);
 }
 
 int ray_free(ray_client *c, size_t n, const char *const *refs, ray_err *err)
 {
 	cJSON *req;
+	size_t done;
 	int rc;
 
 	if ((rc = check_refs(n, refs, err)))
 		return rc;
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "op", "free");
-	cJSON_AddItemToObject(req, "refs", refs_array(n, refs));
-	rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
-	cJSON_Delete(req);
+	for (done = 0; done < n && !rc; done += RAY_BATCH_MAX) {
+		req = cJSON_CreateObject();
+		cJSON_AddStringToObject(req, "op", "free");
+		cJSON_AddItemToObject(req, "refs", refs_array(n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX,
+		                                              refs + done));
+		rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
+		cJSON_Delete(req);
+	}
 	return rc;
 }

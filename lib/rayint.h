@@ -21,6 +21,11 @@
  * a node handles a request on its event loop, so this bounds the time one
  * request can hold it; clients split longer lists. */
 #define RAY_ITEMS_MAX 65536
+/* How many items libray puts in one request (refs, sizes, tasks), and how
+ * many bytes of commands: well under RAY_ITEMS_MAX, and under RAY_JSON_MAX
+ * with refs of any length.  Longer lists go as several requests. */
+#define RAY_BATCH_MAX 16384
+#define RAY_BATCH_BYTES (1u << 20)
 #define RAY_INLINE_MAX (64u << 10)
 #define RAY_MAGIC "RAYTOOL1"
 #define RAY_MAGIC_LEN 8
@@ -121,6 +126,21 @@ int ray_hs_session(ray_hs *h, ray_sec *s);
  * out of memory. */
 char *ray_frame_pack(uint32_t req_id, const cJSON *js, const void *data, size_t dlen,
                      size_t *len);
+/* Replies too large for one frame go as several (stream.c): each frame but
+ * the last has RAY_FLAG_MORE in its header's flags and only a piece of the
+ * reply's largest array; the last has the other members and the data. */
+#define RAY_FLAG_MORE 1u
+#define RAY_STREAM_CHUNK (1u << 20)
+/* The most JSON one merged reply may add up to (a receiver's bound). */
+#define RAY_REPLY_MAX (1024u << 20)
+/* A reply's frames (several when its JSON is over RAY_JSON_MAX), with dlen
+ * bytes of data counted in the last, for the caller to send next.  NULL
+ * when out of memory or when no split fits (an item alone over the limit).
+ * js is left as it was. */
+char *ray_reply_pack(uint32_t req_id, cJSON *js, size_t dlen, size_t *len);
+/* Moves a continued frame's members into the reply so far: arrays are
+ * appended, other members replaced.  more is left empty; -1 when malformed. */
+int ray_reply_merge(cJSON *into, cJSON *more);
 typedef struct ray_frame {
 	uint32_t req_id, flags;
 	cJSON *js;              /* a JSON object, the caller's to delete */

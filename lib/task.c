@@ -70,40 +70,43 @@ cJSON *ray_task_opts_json(const ray_task_opts *o)
 	return j;
 }
 
-int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
-               const char *const *const *argvs, const char *const *cmds,
-               char (*refs)[RAY_REF_MAX + 1], char *warning, size_t warnlen,
-               ray_err *err)
+/* One submit request for tasks [0, n); *used says how many fit in it. */
+static int submit_part(ray_client *c, const ray_task_opts *o, size_t n,
+                       const char *const *const *argvs, const char *const *cmds,
+                       char (*refs)[RAY_REF_MAX + 1], char *warning, size_t warnlen,
+                       size_t *used, ray_err *err)
 {
 	cJSON *req, *reply = NULL, *arr, *r;
-	size_t i, nr = (size_t)(o->num_returns > 0 ? o->num_returns : 1);
+	size_t i, bytes = 0, nr = (size_t)(o->num_returns > 0 ? o->num_returns : 1);
 	int rc;
 
-	if (warning && warnlen)
-		warning[0] = '\0';
-	if (o->stdin_ref && !ray_ref_valid(o->stdin_ref))
-		return ray_seterr(err, RAY_EUSAGE, "malformed ref '%s'", o->stdin_ref);
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "submit");
 	cJSON_AddItemToObject(req, "opts", ray_task_opts_json(o));
 	arr = cJSON_AddArrayToObject(req, "tasks");
-	for (i = 0; i < n; i++) {
+	/* As many as fit a request of RAY_BATCH_MAX tasks and _BYTES. */
+	for (i = 0; i < n && i < RAY_BATCH_MAX && (i == 0 || bytes < RAY_BATCH_BYTES); i++) {
 		if (argvs) {
+			const char *const *a;
 			if (!argvs[i] || !argvs[i][0]) {
 				cJSON_Delete(req);
 				return ray_seterr(err, RAY_EUSAGE, "empty command");
 			}
+			for (a = argvs[i]; *a; a++)
+				bytes += strlen(*a) + 4;
 			cJSON_AddItemToArray(arr, str_array(argvs[i]));
 		} else {
+			bytes += strlen(cmds[i]) + 4;
 			cJSON_AddItemToArray(arr, cJSON_CreateString(cmds[i]));
 		}
 	}
+	*used = i;
 	rc = ray_call(c, req, NULL, 0, -1, &reply, NULL, err);
 	cJSON_Delete(req);
 	if (!rc) {
 		const char *w = rj_str(reply, "warning");
 		arr = cJSON_GetObjectItemCaseSensitive(reply, "refs");
-		if (cJSON_GetArraySize(arr) != (int)(n * nr))
+		if (cJSON_GetArraySize(arr) != (int)(*used * nr))
 			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to submit");
 		i = 0;
 		cJSON_ArrayForEach(r, arr) {
@@ -114,31 +117,55 @@ int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
 			else
 				snprintf(refs[i++], RAY_REF_MAX + 1, "%s", r->valuestring);
 		}
-		if (w && warning && warnlen)
+		if (w && warning && warnlen && !warning[0])
 			snprintf(warning, warnlen, "%s", w);
 	}
 	cJSON_Delete(reply);
 	return rc;
 }
 
+int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
+               const char *const *const *argvs, const char *const *cmds,
+               char (*refs)[RAY_REF_MAX + 1], char *warning, size_t warnlen,
+               ray_err *err)
+{
+	size_t done = 0, used = 0, nr = (size_t)(o->num_returns > 0 ? o->num_returns : 1);
+	int rc = 0;
+
+	if (warning && warnlen)
+		warning[0] = '\0';
+	if (o->stdin_ref && !ray_ref_valid(o->stdin_ref))
+		return ray_seterr(err, RAY_EUSAGE, "malformed ref '%s'", o->stdin_ref);
+	/* A long batch goes as several requests; the tasks of the ones sent
+	 * before a failure were submitted (their refs are filled in). */
+	while (!rc && (done < n || n == 0)) {
+		rc = submit_part(c, o, n - done, argvs ? argvs + done : NULL, cmds ? cmds + done : NULL,
+		                 refs + done * nr, warning, warnlen, &used, err);
+		done += used;
+		if (n == 0)
+			break;
+	}
+	return rc;
+}
+
 int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force, ray_err *err)
 {
 	cJSON *req, *a;
-	size_t i;
-	int rc;
+	size_t i, done;
+	int rc = 0;
 
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "op", "cancel");
-	a = cJSON_AddArrayToObject(req, "refs");
-	for (i = 0; i < n; i++) {
-		if (!ray_ref_valid(refs[i])) {
-			cJSON_Delete(req);
+	for (i = 0; i < n; i++)
+		if (!ray_ref_valid(refs[i]))
 			return ray_seterr(err, RAY_EUSAGE, "malformed ref '%s'", refs[i]);
-		}
-		cJSON_AddItemToArray(a, cJSON_CreateString(refs[i]));
+	for (done = 0; done < n && !rc; done = i) {
+		req = cJSON_CreateObject();
+		cJSON_AddStringToObject(req, "op", "cancel");
+		a = cJSON_AddArrayToObject(req, "refs");
+		for (i = done; i < n && i - done < RAY_BATCH_MAX; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(refs[i]));
+		cJSON_AddBoolToObject(req, "force", force);
+		rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
+		cJSON_Delete(req);
 	}
-	cJSON_AddBoolToObject(req, "force", force);
-	rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
-	cJSON_Delete(req);
 	return rc;
 }

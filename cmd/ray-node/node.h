@@ -148,6 +148,7 @@ struct conn {
 	int resume_queued;
 	int refs;                 /* deferred replies that still point here */
 	conn *rprev, *rnext;      /* queue of connections to resume */
+	uint64_t skip;            /* bytes of a refused request still to read past */
 	char *put_path;           /* owned; a put_part in progress */
 	int put_fd;
 	char put_ref[RAY_REF_MAX + 1];

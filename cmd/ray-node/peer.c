@@ -22,6 +22,9 @@ typedef struct preq {
 	void *ud;
 	char *buf;              /* owned until sent: frames queued before READY */
 	size_t len;
+	cJSON *part;            /* owned: a reply in several frames, so far */
+	rbuf pdata;             /* its data so far */
+	uint64_t ptotal;        /* its bytes so far (bounded by RAY_REPLY_MAX) */
 	struct preq *next;
 } preq;
 
@@ -79,6 +82,8 @@ static void peer_break(peer *p)
 	while ((r = p->head)) {
 		p->head = r->next;
 		free(r->buf);
+		cJSON_Delete(r->part);
+		rbuf_release(&r->pdata);
 		if (r->cb)
 			r->cb(r->ud, RAY_EUNREACH, NULL, NULL, 0);
 		free(r);
@@ -110,6 +115,38 @@ static void peer_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 		return;
 	}
 	*b = uv_buf_init(in->p + in->len, (unsigned)(in->cap - in->len));
+}
+
+/* A reply in several frames (stream.c): a frame flagged MORE is merged
+ * into r->part and f->js set NULL; the last one leaves in f the whole
+ * reply (f->js then owned by the caller, its data in r->pdata).  -1 on a
+ * malformed or oversized reply. */
+static int continued(preq *r, ray_frame *f)
+{
+	int more = (f->flags & RAY_FLAG_MORE) != 0;
+
+	if (!more && !r->part)
+		return 0;
+	if ((r->ptotal += f->total) > RAY_REPLY_MAX || rbuf_append(&r->pdata, f->data, f->dlen)) {
+		cJSON_Delete(f->js);
+		return -1;
+	}
+	if (!r->part) {
+		r->part = f->js;
+	} else {
+		int rc = ray_reply_merge(r->part, f->js);
+		cJSON_Delete(f->js);
+		if (rc)
+			return -1;
+	}
+	f->js = NULL;
+	if (!more) {
+		f->js = r->part;
+		r->part = NULL;
+		f->data = r->pdata.p;
+		f->dlen = r->pdata.len;
+	}
+	return 0;
 }
 
 static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -207,6 +244,13 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			peer_break(p);
 			return;
 		}
+		if (continued(r, &f)) {
+			peer_break(p);
+			return;
+		}
+		off += f.total;
+		if (!f.js)
+			continue;   /* more frames of this reply to come */
 		p->head = r->next;
 		if (!p->head)
 			p->tail = NULL;
@@ -216,9 +260,9 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 				code = (int)rj_int(f.js, "code", RAY_EUNREACH);
 			r->cb(r->ud, code, f.js, f.data, f.dlen);
 		}
+		rbuf_release(&r->pdata);
 		free(r);
 		cJSON_Delete(f.js);
-		off += f.total;
 		if (p->state == PEER_BROKEN)
 			return;
 	}

@@ -215,11 +215,14 @@ void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(reply, "ok"))
 		cJSON_AddBoolToObject(reply, "ok", 1);
-	/* The frame's head; its data follows from where it lies. */
-	buf = ray_frame_pack(req_id, reply, NULL, dlen, &len);
+	/* The frames' heads (several for a long list); the data follows
+	 * from where it lies. */
+	buf = ray_reply_pack(req_id, reply, dlen, &len);
 	cJSON_Delete(reply);
 	if (!buf) {
-		conn_close(c);
+		/* Nothing is cut short in silence: the client hears why. */
+		node_log("a reply could not be framed (%zu bytes of data, or out of memory)", dlen);
+		conn_reply_err(c, req_id, RAY_ERESOURCE, "the reply is too large to send; ask for less");
 		return;
 	}
 	conn_write2(c, buf, len, data, dlen);
@@ -340,13 +343,40 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	process(c);
 }
 
+/* A request whose header is over the frame limits: the client is told,
+ * and its bytes are read past rather than the connection dropped.
+ * Returns 0 for a header that is not a request at all. */
+static int refuse_large(conn *c)
+{
+	ray_hdr h;
+
+	ray_hdr_unpack(&h, (const unsigned char *)c->in.p);
+	if (h.json_len < 2)
+		return 0;
+	conn_reply_err(c, h.req_id, RAY_EUSAGE,
+	               "request too large (%u bytes of JSON, %u of data; at most %u and %u): split it",
+	               h.json_len, h.data_len, RAY_JSON_MAX, RAY_DATA_MAX);
+	rbuf_consume(&c->in, RAY_HDR_LEN);
+	c->skip = (uint64_t)h.json_len + h.data_len;
+	return 1;
+}
+
 /* Handles the complete frames buffered on c, one at a time. */
 static void process(conn *c)
 {
-	while (!c->closing && !c->busy && c->in.len >= RAY_HDR_LEN) {
+	while (!c->closing && !c->busy && c->in.len >= (c->skip ? 1 : RAY_HDR_LEN)) {
 		ray_frame f;
-		int rc = ray_frame_parse(c->in.p, c->in.len, &f);
+		int rc;
 
+		if (c->skip) {
+			size_t n = c->skip < c->in.len ? (size_t)c->skip : c->in.len;
+			rbuf_consume(&c->in, n);
+			c->skip -= n;
+			continue;
+		}
+		rc = ray_frame_parse(c->in.p, c->in.len, &f);
+		if (rc < 0 && !f.total && refuse_large(c))
+			continue;
 		if (rc == 0) {
 			if (rbuf_reserve(&c->in, f.total - c->in.len))
 				conn_close(c);
