@@ -581,7 +581,7 @@ static actor *instance_new(const cJSON *j, ray_err *err)
 	a->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, err);
 	a->env = json_strv(cJSON_GetObjectItemCaseSensitive(j, "env"), 1, NULL);
 	res_from_json_raw(&a->req, cJSON_GetObjectItemCaseSensitive(j, "req"));
-	a->shape.req = a->req;
+	a->shape.req = &a->req;
 	a->shape.bundle = -1;
 	if (pg) {
 		snprintf(a->shape.pg, sizeof(a->shape.pg), "%s", pg);

@@ -348,8 +348,9 @@ static actor *dir_build(const cJSON *req, int saved, ray_err *err)
 	a->key = name && a->ns ? name_key(a->ns, name) : NULL;
 	a->argv = argv;
 	a->env = json_strv(cJSON_GetObjectItemCaseSensitive(opts, "env"), 1, NULL);
-	a->req = shape.req;
+	a->req = *shape.req;
 	a->shape = shape;
+	a->shape.req = &a->req;
 	a->protocol = proto;
 	a->detached = rj_bool(req, "detached");
 	a->max_restarts = (int)rj_int(req, "max_restarts", 0);

@@ -47,7 +47,7 @@ res *task_pool(task *t)
 	if (t->bundle >= 0)
 		return (b = bundle_find(t->pg, t->bundle)) ? &b->avail : NULL;
 	for (b = bundles; b; b = b->next)
-		if (!strcmp(b->pg, t->pg) && res_fits(&t->req, &b->avail)) {
+		if (!strcmp(b->pg, t->pg) && res_fits(t->req, &b->avail)) {
 			t->bundle = b->index;
 			return &b->avail;
 		}
@@ -137,10 +137,8 @@ void op_bundle_prepare(conn *c, uint32_t id, cJSON *req)
 	r.mem = rj_int(j, "mem", 0);
 	cu = cJSON_GetObjectItemCaseSensitive(j, "custom");
 	cJSON_ArrayForEach(it, cu)
-		if (r.ncustom < MAX_CUSTOM && cJSON_IsNumber(it) && strlen(it->string) < sizeof(r.custom[0].name)) {
-			snprintf(r.custom[r.ncustom].name, sizeof(r.custom[0].name), "%s", it->string);
+		if (r.ncustom < MAX_CUSTOM && cJSON_IsNumber(it) && (r.custom[r.ncustom].name = res_name(it->string)))
 			r.custom[r.ncustom++].q = (int64_t)it->valuedouble;
-		}
 	if (bundle_prepare(pgid, (int)index, &r))
 		conn_reply_err(c, id, RAY_ERESOURCE, "resources are not free");
 	else

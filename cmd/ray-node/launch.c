@@ -239,14 +239,14 @@ static int should_retry(task *t)
 
 static void release_resources(task *t)
 {
-	res r = t->req, *pool = task_pool(t);
+	res r = *t->req, *pool = task_pool(t);
 
 	if (t->lent)
 		r.cpu = 0;
 	t->lent = 0;
 	if (pool)
 		res_add(pool, &r);
-	gpu_give(&t->req, t->gpu_ids);
+	gpu_give(t->req, t->gpu_ids);
 }
 
 void task_seal_ok(task *t)
@@ -416,9 +416,9 @@ void task_start(task *t)
 	res *pool = task_pool(t);
 
 	if (pool)
-		res_sub(pool, &t->req);
-	gpu_take(&t->req, t->gpu_ids, sizeof(t->gpu_ids));
-	env = env_build(t->id, t->job, t->attempt, &t->req, t->gpu_ids, t->env, t->num_returns, t->rets);
+		res_sub(pool, t->req);
+	gpu_take(t->req, t->gpu_ids, sizeof(t->gpu_ids));
+	env = env_build(t->id, t->job, t->attempt, t->req, t->gpu_ids, t->env, t->num_returns, t->rets);
 	t->state = T_SUBMITTED;
 	if (t->stdin_obj && !store_path(t->stdin_obj, path, sizeof(path)))
 		fds[0] = open(path, O_RDONLY | O_CLOEXEC);
@@ -441,8 +441,8 @@ void task_start(task *t)
 	ray_strv_free(env);
 	if (rc) {
 		if ((pool = task_pool(t)))
-			res_add(pool, &t->req);
-		gpu_give(&t->req, t->gpu_ids);
+			res_add(pool, t->req);
+		gpu_give(t->req, t->gpu_ids);
 		close_rets_tmp(t);
 		task_desc(t, desc, sizeof(desc));
 		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,

@@ -14,13 +14,16 @@
 #include "map.h"
 
 #define MAX_CUSTOM 16
+#define RES_NAME_MAX 64   /* a custom resource's name, NUL included */
 #define QTY_ONE 10000
 
 typedef struct res {
 	int64_t cpu, gpu;       /* ten-thousandths */
 	int64_t mem;            /* bytes */
 	int ncustom;
-	struct { char name[64]; int64_t q; } custom[MAX_CUSTOM];
+	/* Names are interned (res_name in res.c): a pointer, not 64 bytes,
+	 * as every task record holds a res. */
+	struct { const char *name; int64_t q; } custom[MAX_CUSTOM];
 } res;
 
 enum obj_state { OBJ_PENDING, OBJ_READY, OBJ_ERROR };
@@ -76,7 +79,9 @@ struct task {
 	char **argv;              /* owned, NULL-terminated; @REF unresolved */
 	int shell;                /* argv is {"sh","-c",line} with @REF words */
 	char **env;               /* owned "K=V" list */
-	res req;
+	unsigned char shared;     /* SHARED_ARGV, SHARED_ENV: held with strv_hold,
+	                           * one copy for the tasks of a batch (task.c) */
+	const res *req;           /* not owned: interned (res_intern), one per shape */
 	int num_returns;
 	obj **rets;               /* owned array; objs owned by the store */
 	int max_retries, attempt, retry_exceptions;
@@ -84,8 +89,7 @@ struct task {
 	obj *stdin_obj;
 	obj **deps; int ndeps;    /* owned array */
 	int deps_missing;
-	uv_process_t proc;
-	int proc_live;            /* proc handle open */
+	int proc_live;            /* its process not reaped yet */
 	int pid;
 	int exit_code, term_signal;
 	int cancel;               /* 1 requested, 2 forced */

@@ -124,10 +124,9 @@ static int parse_bundle(res *r, const cJSON *j)
 			r->gpu = q;
 		else if (!strcmp(it->string, "memory"))
 			r->mem = (int64_t)it->valuedouble;
-		else if (r->ncustom < MAX_CUSTOM && strlen(it->string) < sizeof(r->custom[0].name)) {
-			snprintf(r->custom[r->ncustom].name, sizeof(r->custom[0].name), "%s", it->string);
+		else if (r->ncustom < MAX_CUSTOM && (r->custom[r->ncustom].name = res_name(it->string)))
 			r->custom[r->ncustom++].q = q;
-		} else
+		else
 			return -1;
 	}
 	return 0;

@@ -39,7 +39,7 @@ int labels_match(const char *have, const char *want)
 
 static int can_host(const rnode *r, const task *t)
 {
-	if (!r->alive || !res_fits(&t->req, &r->total) || !labels_match(r->labels, t->labels))
+	if (!r->alive || !res_fits(t->req, &r->total) || !labels_match(r->labels, t->labels))
 		return 0;
 	return !t->pin[0] || t->pin_soft || !strcmp(t->pin, r->id);
 }
@@ -74,7 +74,7 @@ static int view_largest(res *big)
 				res one;
 				memset(&one, 0, sizeof(one));
 				one.ncustom = 1;
-				snprintf(one.custom[0].name, sizeof(one.custom[0].name), "%s", r->custom[k].name);
+				one.custom[0].name = r->custom[k].name;
 				one.custom[0].q = r->custom[k].q - q;
 				res_add(big, &one);
 			}
@@ -96,7 +96,7 @@ int place_infeasible_reason(const task *t, char *buf, size_t len)
 		snprintf(buf, len, "its node %s (--node) is %s", t->pin, r && r->alive ? "too small" : "dead");
 	} else if (!view_largest(&big)) {
 		snprintf(buf, len, "no node is alive");
-	} else if (res_missing(&t->req, &big, what, sizeof(what))) {
+	} else if (res_missing(t->req, &big, what, sizeof(what))) {
 		snprintf(buf, len, "no live node has %s", what);
 	} else if (t->labels) {
 		size_t n = strlen(t->labels);
@@ -111,7 +111,7 @@ int place_infeasible_reason(const task *t, char *buf, size_t len)
 
 cJSON *place_demand(const task *t)
 {
-	cJSON *s = cJSON_CreateObject(), *rq = res_json(&t->req);
+	cJSON *s = cJSON_CreateObject(), *rq = res_json(t->req);
 	char why[300];
 	int inf = place_infeasible_reason(t, why, sizeof(why));
 
@@ -171,7 +171,7 @@ static int forward(task *t, rnode *r)
 	a = cJSON_AddArrayToObject(j, "env");
 	for (i = 0; t->env && t->env[i]; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(t->env[i]));
-	cJSON_AddItemToObject(j, "req", res_to_json_raw(&t->req));
+	cJSON_AddItemToObject(j, "req", res_to_json_raw(t->req));
 	cJSON_AddNumberToObject(j, "num_returns", t->num_returns);
 	cJSON_AddNumberToObject(j, "max_retries", t->max_retries);
 	cJSON_AddNumberToObject(j, "attempt", t->attempt);
@@ -192,7 +192,7 @@ static int forward(task *t, rnode *r)
 		return -1;
 	}
 	if (!t->pg[0])
-		res_sub(&r->avail, &t->req);   /* until its next heartbeat says */
+		res_sub(&r->avail, t->req);   /* until its next heartbeat says */
 	snprintf(t->exec_node, sizeof(t->exec_node), "%s", r->id);
 	t->state = T_SUBMITTED;
 	t->start_ms = ray_now_ms();
@@ -214,7 +214,7 @@ int place_pick(task *t, rnode **out, char *why, size_t wlen)
 		res *pool;
 		if (t->owner[0] || pg_local_bundle(t->pg, t->bundle)) {
 			pool = task_pool(t);
-			if (pool && res_fits(&t->req, pool))
+			if (pool && res_fits(t->req, pool))
 				return 0;
 			if (t->owner[0] && pool)
 				return -1;
@@ -237,10 +237,10 @@ int place_pick(task *t, rnode **out, char *why, size_t wlen)
 		return 1;
 	}
 	if (t->owner[0] || n <= 1)
-		return res_fits(&t->req, &N->avail) ? 0 : -1;
+		return res_fits(t->req, &N->avail) ? 0 : -1;
 	if (t->pin[0] && !t->pin_soft) {
 		if (!strcmp(t->pin, N->id))
-			return res_fits(&t->req, &N->avail) ? 0 : -1;
+			return res_fits(t->req, &N->avail) ? 0 : -1;
 		r = view_find(t->pin);
 		if (r && !r->alive) {
 			task_desc(t, desc, sizeof(desc));
@@ -255,7 +255,7 @@ int place_pick(task *t, rnode **out, char *why, size_t wlen)
 	if (t->spread) {
 		for (i = 0; i < n; i++) {
 			r = &N->view[(N->spread_rr + (unsigned)i) % (unsigned)n];
-			if (!can_host(r, t) || !res_fits(&t->req, r == self ? &N->avail : &r->avail))
+			if (!can_host(r, t) || !res_fits(t->req, r == self ? &N->avail : &r->avail))
 				continue;
 			N->spread_rr = (N->spread_rr + (unsigned)i + 1) % (unsigned)n;
 			if (r == self)
@@ -268,7 +268,7 @@ int place_pick(task *t, rnode **out, char *why, size_t wlen)
 	if (t->prefer || t->pin_soft) {
 		for (i = 0; i < n; i++) {
 			r = &N->view[i];
-			if (!prefers(r, t) || !can_host(r, t) || !res_fits(&t->req, r == self ? &N->avail : &r->avail))
+			if (!prefers(r, t) || !can_host(r, t) || !res_fits(t->req, r == self ? &N->avail : &r->avail))
 				continue;
 			if (r == self)
 				return 0;
@@ -276,11 +276,11 @@ int place_pick(task *t, rnode **out, char *why, size_t wlen)
 			return 1;
 		}
 	}
-	if (self && can_host(self, t) && res_fits(&t->req, &N->avail))
+	if (self && can_host(self, t) && res_fits(t->req, &N->avail))
 		return 0;
 	for (i = 0; i < n; i++) {
 		r = &N->view[i];
-		if (r == self || !can_host(r, t) || !res_fits(&t->req, &r->avail))
+		if (r == self || !can_host(r, t) || !res_fits(t->req, &r->avail))
 			continue;
 		if (!best || r->avail.cpu * best->total.cpu > best->avail.cpu * r->total.cpu)
 			best = r;

@@ -186,7 +186,11 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	t->shell = rj_bool(j, "shell");
 	t->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, NULL);
 	t->env = json_strv(cJSON_GetObjectItemCaseSensitive(j, "env"), 1, NULL);
-	res_from_json_raw(&t->req, cJSON_GetObjectItemCaseSensitive(j, "req"));
+	{
+		res r;
+		res_from_json_raw(&r, cJSON_GetObjectItemCaseSensitive(j, "req"));
+		t->req = res_intern(&r);
+	}
 	t->num_returns = n;
 	t->max_retries = (int)rj_int(j, "max_retries", 0);
 	t->attempt = (int)rj_int(j, "attempt", 0);
@@ -197,9 +201,9 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 			t->retry_codes[t->nretry_codes++] = cJSON_IsNumber(it) ? (int)it->valuedouble : -1;
 	}
 	t->rets = calloc((size_t)t->num_returns, sizeof(obj *));
-	if (!t->argv || !t->argv[0] || !t->rets || (t->shell && (!t->argv[1] || !t->argv[2]))) {
+	if (!t->argv || !t->argv[0] || !t->rets || !t->req || (t->shell && (!t->argv[1] || !t->argv[2]))) {
 		task_release(t);
-		conn_reply_err(c, id, RAY_EUSAGE, "bad task");
+		conn_reply_err(c, id, t->req ? RAY_EUSAGE : RAY_ERESOURCE, t->req ? "bad task" : "out of memory");
 		return;
 	}
 	task_register(t);
@@ -262,7 +266,7 @@ void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dle
 	/* Its resources are free there now: do not wait for a heartbeat to
 	 * send that node more work. */
 	if ((r = view_find(from)) && r->alive && !t->pg[0]) {
-		res_add(&r->avail, &t->req);
+		res_add(&r->avail, t->req);
 		res_clamp(&r->avail, &r->total);
 	}
 	if (state == T_FINISHED) {

@@ -15,6 +15,55 @@
 #include "node.h"
 #include "res.h"
 
+/* Interned names: at most this many distinct ones, kept for the node's
+ * life (peers' words are bounded by it too). */
+#define RES_NAMES_MAX 4096
+static map names;
+
+const char *res_name(const char *s)
+{
+	char *p = s ? map_get(&names, s) : NULL;
+
+	if (p || !s || strlen(s) >= RES_NAME_MAX || names.len >= RES_NAMES_MAX)
+		return p;
+	if (!(p = strdup(s)))
+		return NULL;
+	if (map_put(&names, p, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static map shapes;
+
+const res *res_intern(const res *r)
+{
+	char key[64 + MAX_CUSTOM * 32], *k;
+	size_t o;
+	res *p;
+	int i;
+
+	/* The key: the quantities, and each name's interned pointer. */
+	o = (size_t)snprintf(key, sizeof(key), "%lld,%lld,%lld", (long long)r->cpu, (long long)r->gpu,
+	                     (long long)r->mem);
+	for (i = 0; i < r->ncustom && i < MAX_CUSTOM && o < sizeof(key); i++)
+		o += (size_t)snprintf(key + o, sizeof(key) - o, ",%p=%lld", (const void *)r->custom[i].name,
+		                      (long long)r->custom[i].q);
+	if ((p = map_get(&shapes, key)))
+		return p;
+	if (shapes.len >= RES_SHAPES_MAX || !(p = malloc(sizeof(*p) + strlen(key) + 1)))
+		return NULL;
+	*p = *r;
+	k = (char *)(p + 1);
+	memcpy(k, key, strlen(key) + 1);
+	if (map_put(&shapes, k, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 int64_t res_custom_get(const res *r, const char *name)
 {
 	int i;
@@ -32,9 +81,8 @@ static int64_t *custom_slot(res *r, const char *name)
 	for (i = 0; i < r->ncustom; i++)
 		if (!strcmp(r->custom[i].name, name))
 			return &r->custom[i].q;
-	if (r->ncustom == MAX_CUSTOM)
+	if (r->ncustom == MAX_CUSTOM || !(r->custom[r->ncustom].name = res_name(name)))
 		return NULL;
-	snprintf(r->custom[r->ncustom].name, sizeof(r->custom[0].name), "%s", name);
 	r->custom[r->ncustom].q = 0;
 	return &r->custom[r->ncustom++].q;
 }
@@ -97,7 +145,7 @@ void res_clamp(res *a, const res *max)
 
 static int res_add_one(res *r, const char *item, ray_err *err)
 {
-	char name[64];
+	char name[RES_NAME_MAX];
 	const char *eq = strchr(item, '=');
 	int64_t q;
 	size_t nl;
@@ -295,7 +343,7 @@ void res_from_json_raw(res *r, const cJSON *j)
 	r->mem = rj_int(j, "mem", 0);
 	cJSON_ArrayForEach(it, c) {
 		int64_t *q;
-		if (!cJSON_IsNumber(it) || !it->string || strlen(it->string) >= sizeof(r->custom[0].name) ||
+		if (!cJSON_IsNumber(it) || !it->string || strlen(it->string) >= RES_NAME_MAX ||
 		    it->valuedouble > 9e18 || it->valuedouble < -9e18)
 			continue;
 		q = custom_slot(r, it->string);

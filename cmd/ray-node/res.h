@@ -4,6 +4,14 @@
 
 #include "node.h"
 
+/* The one copy of a custom resource's name, kept for the node's life;
+ * NULL when s is too long (RES_NAME_MAX) or the node knows too many. */
+const char *res_name(const char *s);
+/* The one copy of a resource shape, kept for the node's life, which task
+ * records point to (a batch's tasks at the same one): NULL when out of
+ * memory or when the node knows RES_SHAPES_MAX shapes already. */
+#define RES_SHAPES_MAX 65536
+const res *res_intern(const res *r);
 /* The quantity of custom resource name in r; 0 when r has none. */
 int64_t res_custom_get(const res *r, const char *name);
 /* Whether need fits in have, resource by resource. */

@@ -50,7 +50,7 @@ void sched_run(void)
 			continue;
 		}
 		where = place(t);
-		if (where == 0 && !gpu_can_take(&t->req)) {
+		if (where == 0 && !gpu_can_take(t->req)) {
 			scanned++;   /* the GPUs fit, but no device is free enough */
 			t = next;
 			continue;
@@ -74,6 +74,7 @@ void sched_run(void)
 
 typedef struct tmpl {
 	res req;
+	const res *ireq;          /* req interned, for the batch's tasks */
 	int num_returns, max_retries, retry_exceptions;
 	int blocked;              /* unused: placement decides */
 	char labels[600];         /* ",k=v,k=v," or "" */
@@ -194,7 +195,7 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 	{
 		task probe;
 		memset(&probe, 0, sizeof(probe));
-		probe.req = tp->req;
+		probe.req = &tp->req;
 		probe.labels = tp->labels[0] ? tp->labels : NULL;
 		if (!tp->pin_soft && tp->pin[0])
 			snprintf(probe.pin, sizeof(probe.pin), "%s", tp->pin);
@@ -228,7 +229,8 @@ int sched_shape(const cJSON *opts, task *shape, char *warning, size_t wlen, ray_
 	if (rc)
 		return rc;
 	memset(shape, 0, sizeof(*shape));
-	shape->req = tp.req;
+	if (!(shape->req = res_intern(&tp.req)))
+		return ray_seterr(err, RAY_ERESOURCE, "out of memory (or too many resource shapes)");
 	shape->labels = tp.labels[0] ? strdup(tp.labels) : NULL;
 	shape->prefer = tp.prefer ? strdup(tp.prefer) : NULL;
 	snprintf(shape->pin, sizeof(shape->pin), "%s", tp.pin);
@@ -271,7 +273,31 @@ static int check_task_refs(const cJSON *t, ray_err *err)
 	return 0;
 }
 
-static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
+/* The last argv made in a batch, held: the next task with the same
+ * command shares it (a batch of one command, a million times). */
+typedef struct last_argv {
+	char **argv;
+	int shell;
+} last_argv;
+
+static int same_command(const last_argv *l, const cJSON *spec)
+{
+	const cJSON *it;
+	int i = 0;
+
+	if (!l->argv)
+		return 0;
+	if (cJSON_IsString(spec))
+		return l->shell && !strcmp(l->argv[2], spec->valuestring);
+	if (l->shell)
+		return 0;
+	cJSON_ArrayForEach(it, spec)
+		if (!cJSON_IsString(it) || !l->argv[i] || strcmp(l->argv[i++], it->valuestring))
+			return 0;
+	return !l->argv[i];
+}
+
+static task *task_create(const tmpl *tp, const cJSON *spec, last_argv *last, cJSON *refs_out)
 {
 	task *t = calloc(1, sizeof(*t));
 	char rnd[17], ref[RAY_REF_MAX + 1];
@@ -283,7 +309,7 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
 	snprintf(t->job, sizeof(t->job), "%s", tp->job ? tp->job : "00000000");
 	t->name = tp->name ? strdup(tp->name) : NULL;
-	t->req = tp->req;
+	t->req = tp->ireq;
 	t->labels = tp->labels[0] ? strdup(tp->labels) : NULL;
 	t->prefer = tp->prefer ? strdup(tp->prefer) : NULL;
 	snprintf(t->pin, sizeof(t->pin), "%s", tp->pin);
@@ -302,14 +328,13 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 		}
 	}
 	if (tp->env) {
-		size_t n = 0;
-		while (tp->env[n])
-			n++;
-		t->env = calloc(n + 1, sizeof(char *));
-		for (i = 0; t->env && i < (int)n; i++)
-			t->env[i] = strdup(tp->env[i]);
+		t->env = strv_hold(tp->env);   /* shared by op_submit */
+		t->shared |= SHARED_ENV;
 	}
-	if (cJSON_IsString(spec)) {
+	if (same_command(last, spec)) {
+		t->shell = last->shell;
+		t->argv = strv_hold(last->argv);
+	} else if (cJSON_IsString(spec)) {
 		t->shell = 1;
 		t->argv = calloc(4, sizeof(char *));
 		if (t->argv) {
@@ -320,6 +345,19 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	} else {
 		t->argv = json_strv(spec, 0, NULL);
 	}
+	if (t->argv && t->argv != last->argv) {
+		if (t->shell && (!t->argv[0] || !t->argv[1] || !t->argv[2])) {
+			ray_strv_free(t->argv);
+			t->argv = NULL;
+		}
+		if ((t->argv = strv_share(t->argv))) {
+			strv_drop(last->argv);
+			last->argv = strv_hold(t->argv);
+			last->shell = t->shell;
+		}
+	}
+	if (t->argv)
+		t->shared |= SHARED_ARGV;
 	t->rets = calloc((size_t)t->num_returns, sizeof(obj *));
 	if (!t->argv || !t->rets) {
 		task_release(t);
@@ -358,6 +396,7 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(req, "tasks"), *it;
 	cJSON *r, *refs;
 	ray_err err = { 0, "" };
+	last_argv last = { NULL, 0 };
 	tmpl tp;
 	int rc;
 
@@ -372,6 +411,8 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 		ray_strv_free(tp.env);
 		return;
 	}
+	if (!rc && !(tp.ireq = res_intern(&tp.req)))
+		rc = ray_seterr(&err, RAY_ERESOURCE, "out of memory (or %d resource shapes already)", RES_SHAPES_MAX);
 	if (!rc && tp.stdin_ref && !ray_ref_valid(tp.stdin_ref))
 		rc = ray_seterr(&err, RAY_EUSAGE, "malformed ref '%.80s'", tp.stdin_ref);
 	if (!rc && tp.stdin_ref && !store_lookup(tp.stdin_ref))
@@ -389,18 +430,27 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 	}
 	r = cJSON_CreateObject();
 	refs = cJSON_AddArrayToObject(r, "refs");
+	/* One copy of the environment for the batch. */
+	if (tp.env && !(tp.env = strv_share(tp.env))) {
+		cJSON_Delete(r);
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		free(tp.codes);
+		return;
+	}
 	cJSON_ArrayForEach(it, tasks)
-		if (!task_create(&tp, it, refs)) {
+		if (!task_create(&tp, it, &last, refs)) {
 			cJSON_Delete(r);
 			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
 			free(tp.codes);
-			ray_strv_free(tp.env);
+			strv_drop(tp.env);
+			strv_drop(last.argv);
 			return;
 		}
 	if (tp.warning[0])
 		cJSON_AddStringToObject(r, "warning", tp.warning);
 	free(tp.codes);
-	ray_strv_free(tp.env);
+	strv_drop(tp.env);
+	strv_drop(last.argv);
 	conn_reply(c, id, r, NULL, 0);
 	sched_run();
 }

@@ -7,6 +7,7 @@
  * and an actor call's readiness go out through hooks.
  */
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +47,65 @@ task *task_find(const char *id)
 	return id ? map_get(&N->tasks, id) : NULL;
 }
 
+/* The holders' count sits before the vector. */
+typedef struct shv {
+	size_t refs;
+	char *v[];
+} shv;
+
+static shv *shv_of(char **v)
+{
+	return (shv *)(void *)((char *)v - offsetof(shv, v));
+}
+
+char **strv_share(char **v)
+{
+	size_t n = 0;
+	shv *s;
+
+	if (!v)
+		return NULL;
+	while (v[n])
+		n++;
+	if (!(s = malloc(sizeof(*s) + (n + 1) * sizeof(char *)))) {
+		ray_strv_free(v);
+		return NULL;
+	}
+	s->refs = 1;
+	memcpy(s->v, v, (n + 1) * sizeof(char *));
+	free(v);
+	return s->v;
+}
+
+char **strv_hold(char **v)
+{
+	if (v)
+		shv_of(v)->refs++;
+	return v;
+}
+
+void strv_drop(char **v)
+{
+	shv *s;
+	char **p;
+
+	if (!v || --(s = shv_of(v))->refs)
+		return;
+	for (p = s->v; *p; p++)
+		free(*p);
+	free(s);
+}
+
 void task_release(task *t)
 {
-	ray_strv_free(t->argv);
-	ray_strv_free(t->env);
+	if (t->shared & SHARED_ARGV)
+		strv_drop(t->argv);
+	else
+		ray_strv_free(t->argv);
+	if (t->shared & SHARED_ENV)
+		strv_drop(t->env);
+	else
+		ray_strv_free(t->env);
 	free(t->name);
 	free(t->rets);
 	free(t->deps);
@@ -155,6 +211,10 @@ void task_add_dep(task *t, obj *o)
 
 void task_register(task *t)
 {
+	static const res none;
+
+	if (!t->req)
+		t->req = &none;   /* actor calls ask for nothing */
 	map_put(&N->tasks, t->id, t);
 	DL_APPEND(N->thead, N->ttail, t, prev, next);
 	N->ntasks++;
@@ -199,7 +259,7 @@ int task_lend(const char *id)
 		return 1;
 	if (t->lent++ == 0) {
 		if ((pool = task_pool(t)))
-			pool->cpu += t->req.cpu;
+			pool->cpu += t->req->cpu;
 		node_kick();
 	}
 	return 1;
@@ -213,7 +273,7 @@ void task_unlend(const char *id)
 	if (!t || t->lent <= 0)
 		return;
 	if (--t->lent == 0 && t->state == T_RUNNING && (pool = task_pool(t)))
-		pool->cpu -= t->req.cpu;
+		pool->cpu -= t->req->cpu;
 }
 
 /* A new task whose dependencies are all added: waits for the missing,

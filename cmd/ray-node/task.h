@@ -15,6 +15,15 @@ extern task_hooks task_on;
 /* Runs the ended hook. */
 void task_ended(task *t);
 
+/* A string vector shared by the tasks of a batch (their argv when the
+ * same, their env): strv_share turns a ray_strv into one (v's array is
+ * freed, its strings kept; NULL when out of memory, v then freed), held
+ * once; strv_hold adds a holder; strv_drop frees it with the last. */
+enum { SHARED_ARGV = 1, SHARED_ENV = 2 };
+char **strv_share(char **v);
+char **strv_hold(char **v);
+void strv_drop(char **v);
+
 const char *task_state_name(int s);
 task *task_find(const char *id);
 /* Adds t to the task table and the history list. */
