@@ -62,6 +62,7 @@ static const char USAGE[] =
 	"  --head-timeout SEC           joining: how long to carry on without the head (60)\n"
 	"  --state-store URL            head: file:DIR or redis://HOST:PORT[/PREFIX] or none\n"
 	"  --metrics-port PORT          serve Prometheus metrics at :PORT/metrics\n"
+	"  --task-history N             finished tasks kept in detail (10000)\n"
 	"  --foreground                 stay attached; stop on SIGTERM\n"
 	"  --force                      stop: SIGKILL after 2 s, not 15 s\n"
 	"  --help                       print this help and exit 0\n"
@@ -163,6 +164,7 @@ static int node_setup(const opts *o, ray_err *err)
 	if ((rc = spill_init(o->spill_dir, err)))
 		return rc;
 	store_init();
+	task_history_init();
 	/* The token: given, or a fresh one for a new cluster.  A joining
 	 * node must be given the cluster's. */
 	if (!o->token_file && o->address) {
@@ -586,7 +588,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
 		{ "transport", required_argument, 0, 'T' }, { "metrics-port", required_argument, 0, 'M' },
 		{ "head-timeout", required_argument, 0, 'W' },
-		{ "state-store", required_argument, 0, 'S' },
+		{ "state-store", required_argument, 0, 'S' }, { "task-history", required_argument, 0, 'Y' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int c;
@@ -644,6 +646,11 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 			if (ray_parse_uint(optarg, &v) || v > 65535)
 				return bad("metrics-port", optarg, "0..65535");
 			o->metrics_port = (int)v;
+			break;
+		case 'Y':
+			if (ray_parse_uint(optarg, &v) || v > 100000000)
+				return bad("task-history", optarg, "0..100000000");
+			task_history_max = (size_t)v;
 			break;
 		case 'F': *force = 1; break;
 		case 'u': fputs(USAGE, stdout); return 0;

@@ -108,6 +108,13 @@ static void head_tick(void)
 		pg_tick();
 }
 
+/* An object is going: its spill copies, and a record kept for its lineage. */
+static void on_obj_freeing(obj *o)
+{
+	spill_forget(o);
+	task_obj_freed(o);
+}
+
 static void on_store_room(obj *landed)
 {
 	store_pressure();
@@ -118,7 +125,7 @@ void node_wire(void)
 {
 	store_on.changed = waiter_notify;
 	store_on.room = on_store_room;
-	store_on.freeing = spill_forget;
+	store_on.freeing = on_obj_freeing;
 	store_on.foreign = foreign_obj;
 	waiter_on.dep_ready = task_dep_ready;
 	waiter_on.lend = task_lend;

@@ -108,6 +108,9 @@ struct task {
 	int64_t submit_ms, start_ms, end_ms;
 	task *qprev, *qnext;      /* run queue */
 	task *prev, *next;        /* all tasks, submission order */
+	task *hprev, *hnext;      /* finished: the history, oldest first; or
+	                           * evicted but kept for lineage (task.c) */
+	unsigned char hist;       /* HIST_*: where hprev/hnext link it */
 	struct actor *act;        /* not owned; set for actor method calls */
 	char *method;             /* owned; actor calls */
 	uint32_t call_id;         /* actor calls: id on the wire */

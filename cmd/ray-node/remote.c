@@ -288,6 +288,7 @@ void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dle
 		t->end_ms = ray_now_ms();
 		N->nfinished++;
 		task_unpin_deps(t);
+		task_ended(t);
 	} else {
 		const cJSON *first = cJSON_GetArrayItem(results, 0);
 		int code = (int)rj_int(first, "code", RAY_EFAILED);
@@ -304,6 +305,7 @@ static void task_rebuild(task *t)
 {
 	int i;
 
+	task_revive(t);   /* it may have left the history, kept for this */
 	t->attempt++;
 	t->exec_node[0] = '\0';
 	t->state = T_PENDING_NODE;

@@ -108,19 +108,21 @@ static void add_limited(cJSON *arr, cJSON **items, size_t n, int64_t limit)
 	}
 }
 
+/* The newest `limit` matches, found from the newest end: a million
+ * queued tasks cost nothing to a --limit 10. */
 static void list_tasks(cJSON *arr, const char *state, int64_t limit)
 {
-	cJSON **items = malloc((N->ntasks + 1) * sizeof(*items));
-	size_t n = 0;
-	task *t;
+	size_t cap = limit >= 0 && (size_t)limit < N->ntasks ? (size_t)limit : N->ntasks, n = 0;
+	task **v = malloc((cap + 1) * sizeof(*v)), *t;
 
-	if (!items)
+	if (!v)
 		return;
-	for (t = N->thead; t; t = t->next)
+	for (t = N->ttail; t && n < cap; t = t->prev)
 		if (!state || !strcmp(state, task_state_name(t->state)))
-			items[n++] = task_json(t);
-	add_limited(arr, items, n, limit);
-	free(items);
+			v[n++] = t;
+	while (n)
+		cJSON_AddItemToArray(arr, task_json(v[--n]));
+	free(v);
 }
 
 /* ---- tasks across the cluster: every live node's, merged ---- */
@@ -131,6 +133,7 @@ typedef struct gather {
 	int pending;
 	int64_t limit;
 	cJSON *items;
+	map seen;                 /* task_id -> its item in items (keys are the items') */
 } gather;
 
 static int state_rank(const cJSON *j)
@@ -157,23 +160,23 @@ static void gather_add(gather *g, const cJSON *arr)
 
 	cJSON_ArrayForEach(it, arr) {
 		const char *id = rj_str(it, "task_id");
-		cJSON *cur;
-		int dup = 0;
+		cJSON *cur, *dup;
 		if (!id)
 			continue;
-		cJSON_ArrayForEach(cur, g->items) {
-			const char *cid = rj_str(cur, "task_id");
-			if (!cid || strcmp(cid, id))
-				continue;
-			dup = 1;
-			/* Keep the further-along record; on a tie, the owner's. */
-			if (state_rank(it) > state_rank(cur) ||
-			    (state_rank(it) == state_rank(cur) && !rj_str(it, "owner") && rj_str(cur, "owner")))
-				cJSON_ReplaceItemViaPointer(g->items, cur, cJSON_Duplicate(it, 1));
-			break;
+		cur = map_get(&g->seen, id);
+		/* Keep the further-along record; on a tie, the owner's. */
+		if (cur && !(state_rank(it) > state_rank(cur) ||
+		             (state_rank(it) == state_rank(cur) && !rj_str(it, "owner") && rj_str(cur, "owner"))))
+			continue;
+		if (!(dup = cJSON_Duplicate(it, 1)))
+			continue;
+		if (cur) {
+			map_del(&g->seen, id);
+			cJSON_ReplaceItemViaPointer(g->items, cur, dup);
+		} else {
+			cJSON_AddItemToArray(g->items, dup);
 		}
-		if (!dup)
-			cJSON_AddItemToArray(g->items, cJSON_Duplicate(it, 1));
+		map_put(&g->seen, rj_str(dup, "task_id"), dup);
 	}
 }
 
@@ -191,6 +194,7 @@ static void gather_finish(gather *g)
 	for (i = start; v && i < n; i++)
 		cJSON_AddItemToArray(out, cJSON_Duplicate(v[i], 1));
 	free(v);
+	map_release(&g->seen);
 	cJSON_Delete(g->items);
 	conn_reply(g->c, g->id, r, NULL, 0);
 	conn_resume(g->c);
@@ -283,8 +287,8 @@ static void summary(cJSON *r)
 	cJSON *d, *shapes;
 	task *t;
 	obj *o;
-	uint64_t nobj = 0, bytes = 0;
-	int counts[T_CANCELLED + 1] = { 0 }, i;
+	uint64_t nobj = 0, bytes = 0, counts[T_CANCELLED + 1] = { 0 };
+	int i;
 
 	cJSON_AddItemToObject(r, "node", node_json());
 	{
@@ -308,8 +312,9 @@ static void summary(cJSON *r)
 	for (t = N->thead; t; t = t->next)
 		counts[t->state]++;
 	d = cJSON_AddObjectToObject(r, "tasks");
+	/* All of them: those evicted from the history too. */
 	for (i = 0; i <= T_CANCELLED; i++)
-		cJSON_AddNumberToObject(d, task_state_name(i), counts[i]);
+		cJSON_AddNumberToObject(d, task_state_name(i), (double)(counts[i] + task_evicted(i)));
 	shapes = cJSON_AddArrayToObject(r, "demands");
 	for (t = N->qhead, i = 0; t && i < 20; t = t->qnext, i++) {
 		cJSON *s = place_demand(t);
@@ -415,7 +420,14 @@ void op_logs(conn *c, uint32_t id, cJSON *req)
 		tid[2 * RAY_NODEID_LEN] = '\0';  /* a ref: its task id prefix */
 	}
 	if (!task_find(tid) && !actor_owns_id(tid)) {
-		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task or actor '%s'", want);
+		if (!strncmp(tid, N->id, RAY_NODEID_LEN) && task_evicted(T_FINISHED) + task_evicted(T_FAILED) +
+		                                                task_evicted(T_CANCELLED))
+			conn_reply_err(c, id, RAY_ENOTFOUND,
+			               "unknown task '%s': not live, and not among the %zu most recent "
+			               "finished tasks this node keeps (ray-node --task-history)",
+			               want, task_history_max);
+		else
+			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task or actor '%s'", want);
 		return;
 	}
 	{

@@ -6,11 +6,13 @@
  * side, so that they all use it and it calls none of them: a task's end
  * and an actor call's readiness go out through hooks.
  */
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node.h"
 #include "bundle.h"
@@ -21,14 +23,15 @@
 #include "task.h"
 #include "transfer.h"
 
-#define MAX_HISTORY 200000
-
 task_hooks task_on;
+
+static void history_add(task *t);
 
 void task_ended(task *t)
 {
 	if (t->start_ms && t->end_ms && !t->act && !t->exec_node[0])
 		metrics_observe(H_TASK_RUN, t->end_ms - t->start_ms);
+	history_add(t);
 	if (task_on.ended)
 		task_on.ended(t);
 }
@@ -146,25 +149,138 @@ void task_unpin_deps(task *t)
 	t->ndeps = 0;
 }
 
-/* Drops the oldest finished tasks' records once history is long. */
+/* ---- history ---- */
+
+size_t task_history_max = TASK_HISTORY_DEFAULT;
+static task *hhead, *htail;     /* HIST_KEPT, in the order they ended */
+static size_t nhist;
+static task *lhead, *ltail;     /* HIST_LINEAGE */
+static uint64_t evicted[T_CANCELLED + 1];
+static uv_idle_t hist_idle;
+static int hist_ready;
+
+uint64_t task_evicted(int s)
+{
+	return s >= 0 && s <= T_CANCELLED ? evicted[s] : 0;
+}
+
+static void history_add(task *t)
+{
+	if (t->hist != HIST_NONE || t->state < T_FINISHED || !task_find(t->id))
+		return;
+	t->hist = HIST_KEPT;
+	DL_APPEND(hhead, htail, t, hprev, hnext);
+	nhist++;
+	prune_history();
+}
+
+/* Whether o, a result of t, may need t run again: its bytes are only on
+ * another node, and t may still be retried (an owner rebuilds it when
+ * that node dies). */
+static int lineage_needed(const task *t, const obj *o)
+{
+	return !t->act && !t->owner[0] && t->attempt < t->max_retries && o->state == OBJ_READY &&
+	       o->remote && !o->foreign;
+}
+
+static void evict(task *t)
+{
+	char path[PATH_MAX + 64];
+	int i, keep = 0;
+
+	DL_REMOVE(hhead, htail, t, hprev, hnext);
+	nhist--;
+	for (i = 0; i < t->num_returns; i++) {
+		obj *o = t->rets[i];
+		if (!o || o->producer != t)
+			continue;
+		/* The job it belongs to outlives the record (ray-job stop frees it). */
+		if (!o->job[0])
+			snprintf(o->job, sizeof(o->job), "%s", t->job);
+		if (lineage_needed(t, o)) {
+			keep = 1;
+		} else {
+			o->producer = NULL;
+			t->rets[i] = NULL;
+		}
+	}
+	DL_REMOVE(N->thead, N->ttail, t, prev, next);
+	map_del(&N->tasks, t->id);
+	N->ntasks--;
+	evicted[t->state]++;
+	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, t->id);
+	unlink(path);
+	if (!keep) {
+		t->hist = HIST_NONE;
+		task_release(t);
+		return;
+	}
+	t->hist = HIST_LINEAGE;
+	DL_APPEND(lhead, ltail, t, hprev, hnext);
+}
+
+static void on_hist_idle(uv_idle_t *h)
+{
+	size_t n = nhist;
+
+	uv_idle_stop(h);
+	/* A task whose process is not reaped yet waits its turn again. */
+	while (nhist > task_history_max && n--) {
+		task *t = hhead;
+		if (t->proc_live) {
+			DL_REMOVE(hhead, htail, t, hprev, hnext);
+			DL_APPEND(hhead, htail, t, hprev, hnext);
+			continue;
+		}
+		evict(t);
+	}
+}
+
+void task_history_init(void)
+{
+	uv_idle_init(N->loop, &hist_idle);
+	hist_ready = 1;
+}
+
 void prune_history(void)
 {
-	task *t = N->thead, *next;
+	if (hist_ready && nhist > task_history_max)
+		uv_idle_start(&hist_idle, on_hist_idle);
+}
 
-	while (N->ntasks > MAX_HISTORY && t) {
-		int i;
-		next = t->next;
-		if (t->state >= T_FINISHED && !t->proc_live) {
-			for (i = 0; i < t->num_returns; i++)
-				if (t->rets[i])
-					t->rets[i]->producer = NULL;
-			DL_REMOVE(N->thead, N->ttail, t, prev, next);
-			map_del(&N->tasks, t->id);
-			N->ntasks--;
-			task_release(t);
-		}
-		t = next;
+void task_revive(task *t)
+{
+	if (t->hist == HIST_KEPT) {
+		DL_REMOVE(hhead, htail, t, hprev, hnext);
+		nhist--;
+	} else if (t->hist == HIST_LINEAGE) {
+		DL_REMOVE(lhead, ltail, t, hprev, hnext);
+		evicted[t->state]--;
+		map_put(&N->tasks, t->id, t);
+		DL_APPEND(N->thead, N->ttail, t, prev, next);
+		N->ntasks++;
 	}
+	t->hist = HIST_NONE;
+}
+
+void task_obj_freed(obj *o)
+{
+	task *t = o->producer;
+	int i, left = 0;
+
+	if (!t || t->hist != HIST_LINEAGE)
+		return;
+	o->producer = NULL;
+	for (i = 0; i < t->num_returns; i++) {
+		if (t->rets[i] == o)
+			t->rets[i] = NULL;
+		left += t->rets[i] != NULL;
+	}
+	if (left)
+		return;
+	DL_REMOVE(lhead, ltail, t, hprev, hnext);
+	t->hist = HIST_NONE;
+	task_release(t);
 }
 
 void task_finish_error(task *t, int state, int code, const char *msg)
@@ -321,6 +437,13 @@ void tasks_free_all(void)
 		task_release(t);
 	}
 	N->ttail = NULL;
+	while (lhead) {
+		task *t = lhead;
+		lhead = t->hnext;
+		task_release(t);
+	}
+	ltail = hhead = htail = NULL;
+	nhist = 0;
 	map_release(&N->tasks);
 }
 

@@ -12,7 +12,7 @@ typedef struct task_hooks {
 	void (*call_ready)(task *t); /* an actor call's arguments are in, or one failed */
 } task_hooks;
 extern task_hooks task_on;
-/* Runs the ended hook. */
+/* Runs the ended hook; t joins the history. */
 void task_ended(task *t);
 
 /* A string vector shared by the tasks of a batch (their argv when the
@@ -36,8 +36,27 @@ void task_add_dep(task *t, obj *o);
 void task_unpin_deps(task *t);
 /* Ends t in state with every return an error object (code, msg). */
 void task_finish_error(task *t, int state, int code, const char *msg);
-/* Drops the oldest finished tasks' records once history is long. */
+/*
+ * History: a node keeps its live tasks and its task_history_max most
+ * recent finished ones in detail (ray-node --task-history).  Older ones
+ * are evicted on a later loop turn (never under a handler that holds
+ * one): gone from the table and ray-status lists, counted by state in
+ * task_evicted(), their stderr log removed.  One whose results live only
+ * on another node, and that may still be retried, keeps its record out of
+ * the table for lineage (HIST_LINEAGE) until those objects are freed.
+ */
+enum { HIST_NONE, HIST_KEPT, HIST_LINEAGE };
+#define TASK_HISTORY_DEFAULT 10000
+extern size_t task_history_max;
+void task_history_init(void);
+/* Evicts what is over the limit, on the next loop turn. */
 void prune_history(void);
+/* Tasks evicted in state s since the node started. */
+uint64_t task_evicted(int s);
+/* A finished task runs again (lineage): back in the table, out of history. */
+void task_revive(task *t);
+/* The store frees o: a task kept only for o's lineage may go with it. */
+void task_obj_freed(obj *o);
 
 /* The run queue, FIFO; queue_push marks t PENDING_NODE_ASSIGNMENT. */
 void queue_push(task *t);

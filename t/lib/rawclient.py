@@ -17,9 +17,11 @@ daemon behaved as it must, 1 when it did not.  Cases:
   truncated      authenticated: half a frame, then hang up
   half-frame     authenticated: half a frame, kept open while a second
                  connection is served
-  oversized      authenticated: a header over the 4 MiB JSON limit; must be
-                 dropped before any body is sent
-  huge-data      authenticated: a header over the 256 MiB data limit
+  oversized      authenticated: a header over the 4 MiB JSON limit gets an
+                 error reply (code -2) before any body is sent; the body is
+                 read past and the connection serves the next request
+  huge-data      authenticated: a header over the 256 MiB data limit gets
+                 an error reply (code -2)
   tiny-json      authenticated: json_len 1
   bad-json       authenticated: a body that is not JSON; must be dropped
   no-op          authenticated: a JSON object without "op"; must be dropped
@@ -218,11 +220,17 @@ def main(case, *args):
     if case == "oversized":
         s = authed()
         s.sendall(HDR.pack((4 << 20) + 1, 0, 1, 0))
-        return verdict(dropped(s, 3), "a JSON length over 4 MiB is dropped")
+        rid, rep = read_frame(s)
+        ok = rid == 1 and rep.get("ok") is False and rep.get("code") == -2
+        s.sendall(b"x" * ((4 << 20) + 1))
+        ok = ok and status_ok(s, 2)
+        return verdict(ok, "a JSON length over 4 MiB gets an error, then the next request an answer: %s" % rep)
     if case == "huge-data":
         s = authed()
         s.sendall(HDR.pack(20, (256 << 20) + 1, 1, 0))
-        return verdict(dropped(s, 3), "a data length over 256 MiB is dropped")
+        rid, rep = read_frame(s)
+        ok = rid == 1 and rep.get("ok") is False and rep.get("code") == -2
+        return verdict(ok, "a data length over 256 MiB gets an error: %s" % rep)
     if case == "tiny-json":
         s = authed()
         s.sendall(HDR.pack(1, 0, 1, 0) + b"{")
