@@ -95,21 +95,19 @@ rss_kb() {
 	(cd "$dir" && seq 50000 | split -l 1 -a 5 - o)
 	(cd "$dir" && ls | timeout 60 xargs ray-put >"$refs")
 	assert_equal "$(wc -l <"$refs")" 50000
-	run_ray 0 ray-store ls --json
-	assert_equal "$(json_get length)" 50000
-	run_ray 0 ray-store ls
-	assert_equal "${#lines[@]}" 50000
-	run_ray 0 ray-status objects --json
-	assert_equal "$(json_get length)" 50000
+	# Long outputs go to files (bats keeps $output as an array of lines).
+	timeout 60 ray-store ls --json >"$dir.ls"
+	assert_equal "$(jq length "$dir.ls")" 50000
+	timeout 60 ray-store ls >"$dir.ls"
+	assert_equal "$(wc -l <"$dir.ls")" 50000
+	timeout 60 ray-status objects --json >"$dir.ls"
+	assert_equal "$(jq length "$dir.ls")" 50000
 	# Every object twice: 100,000 refs, in order.
 	cat "$refs" "$refs" >"$refs.2"
-	run_ray 0 ray-get <"$refs.2"
-	assert_equal "${#lines[@]}" 100000
-	assert_equal "${lines[0]}" 1
-	assert_equal "${lines[49999]}" 50000
-	assert_equal "${lines[99999]}" 50000
-	run_ray 0 ray-wait <"$refs.2"
-	assert_equal "${#lines[@]}" 100000
+	timeout 60 ray-get <"$refs.2" >"$dir.out"
+	(seq 50000; seq 50000) | cmp - "$dir.out"
+	timeout 60 ray-wait <"$refs.2" >"$dir.out"
+	cmp "$refs.2" "$dir.out"
 	run_ray 0 ray-wait -n 3 <"$refs.2"
 	assert_equal "${#lines[@]}" 3
 	run_ray 0 ray-store free <"$refs"
