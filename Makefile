@@ -1,6 +1,6 @@
 # ray-tools: one Makefile for build, check, demo, bench, install and deps.
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit bats demo bench bench-actors bench-pg chaos install uninstall deb clean
+.PHONY: all deps check unit bats demo bench bench-actors bench-pg bench-scale chaos install uninstall deb clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -43,7 +43,7 @@ endif
 # (instead of "uv.h: No such file"); the targets that install them pass.
 MISSING_PKGS := $(strip $(foreach p,$(PKGS) $(NODE_PKGS),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
 ifneq ($(MISSING_PKGS),)
-ifneq ($(filter-out deps check demo bench bench-actors bench-pg chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out deps check demo bench bench-actors bench-pg bench-scale chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
 $(error missing libraries: $(MISSING_PKGS) (pkg-config finds no .pc). Run 'make deps' to install them (Debian), or 'make demo' to install them and run the demo)
 endif
 endif
@@ -138,6 +138,11 @@ bench-pg: deps
 
 bench/pg_bench: bench/pg_bench.c lib/libray.a include/ray.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
+
+# A million queued tasks, 100,000 objects, 20 idle nodes (a few minutes).
+bench-scale: deps
+	$(MAKE) all
+	PATH="$(CURDIR)/bin:$$PATH" bash bench/scale.sh
 
 chaos: deps
 	$(MAKE) all
