@@ -142,7 +142,8 @@ rss_kb() {
 	RAY_NODE_DEAD_TIMEOUT=1 start_cluster 2 --task-history 1
 	local w1 ref more
 	w1=$(node_id 1)
-	run_ray 0 ray-submit --node "$w1:soft" -- sh -c 'echo computed on $RAY_NODE_ID'
+	# Over 64 KiB, so the owner gets no copy with the task's report.
+	run_ray 0 ray-submit --node "$w1:soft" -- sh -c 'echo computed on $RAY_NODE_ID; seq 20000'
 	ref=$output
 	run_ray 0 ray-wait "$ref"
 	# Three more finish on the head: the first leaves the history.
@@ -156,7 +157,8 @@ rss_kb() {
 	kill_node 1
 	wait_for -t 10 node_state_is "$w1" DEAD
 	run_ray 0 ray-get "$ref"
-	assert_output "computed on $(node_id 0)"
+	assert_equal "${lines[0]}" "computed on $(node_id 0)"
+	assert_equal "${#lines[@]}" 20001
 	# Run again, it is back in the table.
 	assert_equal "$(task_field "${ref:0:32}" attempt)" 1
 }
