@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "node.h"
+#include "istr.h"
 #include "actor.h"
 #include "actor_call.h"
 #include "uvwrite.h"
@@ -327,7 +328,7 @@ static task *new_call(actor *a, const char *tid, const char *owner, const cJSON 
 	if (owner)
 		snprintf(t->owner, sizeof(t->owner), "%s", owner);
 	t->attempt = (int)rj_int(call, "attempt", 0);
-	snprintf(t->job, sizeof(t->job), "%s", a->job);
+	t->job = istr_hold(a->job);
 	snprintf(name, sizeof(name), "%s.%s", a->name ? a->name : a->id, method);
 	t->name = strdup(name);
 	t->method = strdup(method);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "node.h"
+#include "istr.h"
 #include "actor.h"
 #include "actor_call.h"
 #include "actor_route.h"
@@ -292,7 +293,7 @@ static void calls_make(conn *c, uint32_t id, const cJSON *req, const cJSON *w)
 			break;
 		ray_random_hex(rnd, 8);
 		snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
-		snprintf(t->job, sizeof(t->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
+		t->job = istr_hold(job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
 		snprintf(name, sizeof(name), "%s.%s", rj_str(w, "name") ? rj_str(w, "name") : aid,
 		         rj_str(call, "method"));
 		t->name = strdup(name);

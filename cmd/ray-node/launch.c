@@ -246,7 +246,8 @@ static void release_resources(task *t)
 	t->lent = 0;
 	if (pool)
 		res_add(pool, &r);
-	gpu_give(t->req, t->gpu_ids);
+	if (t->gpu_ids)
+		gpu_give(t->req, t->gpu_ids);
 }
 
 void task_seal_ok(task *t)
@@ -417,7 +418,10 @@ void task_start(task *t)
 
 	if (pool)
 		res_sub(pool, t->req);
-	gpu_take(t->req, t->gpu_ids, sizeof(t->gpu_ids));
+	if (t->req->gpu > 0 && !t->gpu_ids)
+		t->gpu_ids = calloc(1, GPU_IDS_MAX);
+	if (t->gpu_ids)
+		gpu_take(t->req, t->gpu_ids, GPU_IDS_MAX);
 	env = env_build(t->id, t->job, t->attempt, t->req, t->gpu_ids, t->env, t->num_returns, t->rets);
 	t->state = T_SUBMITTED;
 	if (t->stdin_obj && !store_path(t->stdin_obj, path, sizeof(path)))
@@ -442,7 +446,8 @@ void task_start(task *t)
 	if (rc) {
 		if ((pool = task_pool(t)))
 			res_add(pool, t->req);
-		gpu_give(t->req, t->gpu_ids);
+		if (t->gpu_ids)
+			gpu_give(t->req, t->gpu_ids);
 		close_rets_tmp(t);
 		task_desc(t, desc, sizeof(desc));
 		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,

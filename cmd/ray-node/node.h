@@ -32,35 +32,37 @@ typedef struct waiter waiter;
 typedef struct task task;
 typedef struct conn conn;
 
+/* Fields are ordered so that flags fill the gaps: a node holds one of
+ * these per object and per pending result, a million at a time. */
 typedef struct obj {
 	char ref[RAY_REF_MAX + 1];
-	int state;
+	unsigned char state;    /* enum obj_state */
+	unsigned char in_file;  /* sealed file at store/o/REF exists */
+	unsigned char spill;    /* a complete spill file exists; sum is its hash */
+	unsigned char io;       /* IO_SPILL or IO_RESTORE in flight, else 0 */
+	unsigned char doomed;   /* freed: released once nothing uses it */
+	unsigned char in_lru;
+	unsigned char remote;   /* ready, but the bytes are on node `loc` */
+	unsigned char fetching; /* a pull into this node is running */
+	unsigned char foreign;  /* owned by another node: we track a copy */
+	unsigned char locating; /* an obj_locate to the owner is in flight */
+	char loc[RAY_NODEID_LEN + 1];
 	int err_code;           /* RAY_E... when state is OBJ_ERROR */
 	char *err_msg;          /* owned */
 	char *data;             /* owned; inline bytes, or NULL when in a file */
 	uint64_t size;
-	int in_file;            /* sealed file at store/o/REF exists */
 	int64_t created_ms, last_ms;
 	task *producer;         /* not owned; NULL for puts */
 	waiter **waiters; int nwait, capwait;   /* array owned, waiters not */
 	task **deps; int ndeps, capdeps;        /* tasks waiting on us */
 	int pins;               /* readers that need the bytes resident */
-	char job[RAY_ID_MAX + 1]; /* the job that made it */
-	int spill;              /* a complete spill file exists; sum is its hash */
-	int io;                 /* IO_SPILL or IO_RESTORE in flight, else 0 */
-	int doomed;             /* freed: released once nothing uses it */
 	int keep;               /* daemon references that forbid releasing it */
+	int fetch_fail;         /* failed pulls so far */
+	const char *job;        /* the job that made it (istr; NULL: its producer's) */
 	unsigned char sum[32];  /* BLAKE2b-256 of the bytes, once spilled */
 	int64_t ra_until;       /* prefetched for a reader: kept until read or then */
 	struct obj *lprev, *lnext; /* LRU list of resident ready objects */
-	int in_lru;
 	void *sio;              /* the spill or restore in flight (store.c) */
-	int remote;             /* ready, but the bytes are on node `loc` */
-	char loc[RAY_NODEID_LEN + 1];
-	int fetching;           /* a pull into this node is running */
-	int foreign;            /* owned by another node: we track a copy */
-	int locating;           /* an obj_locate to the owner is in flight */
-	int fetch_fail;         /* failed pulls so far */
 	struct obj *prev, *next; /* list in creation order */
 } obj;
 
@@ -71,52 +73,57 @@ enum task_state {
 	T_FINISHED, T_FAILED, T_CANCELLED
 };
 
+/* Ordered so that flags fill the gaps (a million of these may queue). */
 struct task {
 	char id[RAY_ID_MAX + 1];
-	char *name;               /* owned, may be NULL */
-	char job[RAY_ID_MAX + 1];
-	int state;
-	char **argv;              /* owned, NULL-terminated; @REF unresolved */
-	int shell;                /* argv is {"sh","-c",line} with @REF words */
-	char **env;               /* owned "K=V" list */
+	unsigned char shell;      /* argv is {"sh","-c",line} with @REF words */
+	unsigned char retry_exceptions;
+	unsigned char proc_live;  /* its process not reaped yet */
+	unsigned char cancel;     /* 1 requested, 2 forced */
+	unsigned char queued;
+	unsigned char pin_soft, spread;
+	unsigned char blocked;    /* a hard constraint this node can't meet */
 	unsigned char shared;     /* SHARED_ARGV, SHARED_ENV: held with strv_hold,
 	                           * one copy for the tasks of a batch (task.c) */
-	const res *req;           /* not owned: interned (res_intern), one per shape */
-	int num_returns;
-	obj **rets;               /* owned array; objs owned by the store */
-	int max_retries, attempt, retry_exceptions;
-	int *retry_codes; int nretry_codes;
-	obj *stdin_obj;
-	obj **deps; int ndeps;    /* owned array */
-	int deps_missing;
-	int proc_live;            /* its process not reaped yet */
-	int pid;
-	int exit_code, term_signal;
-	int cancel;               /* 1 requested, 2 forced */
-	int lent;                 /* CPUs lent back while blocked in get */
-	int queued;
+	unsigned char hist;       /* HIST_*: where hprev/hnext link it */
 	char owner[RAY_NODEID_LEN + 1];     /* "" when we own it, else the owner */
 	char exec_node[RAY_NODEID_LEN + 1]; /* where it runs, when forwarded */
+	char pin[RAY_NODEID_LEN + 1];
+	char pg[RAY_ID_MAX + 1];  /* placement group, or "" */
+	int state;
+	int num_returns;
+	int max_retries, attempt;
+	int nretry_codes;
+	int ndeps;
+	int deps_missing;
+	int pid;
+	int exit_code, term_signal;
+	int lent;                 /* CPUs lent back while blocked in get */
+	int bundle;               /* its bundle index, -1 any */
+	char *name;               /* owned, may be NULL */
+	const char *job;          /* istr (one copy for all its tasks) */
+	char **argv;              /* owned, NULL-terminated; @REF unresolved */
+	char **env;               /* owned "K=V" list */
+	const res *req;           /* not owned: interned (res_intern), one per shape */
+	obj **rets;               /* owned array, or &ret1; objs owned by the store */
+	obj *ret1;                /* rets of a task with one return (no malloc) */
+	int *retry_codes;
+	obj *stdin_obj;
+	obj **deps;               /* owned array */
 	char *labels;             /* owned: ",k=v,k=v," hard selectors or NULL */
 	char *prefer;             /* owned: "k=v" soft or NULL */
-	char pin[RAY_NODEID_LEN + 1]; int pin_soft;
-	int spread;
-	char pg[RAY_ID_MAX + 1];  /* placement group, or "" */
-	int bundle;               /* its bundle index, -1 any */
-	char gpu_ids[128];        /* devices given, "0,2" */
-	int blocked;              /* a hard constraint this node can't meet */
+	char *gpu_ids;            /* owned: devices given, "0,2"; NULL for no GPU */
 	int64_t submit_ms, start_ms, end_ms;
 	task *qprev, *qnext;      /* run queue */
 	task *prev, *next;        /* all tasks, submission order */
 	task *hprev, *hnext;      /* finished: the history, oldest first; or
 	                           * evicted but kept for lineage (task.c) */
-	unsigned char hist;       /* HIST_*: where hprev/hnext link it */
 	struct actor *act;        /* not owned; set for actor method calls */
 	char *method;             /* owned; actor calls */
-	uint32_t call_id;         /* actor calls: id on the wire */
 	task *anext;              /* actor calls: in-flight list */
 	struct actor_handle *handle;  /* not owned: a call to an actor that another
 	                           * node hosts (actor_route.c) */
+	uint32_t call_id;         /* actor calls: id on the wire */
 };
 
 /* A get or wait that blocks until objects are ready. */

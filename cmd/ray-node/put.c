@@ -18,6 +18,7 @@
 
 #include "dlist.h"
 #include "node.h"
+#include "istr.h"
 #include "put.h"
 #include "server.h"
 #include "spill.h"
@@ -50,7 +51,8 @@ static int job_valid(const char *j)
 static void put_landed(obj *o, const char *job)
 {
 	o->state = OBJ_READY;
-	snprintf(o->job, sizeof(o->job), "%s", job ? job : "00000000");
+	istr_drop(o->job);
+	o->job = istr_hold(job ? job : "00000000");
 	lru_add(o);
 }
 

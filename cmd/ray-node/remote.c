@@ -16,6 +16,7 @@
 
 #include "node.h"
 #include "cluster.h"
+#include "istr.h"
 #include "launch.h"
 #include "peer.h"
 #include "pg.h"
@@ -223,7 +224,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 		snprintf(t->pg, sizeof(t->pg), "%s", rj_str(j, "pg"));
 		t->bundle = (int)rj_int(j, "bundle", -1);
 	}
-	snprintf(t->job, sizeof(t->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
+	t->job = istr_hold(job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
 	t->name = rj_str(j, "name") ? strdup(rj_str(j, "name")) : NULL;
 	t->shell = rj_bool(j, "shell");
 	t->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, NULL);

@@ -33,6 +33,7 @@ const char *res_missing_on(const res *need, const res *total, const char *who, c
 /* GPU devices: whole requests get whole free devices; fractions share one.
  * gpu_take writes the devices given to ids ("0,2"); gpu_give returns them
  * and clears ids.  The device count is N->total.gpu, read on first use. */
+#define GPU_IDS_MAX 128   /* "0,2,..." for a task's or actor's devices */
 int gpu_can_take(const res *req);
 void gpu_take(const res *req, char *ids, size_t len);
 void gpu_give(const res *req, char *ids);

@@ -15,6 +15,7 @@
 #include "node.h"
 #include "cluster.h"
 #include "dlist.h"
+#include "istr.h"
 #include "launch.h"
 #include "peer.h"
 #include "pg.h"
@@ -307,7 +308,7 @@ static task *task_create(const tmpl *tp, const cJSON *spec, last_argv *last, cJS
 		return NULL;
 	ray_random_hex(rnd, 8);
 	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
-	snprintf(t->job, sizeof(t->job), "%s", tp->job ? tp->job : "00000000");
+	t->job = istr_hold(tp->job ? tp->job : "00000000");
 	t->name = tp->name ? strdup(tp->name) : NULL;
 	t->req = tp->ireq;
 	t->labels = tp->labels[0] ? strdup(tp->labels) : NULL;
@@ -358,8 +359,8 @@ static task *task_create(const tmpl *tp, const cJSON *spec, last_argv *last, cJS
 	}
 	if (t->argv)
 		t->shared |= SHARED_ARGV;
-	t->rets = calloc((size_t)t->num_returns, sizeof(obj *));
-	if (!t->argv || !t->rets) {
+	t->rets = t->num_returns == 1 ? &t->ret1 : calloc((size_t)t->num_returns, sizeof(obj *));
+	if (!t->argv || !t->rets || !t->job) {
 		task_release(t);
 		return NULL;
 	}

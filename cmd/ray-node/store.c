@@ -27,6 +27,7 @@
 
 #include "dlist.h"
 #include "node.h"
+#include "istr.h"
 #include "server.h"
 #include "store.h"
 
@@ -148,7 +149,7 @@ void obj_path(const obj *o, char *buf, size_t len)
 
 const char *obj_job(const obj *o)
 {
-	if (o->job[0])
+	if (o->job)
 		return o->job;
 	return o->producer ? o->producer->job : "00000000";
 }
@@ -293,8 +294,8 @@ int add_ptr(void ***arr, int *n, int *cap, void *p)
 void store_ready(obj *o)
 {
 	o->state = OBJ_READY;
-	if (!o->job[0])
-		snprintf(o->job, sizeof(o->job), "%s", obj_job(o));
+	if (!o->job)
+		o->job = istr_hold(obj_job(o));
 	if (obj_resident(o))
 		lru_add(o);
 	store_changed(o);
@@ -343,6 +344,7 @@ void store_free(obj *o)
 	free(o->deps);
 	free(o->err_msg);
 	free(o->data);
+	istr_drop(o->job);
 	free(o);
 }
 

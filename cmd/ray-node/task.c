@@ -16,6 +16,7 @@
 
 #include "node.h"
 #include "bundle.h"
+#include "istr.h"
 #include "dlist.h"
 #include "metrics.h"
 #include "spill.h"
@@ -110,12 +111,15 @@ void task_release(task *t)
 	else
 		ray_strv_free(t->env);
 	free(t->name);
-	free(t->rets);
+	if (t->rets != &t->ret1)
+		free(t->rets);
 	free(t->deps);
 	free(t->retry_codes);
 	free(t->method);
 	free(t->labels);
 	free(t->prefer);
+	free(t->gpu_ids);
+	istr_drop(t->job);
 	free(t);
 }
 
@@ -195,8 +199,8 @@ static void evict(task *t)
 		if (!o || o->producer != t)
 			continue;
 		/* The job it belongs to outlives the record (ray-job stop frees it). */
-		if (!o->job[0])
-			snprintf(o->job, sizeof(o->job), "%s", t->job);
+		if (!o->job)
+			o->job = istr_hold(t->job);
 		if (lineage_needed(t, o)) {
 			keep = 1;
 		} else {
@@ -331,6 +335,8 @@ void task_register(task *t)
 
 	if (!t->req)
 		t->req = &none;   /* actor calls ask for nothing */
+	if (!t->job)
+		t->job = istr_hold("00000000");
 	map_put(&N->tasks, t->id, t);
 	DL_APPEND(N->thead, N->ttail, t, prev, next);
 	N->ntasks++;
