@@ -396,7 +396,7 @@ int ray_recv(ray_client *c, int64_t timeout_ms, cJSON **reply, rbuf *rdata, ray_
 	*reply = NULL;
 	if (rdata)
 		rdata->len = 0;
-	/* A reply may come in several frames (stream.c): merged here. */
+	/* A reply may come in several frames (reply.c): merged here. */
 	do {
 		while ((rc = ray_frame_parse(c->in.p, c->in.len, &f)) == 0)
 			if ((rc = fill(c, f.total > c->in.len ? f.total : RAY_HDR_LEN, deadline, err))) {

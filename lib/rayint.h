@@ -126,11 +126,11 @@ int ray_hs_session(ray_hs *h, ray_sec *s);
  * out of memory. */
 char *ray_frame_pack(uint32_t req_id, const cJSON *js, const void *data, size_t dlen,
                      size_t *len);
-/* Replies too large for one frame go as several (stream.c): each frame but
+/* Replies too large for one frame go as several (reply.c): each frame but
  * the last has RAY_FLAG_MORE in its header's flags and only a piece of the
  * reply's largest array; the last has the other members and the data. */
 #define RAY_FLAG_MORE 1u
-#define RAY_STREAM_CHUNK (1u << 20)
+#define RAY_REPLY_CHUNK (1u << 20)
 /* The most JSON one merged reply may add up to (a receiver's bound). */
 #define RAY_REPLY_MAX (1024u << 20)
 /* A reply's frames (several when its JSON is over RAY_JSON_MAX), with dlen

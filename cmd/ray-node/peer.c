@@ -117,7 +117,7 @@ static void peer_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	*b = uv_buf_init(in->p + in->len, (unsigned)(in->cap - in->len));
 }
 
-/* A reply in several frames (stream.c): a frame flagged MORE is merged
+/* A reply in several frames (lib/reply.c): a frame flagged MORE is merged
  * into r->part and f->js set NULL; the last one leaves in f the whole
  * reply (f->js then owned by the caller, its data in r->pdata).  -1 on a
  * malformed or oversized reply. */

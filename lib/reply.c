@@ -1,6 +1,6 @@
 /*
- * stream.c: a reply too large for one frame, sent as several.  The sender
- * splits the reply's largest array over frames of at most RAY_STREAM_CHUNK
+ * reply.c: a reply too large for one frame, sent as several.  The sender
+ * splits the reply's largest array over frames of at most RAY_REPLY_CHUNK
  * bytes of JSON, each flagged RAY_FLAG_MORE but the last; the last carries
  * the reply's other members and its data.  The receiver merges the frames
  * of one request id back into one reply (arrays appended in order, other
@@ -86,7 +86,7 @@ static char *pack_split(uint32_t req_id, cJSON *js, cJSON *big, size_t dlen, siz
 			break;
 		}
 		sl = strlen(s);
-		if (cur.len && cur.len + sl + 1 > RAY_STREAM_CHUNK) {
+		if (cur.len && cur.len + sl + 1 > RAY_REPLY_CHUNK) {
 			ok = !frame_start(&j, NULL, key) && !rbuf_append(&j, cur.p, cur.len) &&
 			     !rbuf_append(&j, "]}", 2) && !emit(&out, req_id, RAY_FLAG_MORE, 0, &j);
 			cur.len = 0;
