@@ -167,8 +167,12 @@ int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
                const char *const *const *argvs, const char *const *cmds,
                char (*refs)[RAY_REF_MAX + 1], char *warning, size_t warnlen,
                ray_err *err);
-/* Cancels the tasks that make these refs (SIGTERM, or SIGKILL if force). */
-int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force,
+/* ray_cancel's flags: SIGKILL rather than SIGTERM; spare the tasks that
+ * a cancelled task submitted (by default they are cancelled, down the tree). */
+#define RAY_CANCEL_FORCE 1
+#define RAY_CANCEL_NO_RECURSIVE 2
+/* Cancels the tasks that make these refs (flags: RAY_CANCEL_*). */
+int ray_cancel(ray_client *c, size_t n, const char *const *refs, int flags,
                ray_err *err);
 
 /* ---- actors ---- */

@@ -121,7 +121,7 @@ int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
 	return rc;
 }
 
-int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force, ray_err *err)
+int ray_cancel(ray_client *c, size_t n, const char *const *refs, int flags, ray_err *err)
 {
 	cJSON *req, *a;
 	size_t i;
@@ -137,7 +137,9 @@ int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force, ray_
 		}
 		cJSON_AddItemToArray(a, cJSON_CreateString(refs[i]));
 	}
-	cJSON_AddBoolToObject(req, "force", force);
+	cJSON_AddBoolToObject(req, "force", (flags & RAY_CANCEL_FORCE) != 0);
+	if (flags & RAY_CANCEL_NO_RECURSIVE)
+		cJSON_AddBoolToObject(req, "no_recursive", 1);
 	rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
 	cJSON_Delete(req);
 	return rc;

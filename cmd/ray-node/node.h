@@ -89,6 +89,8 @@ struct task {
 	int pid;
 	int exit_code, term_signal;
 	int cancel;               /* 1 requested, 2 forced */
+	int cancel_tree;          /* cancelled with the tasks it submitted */
+	char parent[RAY_ID_MAX + 1]; /* the task that submitted it here, or "" */
 	int lent;                 /* CPUs lent back while blocked in get */
 	int queued;
 	char owner[RAY_NODEID_LEN + 1];     /* "" when we own it, else the owner */
