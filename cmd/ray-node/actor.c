@@ -389,9 +389,10 @@ static void after_death(actor *a)
 			rtail = &t->qnext;
 			rlast = t;
 		} else {
-			actor_on.call_fail(t, RAY_EACTOR, why);
+			actor_on.call_fail(t, a->oom ? RAY_ECRASH : RAY_EACTOR, why);
 		}
 	}
+	a->oom = 0;
 	a->ftail = NULL;
 	a->ninflight = 0;
 	if (retry) {

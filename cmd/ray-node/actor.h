@@ -31,6 +31,7 @@ typedef struct actor {
 	int exited, pid;
 	int exit_code, term_signal;
 	int killed;               /* stopped for good */
+	int oom;                  /* killed for memory (memmon.c): its calls fail with 6 */
 	int dying;                /* this process is being killed or has exited:
 	                           * send it nothing more */
 	char *cause;              /* owned: why it died last */

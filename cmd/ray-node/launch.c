@@ -275,10 +275,23 @@ void task_seal_ok(task *t)
 	task_ended(t);
 }
 
+/* What memmon.c found when it killed t's last attempt. */
+static void oom_why(const task *t, char *buf, size_t len)
+{
+	if (t->oom == OOM_LIMIT)
+		snprintf(buf, len, "killed for memory: its processes held %lld MiB resident, over its --memory %lld MiB",
+		         (long long)(t->oom_bytes >> 20), (long long)(t->req.mem >> 20));
+	else
+		snprintf(buf, len, "killed for memory: the host was %lld.%02lld%% used, above --memory-threshold "
+		         "%lld.%02lld%%, and it was the most recently started task",
+		         (long long)(t->oom_bytes / 100), (long long)(t->oom_bytes % 100),
+		         (long long)(N->mem_threshold / 100), (long long)(N->mem_threshold % 100));
+}
+
 static void on_reaped(void *ud, int status, int sig, int exec_err)
 {
 	task *t = ud;
-	char desc[256], tail[600], msg[1024];
+	char desc[256], tail[600], msg[1300], why[200];
 
 	t->exit_code = status;
 	t->term_signal = sig;
@@ -311,6 +324,11 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 		if (t->cancel) {
 			snprintf(msg, sizeof(msg), "%s was cancelled", desc);
 			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+		} else if (sig && t->oom) {
+			oom_why(t, why, sizeof(why));
+			snprintf(msg, sizeof(msg), "%s was %s, on node %s after %d attempt%s%s%s", desc, why, N->id,
+			         t->attempt + 1, t->attempt ? "s" : "", tail[0] ? "; stderr: " : "", tail);
+			task_finish_error(t, T_FAILED, RAY_ECRASH, msg);
 		} else if (sig) {
 			snprintf(msg, sizeof(msg), "%s was killed by signal %d (%s) on node %s after %d attempt%s%s%s",
 			         desc, sig, strsignal(sig), N->id, t->attempt + 1, t->attempt ? "s" : "",
@@ -457,4 +475,5 @@ void task_start(task *t)
 	t->start_ms = ray_now_ms();
 	t->exit_code = 0;
 	t->term_signal = 0;
+	t->oom = OOM_NONE;
 }

@@ -63,6 +63,9 @@ typedef struct obj {
 
 enum obj_io { IO_NONE, IO_SPILL, IO_RESTORE };
 
+/* Why memmon.c killed a task. */
+enum { OOM_NONE, OOM_LIMIT, OOM_HOST };
+
 enum task_state {
 	T_PENDING_ARGS, T_PENDING_NODE, T_SUBMITTED, T_RUNNING,
 	T_FINISHED, T_FAILED, T_CANCELLED
@@ -91,6 +94,9 @@ struct task {
 	int cancel;               /* 1 requested, 2 forced */
 	int cancel_tree;          /* cancelled with the tasks it submitted */
 	char parent[RAY_ID_MAX + 1]; /* the task that submitted it here, or "" */
+	int oom;                  /* this attempt was killed for memory: OOM_* */
+	int64_t oom_bytes;        /* then: OOM_LIMIT its resident bytes,
+	                           * OOM_HOST the host's use in ten-thousandths */
 	int lent;                 /* CPUs lent back while blocked in get */
 	int queued;
 	char owner[RAY_NODEID_LEN + 1];     /* "" when we own it, else the owner */
@@ -214,6 +220,7 @@ typedef struct node {
 	char join_err[512];
 	unsigned spread_rr;
 	int transport;            /* RAY_TRANSPORT_*: --transport */
+	int64_t mem_threshold;    /* --memory-threshold, ten-thousandths of RAM */
 	void (*kick)(void);       /* resources came back: run the scheduler */
 } node;
 
