@@ -152,6 +152,8 @@ typedef struct ray_task_opts {
 	const char *const *labels;        /* "K=V" hard, NULL-terminated */
 	const char *prefer_label;         /* "K=V" soft */
 	const char *pg; int bundle;       /* bundle -1: any */
+	const char *working_dir;  /* an absolute DIR on the node, or the REF of a
+	                           * tar archive; NULL: the job's, else none */
 } ray_task_opts;
 
 void ray_task_opts_init(ray_task_opts *o);
@@ -227,12 +229,21 @@ int ray_pg_remove(ray_client *c, const char *pg, ray_err *err);
  * caller runs it, as ray-job run does, and must report its end over this
  * same connection; if the connection closes first the job fails) or on the
  * node itself (submit 1: detached, output kept; cwd is its directory when
- * it exists there).  ns: the job's namespace, or NULL.  id receives the
- * job id (8 hex digits).  A submitted command that cannot start fails here
- * with RAY_EUSAGE; the job is then listed as FAILED.
+ * it exists there).  ns: the job's namespace, or NULL.  env ("K=V",
+ * NULL-terminated, or NULL) and working_dir (an absolute DIR or a REF, or
+ * NULL) are defaults for every task and actor of the job (a submitted
+ * driver gets them itself; ray_job_env gives what a driver run by the
+ * caller must have).  id receives the job id (8 hex digits).  A submitted
+ * command that cannot start fails here with RAY_EUSAGE; the job is then
+ * listed as FAILED.
  */
 int ray_job_start(ray_client *c, const char *const *argv, const char *ns, int submit,
-                  const char *cwd, char id[RAY_ID_MAX + 1], ray_err *err);
+                  const char *cwd, const char *const *env, const char *working_dir,
+                  char id[RAY_ID_MAX + 1], ray_err *err);
+/* The environment entries ("K=V", malloc'd, NULL-terminated; NULL when out
+ * of memory) that give a driver and its tasks a job's defaults: env itself,
+ * RAY_JOB_ENV (their names) and RAY_JOB_WORKING_DIR. */
+char **ray_job_env(const char *const *env, const char *working_dir);
 /* The pid of a driver the caller started (so ray-job stop can signal it). */
 int ray_job_set_pid(ray_client *c, const char *id, long pid, ray_err *err);
 /* Reports the end of a driver the caller ran: its exit code, or the

@@ -21,6 +21,7 @@ typedef struct actor {
 	char job[RAY_ID_MAX + 1];
 	int detached, max_restarts, max_task_retries, max_concurrency, protocol;
 	char **argv, **env;       /* owned */
+	char *workdir;            /* owned: --working-dir (a path or a ref), or NULL */
 	res req;
 	int holding;              /* resources taken */
 	char gpu_ids[128];        /* devices given, held for life */

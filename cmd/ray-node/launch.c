@@ -25,6 +25,7 @@
 #include "spawn.h"
 #include "store.h"
 #include "task.h"
+#include "workdir.h"
 
 extern char **environ;
 
@@ -427,12 +428,17 @@ static char **build_argv(task *t)
 
 void task_start(task *t)
 {
-	char path[PATH_MAX + 64], desc[256], msg[1024];
+	char path[PATH_MAX + 64], desc[256], msg[1024], why[PATH_MAX + 128] = "";
 	char **argv = build_argv(t);
 	char **env;
 	int fds[3] = { -1, -1, -1 }, rc, i;
 	res *pool = task_pool(t);
 
+	if (argv && t->workdir) {
+		char **wrapped = workdir_argv(t->workdir, argv, why, sizeof(why));
+		ray_strv_free(argv);
+		argv = wrapped;
+	}
 	if (pool)
 		res_sub(pool, &t->req);
 	gpu_take(&t->req, t->gpu_ids, sizeof(t->gpu_ids));
@@ -464,7 +470,7 @@ void task_start(task *t)
 		close_rets_tmp(t);
 		task_desc(t, desc, sizeof(desc));
 		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,
-		         t->shell ? "sh" : t->argv[0], N->id, uv_strerror(rc));
+		         t->shell ? "sh" : t->argv[0], N->id, why[0] ? why : uv_strerror(rc));
 		t->exit_code = 127;
 		task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
 		return;

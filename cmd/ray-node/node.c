@@ -31,6 +31,7 @@
 #include "task.h"
 #include "transfer.h"
 #include "waiter.h"
+#include "workdir.h"
 
 node *N;
 
@@ -108,6 +109,12 @@ static void head_tick(void)
 		pg_tick();
 }
 
+static void on_freeing(obj *o)
+{
+	spill_forget(o);
+	workdir_forget(o);
+}
+
 static void on_store_room(obj *landed)
 {
 	store_pressure();
@@ -118,7 +125,7 @@ void node_wire(void)
 {
 	store_on.changed = waiter_notify;
 	store_on.room = on_store_room;
-	store_on.freeing = spill_forget;
+	store_on.freeing = on_freeing;
 	store_on.foreign = foreign_obj;
 	waiter_on.dep_ready = task_dep_ready;
 	waiter_on.lend = task_lend;

@@ -101,6 +101,7 @@ struct task {
 	int queued;
 	char owner[RAY_NODEID_LEN + 1];     /* "" when we own it, else the owner */
 	char exec_node[RAY_NODEID_LEN + 1]; /* where it runs, when forwarded */
+	char *workdir;            /* owned: --working-dir, a path or a ref, or NULL */
 	char *labels;             /* owned: ",k=v,k=v," hard selectors or NULL */
 	char *prefer;             /* owned: "k=v" soft or NULL */
 	char pin[RAY_NODEID_LEN + 1]; int pin_soft;

@@ -24,6 +24,7 @@
 #include "server.h"
 #include "store.h"
 #include "task.h"
+#include "workdir.h"
 
 #define SCAN_LIMIT 512
 
@@ -85,6 +86,7 @@ typedef struct tmpl {
 	int *codes; int ncodes;
 	const char *name, *stdin_ref, *job;
 	const char *parent;       /* the submitting task, or NULL */
+	const char *working_dir;  /* a path or a ref, or NULL */
 	char **env;
 	char warning[512];
 } tmpl;
@@ -127,6 +129,9 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 	tp->job = rj_str(o, "job_id");
 	if (tp->job && (strlen(tp->job) > RAY_ID_MAX || !*tp->job))
 		return ray_seterr(err, RAY_EUSAGE, "bad job id");
+	tp->working_dir = rj_str(o, "working_dir");
+	if (tp->working_dir && !from_store && (rc = workdir_check(tp->working_dir, err)))
+		return rc;
 	tp->parent = rj_str(o, "parent");
 	if (tp->parent && strlen(tp->parent) > RAY_ID_MAX)
 		tp->parent = NULL;   /* only links it for cancelling: never refused */
@@ -296,6 +301,10 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
 	snprintf(t->job, sizeof(t->job), "%s", tp->job ? tp->job : "00000000");
 	snprintf(t->parent, sizeof(t->parent), "%s", tp->parent ? tp->parent : "");
+	if (tp->working_dir && !(t->workdir = strdup(tp->working_dir))) {
+		task_release(t);
+		return NULL;
+	}
 	t->name = tp->name ? strdup(tp->name) : NULL;
 	t->req = tp->req;
 	t->labels = tp->labels[0] ? strdup(tp->labels) : NULL;
@@ -362,6 +371,9 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 		t->stdin_obj = store_find(tp->stdin_ref);
 		task_add_dep(t, t->stdin_obj);
 	}
+	/* An archive to unpack: here (pulled, restored) before the task runs. */
+	if (t->workdir && ray_ref_valid(t->workdir))
+		task_add_dep(t, store_find(t->workdir));
 	if (parent_cancelled(t)) {
 		char desc[256], msg[512];
 		task_desc(t, desc, sizeof(desc));
