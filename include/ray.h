@@ -154,6 +154,7 @@ typedef struct ray_task_opts {
 	const char *pg; int bundle;       /* bundle -1: any */
 	const char *working_dir;  /* an absolute DIR on the node, or the REF of a
 	                           * tar archive; NULL: the job's, else none */
+	int stream;               /* ray_submit_stream's backpressure; 0 otherwise */
 } ray_task_opts;
 
 void ray_task_opts_init(ray_task_opts *o);
@@ -169,6 +170,30 @@ int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
                const char *const *const *argvs, const char *const *cmds,
                char (*refs)[RAY_REF_MAX + 1], char *warning, size_t warnlen,
                ray_err *err);
+/*
+ * Streaming returns.  ray_submit_stream submits argv as a task each line
+ * of whose stdout becomes an object of its own (the task runs on the node
+ * c is connected to); ray_stream_next then gives their refs in order as
+ * the lines are written: 1 with ref filled, 0 after the last when the
+ * task succeeded, or the task's error (after its last line's ref).  The
+ * node stops reading the task's stdout while backpressure (1..1000000)
+ * refs are made and not yet consumed: a ref counts as consumed once
+ * ray_stream_next is called again after the batch that held it, so a
+ * caller that prints each ref before asking for the next throttles the
+ * task to its own pace.  A task retried after a crash skips the lines it
+ * had written, so no ref comes twice.
+ */
+typedef struct ray_stream ray_stream;
+int ray_submit_stream(ray_client *c, const ray_task_opts *o, const char *const *argv,
+                      int backpressure, ray_stream **out, ray_err *err);
+int ray_stream_next(ray_stream *s, char ref[RAY_REF_MAX + 1], int64_t timeout_ms, ray_err *err);
+/* How many refs the next calls give without asking the node (so a caller
+ * can flush its output before one that may wait). */
+size_t ray_stream_buffered(const ray_stream *s);
+/* The task's own return ref (empty on success; its error otherwise). */
+const char *ray_stream_task_ref(const ray_stream *s);
+void ray_stream_free(ray_stream *s);
+
 /* ray_cancel's flags: SIGKILL rather than SIGTERM; spare the tasks that
  * a cancelled task submitted (by default they are cancelled, down the tree). */
 #define RAY_CANCEL_FORCE 1

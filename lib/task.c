@@ -100,6 +100,8 @@ cJSON *ray_task_opts_json(const ray_task_opts *o)
 		wd = getenv("RAY_JOB_WORKING_DIR");
 	if (wd && *wd)
 		cJSON_AddStringToObject(j, "working_dir", wd);
+	if (o->stream > 0)
+		cJSON_AddNumberToObject(j, "stream", o->stream);
 	if (o->stdin_ref)
 		cJSON_AddStringToObject(j, "stdin", o->stdin_ref);
 	if (o->strategy)

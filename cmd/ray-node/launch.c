@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "res.h"
 #include "spawn.h"
 #include "store.h"
+#include "stream.h"
 #include "task.h"
 #include "workdir.h"
 
@@ -299,6 +301,8 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 	t->pid = 0;
 	t->proc_live = 0;
 	N->nrunning--;
+	if (t->stream_bp)
+		stream_reaped(t, !exec_err && !N->stopping && (sig || status || t->cancel) && should_retry(t));
 	if (exec_err && !N->stopping) {
 		release_resources(t);
 		close_rets_tmp(t);
@@ -431,7 +435,7 @@ void task_start(task *t)
 	char path[PATH_MAX + 64], desc[256], msg[1024], why[PATH_MAX + 128] = "";
 	char **argv = build_argv(t);
 	char **env;
-	int fds[3] = { -1, -1, -1 }, rc, i;
+	int fds[3] = { -1, -1, -1 }, pfd[2] = { -1, -1 }, rc, i;
 	res *pool = task_pool(t);
 
 	if (argv && t->workdir) {
@@ -450,7 +454,17 @@ void task_start(task *t)
 		fds[0] = fcntl(N->devnull, F_DUPFD_CLOEXEC, 0);
 	log_path(t, path, sizeof(path));
 	fds[2] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (t->num_returns == 1) {
+	if (t->stream_bp) {
+		/* Its return is empty (or its error); its lines go to stream.c. */
+		snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[0]->ref);
+		i = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (i >= 0 && !pipe2(pfd, O_CLOEXEC)) {
+			fds[1] = pfd[1];
+			pfd[1] = -1;
+		}
+		if (i >= 0)
+			close(i);
+	} else if (t->num_returns == 1) {
 		snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[0]->ref);
 		fds[1] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	} else {
@@ -463,6 +477,13 @@ void task_start(task *t)
 			close(fds[i]);
 	ray_strv_free(argv);
 	ray_strv_free(env);
+	if (!rc && pfd[0] >= 0 && stream_attach(t, pfd[0])) {
+		/* Nobody would read it: the task would block on a full pipe. */
+		kill(-t->pid, SIGKILL);
+		close(pfd[0]);
+	} else if (rc && pfd[0] >= 0) {
+		close(pfd[0]);
+	}
 	if (rc) {
 		if ((pool = task_pool(t)))
 			res_add(pool, &t->req);

@@ -39,6 +39,7 @@
 #include "spill.h"
 #include "memmon.h"
 #include "state.h"
+#include "stream.h"
 #include "store.h"
 #include "task.h"
 
@@ -290,6 +291,7 @@ static void node_teardown(void)
 	uv_library_shutdown();
 	spawn_release();
 	tasks_free_all();
+	streams_free_all();
 	actors_free_all();
 	actor_route_free_all();
 	actor_exec_free_all();

@@ -94,6 +94,7 @@ struct task {
 	int cancel;               /* 1 requested, 2 forced */
 	int cancel_tree;          /* cancelled with the tasks it submitted */
 	char parent[RAY_ID_MAX + 1]; /* the task that submitted it here, or "" */
+	int stream_bp;            /* --stream: its backpressure, else 0 (stream.c) */
 	int oom;                  /* this attempt was killed for memory: OOM_* */
 	int64_t oom_bytes;        /* then: OOM_LIMIT its resident bytes,
 	                           * OOM_HOST the host's use in ten-thousandths */

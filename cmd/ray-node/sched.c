@@ -87,6 +87,7 @@ typedef struct tmpl {
 	const char *name, *stdin_ref, *job;
 	const char *parent;       /* the submitting task, or NULL */
 	const char *working_dir;  /* a path or a ref, or NULL */
+	int stream_bp;            /* --stream's backpressure, or 0 */
 	char **env;
 	char warning[512];
 } tmpl;
@@ -129,6 +130,11 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 	tp->job = rj_str(o, "job_id");
 	if (tp->job && (strlen(tp->job) > RAY_ID_MAX || !*tp->job))
 		return ray_seterr(err, RAY_EUSAGE, "bad job id");
+	tp->stream_bp = (int)rj_int(o, "stream", 0);
+	if (tp->stream_bp < 0 || tp->stream_bp > 1000000)
+		return ray_seterr(err, RAY_EUSAGE, "bad --backpressure: want 1..1000000");
+	if (tp->stream_bp && tp->num_returns != 1)
+		return ray_seterr(err, RAY_EUSAGE, "--stream makes one object per line: no --num-returns");
 	tp->working_dir = rj_str(o, "working_dir");
 	if (tp->working_dir && !from_store && (rc = workdir_check(tp->working_dir, err)))
 		return rc;
@@ -311,6 +317,13 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	t->prefer = tp->prefer ? strdup(tp->prefer) : NULL;
 	snprintf(t->pin, sizeof(t->pin), "%s", tp->pin);
 	t->pin_soft = tp->pin_soft;
+	t->stream_bp = tp->stream_bp;
+	if (t->stream_bp) {
+		/* Its lines are read by the node that runs it, which its
+		 * reader asks: this one. */
+		snprintf(t->pin, sizeof(t->pin), "%s", N->id);
+		t->pin_soft = 0;
+	}
 	t->spread = tp->spread;
 	snprintf(t->pg, sizeof(t->pg), "%s", tp->pg);
 	t->bundle = tp->bundle;
