@@ -109,3 +109,22 @@ producer_ahead() {
 	run_ray 0 ray-get "${lines[0]}"
 	assert_output 0
 }
+
+@test "libray: ray_submit_stream and ray_stream_next iterate over the lines as they come" {
+	start_node
+	local src=$BATS_TEST_DIRNAME/.. bin=$BATS_TEST_TMPDIR/stream-lines gate=$BATS_TEST_TMPDIR/gate
+	local out=$BATS_TEST_TMPDIR/out pid rc=0
+	run_ray 0 sh -c "cc -std=c11 -I'$src/include' -o '$bin' '$src/share/examples/stream-lines.c' \
+		'$src/lib/libray.a' \$(pkg-config --libs libuv libcjson libsodium libcurl) -lpthread"
+	timeout 60 "$bin" sh -c 'echo alpha; while [ ! -e "$1" ]; do sleep 0.05; done; echo beta; exit 5' sh "$gate" \
+		>"$out" 3>&- &
+	pid=$!
+	RAY_TEST_PIDS+=("$pid")
+	# alpha comes through while the task waits for the gate.
+	wait_for grep -q " alpha$" "$out"
+	touch "$gate"
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 1
+	run_ray 0 cut -d' ' -f2 "$out"
+	assert_output "$(printf 'alpha\nbeta')"
+}
