@@ -11,13 +11,20 @@ load lib/cluster
 PARENT='a=$(ray-submit --name kid1 -- sleep 300) && b=$(ray-submit --name kid2 -- sleep 300) &&
 echo "$a $b" >"$1.tmp" && mv "$1.tmp" "$1" && ray-get "$a" "$b"'
 
-@test "a parent cancelled with two running children: all three refs give exit 7" {
+# parent_with_kids: a node, and a parent whose two children run; sets
+# parent (its ref) and kids (theirs).
+parent_with_kids() {
 	start_node --cpus 4
 	run_ray 0 ray-submit --name parent -- sh -c "$PARENT" sh "$BATS_TEST_TMPDIR/kids"
-	local parent=$output kids
+	parent=$output
 	wait_for named_task_in_state kid1 RUNNING
 	wait_for named_task_in_state kid2 RUNNING
 	kids=$(cat "$BATS_TEST_TMPDIR/kids")
+}
+
+@test "a parent cancelled with two running children: all three refs give exit 7" {
+	local parent kids
+	parent_with_kids
 	run_ray 0 ray-cancel "$parent"
 	run_ray 7 ray-get --timeout 30 "$parent"
 	for r in $kids; do
@@ -30,12 +37,8 @@ echo "$a $b" >"$1.tmp" && mv "$1.tmp" "$1" && ray-get "$a" "$b"'
 }
 
 @test "--no-recursive spares the children: they run on" {
-	start_node --cpus 4
-	run_ray 0 ray-submit --name parent -- sh -c "$PARENT" sh "$BATS_TEST_TMPDIR/kids"
-	local parent=$output kids
-	wait_for named_task_in_state kid1 RUNNING
-	wait_for named_task_in_state kid2 RUNNING
-	kids=$(cat "$BATS_TEST_TMPDIR/kids")
+	local parent kids
+	parent_with_kids
 	run_ray 0 ray-cancel --no-recursive "$parent"
 	run_ray 7 ray-get --timeout 30 "$parent"
 	assert_equal "$(task_field "$(task_id_named kid1)" state)" RUNNING

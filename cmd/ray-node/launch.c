@@ -301,6 +301,8 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 	t->pid = 0;
 	t->proc_live = 0;
 	N->nrunning--;
+	if (t->req.mem > 0)
+		N->nmem_running--;
 	if (t->stream_bp)
 		stream_reaped(t, !exec_err && !N->stopping && (sig || status || t->cancel) && should_retry(t));
 	if (exec_err && !N->stopping) {
@@ -498,6 +500,8 @@ void task_start(task *t)
 	}
 	t->proc_live = 1;
 	N->nrunning++;
+	if (t->req.mem > 0)
+		N->nmem_running++;
 	t->state = T_RUNNING;
 	t->start_ms = ray_now_ms();
 	t->exit_code = 0;

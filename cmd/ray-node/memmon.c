@@ -170,7 +170,9 @@ static void enforce_limits(void)
 	task *t;
 	actor *a;
 
-	for (t = N->thead; t; t = t->next) {
+	/* The task list holds the history too: walked only when one of
+	 * them has a limit. */
+	for (t = N->nmem_running ? N->thead : NULL; t; t = t->next) {
 		uint64_t rss;
 		if (!is_proc_task(t) || t->req.mem <= 0 || t->oom)
 			continue;

@@ -203,6 +203,7 @@ typedef struct node {
 	task *qhead, *qtail;
 	size_t nqueued;
 	int nrunning, nprocs;
+	int nmem_running;         /* running tasks with a --memory (memmon.c's work) */
 	conn *conns;
 	conn *rhead;              /* connections to resume on the next idle */
 	uv_idle_t resume_idle;
