@@ -14,7 +14,10 @@
  * attempt then skips as many complete lines as were seen, so no line
  * is made twice or lost (the producer must write the same lines again,
  * as a Ray generator re-runs).  Streaming tasks run where they were
- * submitted (sched.c pins them), so the records here are all local.
+ * submitted (sched.c pins them), so the records here are all local.  A
+ * record goes once its reader has been told the end; one whose reader
+ * never comes back stays (its counts and at most one read of lines)
+ * until the node stops, since a reader may still ask.
  */
 #include <errno.h>
 #include <stdio.h>
