@@ -116,3 +116,16 @@ job_done() {
 	local s
 	s=$(ray-job status "$1") && [[ "$s" != RUNNING && "$s" != PENDING ]]
 }
+
+@test "an actor on another node than its archive: the copy is fetched there" {
+	start_cluster 2 --cpus 0
+	make_src "$BATS_TEST_TMPDIR/src"
+	run_ray 0 sh -c "tar c -C '$BATS_TEST_TMPDIR/src' . | ray-put"
+	local ref=$output
+	run_ray 0 ray-actor create --node "$(node_id 1)" --working-dir "$ref" -- \
+		sh -c 'while read m; do echo "$RAY_NODE_ID $(cat "$m")"; done'
+	run_ray 0 ray-actor call "$output" greeting.txt
+	run_ray 0 ray-get "$output"
+	assert_output "$(node_id 1) hello from the archive"
+	[[ -d "$(node_dir 1)/node-$(node_id 1)/wd/$ref" ]]
+}

@@ -8,8 +8,10 @@
  * The first child to need the copy takes a lock (flock(1) on
  * SESSION/wd/REF.lock), unpacks into a temporary directory and renames it
  * into place; the others wait on the lock, then find it there.  The
- * archive is one of the task's dependencies, so it is on this node (pulled
- * or restored) and pinned before the task starts.  The copy goes when its
+ * archive is one of a task's dependencies, so it is on this node (pulled
+ * or restored) and pinned before the task starts; an actor has no
+ * dependencies, and its child fetches the archive with ray-get (beside
+ * ray-node) when the node holds no copy.  The copy goes when its
  * object is freed here (ray-store free, or the end of the job that put it),
  * removed by a child process, and with the session when the node stops
  * (its lock file stays until then: removing it could let two children
@@ -27,20 +29,23 @@
 #include "store.h"
 #include "workdir.h"
 
-/* $1 the archive, $2 the copy, $3 the ref; then the command. */
+/* $1 the archive here, or "" to fetch it with ray-get ($4); $2 the copy,
+ * $3 the ref; then the command. */
 static const char UNPACK[] =
 	"exec 9>\"$2.lock\" && flock 9 || exit 127\n"
 	"if [ ! -d \"$2\" ]; then\n"
-	"  t=\"$2.tmp.$$\"\n"
-	"  if ! { mkdir \"$t\" && tar -xf \"$1\" -C \"$t\" --no-same-owner --no-same-permissions &&\n"
+	"  t=\"$2.tmp.$$\" a=$1\n"
+	"  if [ -z \"$a\" ]; then a=\"$t.tar\"; \"$4\" \"$3\" >\"$a\" || { rm -f \"$a\"; exit 127; }; fi\n"
+	"  if ! { mkdir \"$t\" && tar -xf \"$a\" -C \"$t\" --no-same-owner --no-same-permissions &&\n"
 	"         chmod -R a-w \"$t\" && mv -T \"$t\" \"$2\"; }; then\n"
 	"    echo \"ray-node: cannot unpack working directory $3 (is it a tar archive?)\" >&2\n"
-	"    chmod -R u+w \"$t\" 2>/dev/null; rm -rf \"$t\"; exit 127\n"
+	"    chmod -R u+w \"$t\" 2>/dev/null; rm -rf \"$t\"; rm -f \"$t.tar\"; exit 127\n"
 	"  fi\n"
+	"  rm -f \"$t.tar\"\n"
 	"fi\n"
 	"exec 9>&-\n"
 	"cd \"$2\" || exit 127\n"
-	"shift 3\n"
+	"shift 4\n"
 	"exec \"$@\"\n";
 
 /* $1 the directory; then the command. */
@@ -61,6 +66,30 @@ int workdir_check(const char *wd, ray_err *err)
 	return 0;
 }
 
+/* ray-get beside our own executable (installed together), else on PATH. */
+static const char *ray_get_path(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (path[0])
+		return path;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/'))) {
+			*slash = '\0';
+			snprintf(path, sizeof(path), "%s/ray-get", self);
+			if (!access(path, X_OK))
+				return path;
+		}
+	}
+	snprintf(path, sizeof(path), "ray-get");
+	return path;
+}
+
 static void copy_path(const char *ref, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/wd/%s", N->session, ref);
@@ -77,11 +106,11 @@ char **workdir_argv(const char *wd, char **argv, char *why, size_t wlen)
 	while (argv[n])
 		n++;
 	if (is_ref) {
+		/* A task has it here (a dependency); an actor's child may have to
+		 * fetch it, as any client would. */
 		o = store_find_any(wd);
-		if (!o || store_path(o, objpath, sizeof(objpath))) {
-			snprintf(why, wlen, "the working directory archive %s is not on node %s", wd, N->id);
-			return NULL;
-		}
+		if (!o || o->remote || o->state != OBJ_READY || store_path(o, objpath, sizeof(objpath)))
+			objpath[0] = '\0';
 		snprintf(dir, sizeof(dir), "%s/wd", N->session);
 		if (mkdir(dir, 0700) && errno != EEXIST) {
 			snprintf(why, wlen, "cannot make %s: %s", dir, strerror(errno));
@@ -89,7 +118,7 @@ char **workdir_argv(const char *wd, char **argv, char *why, size_t wlen)
 		}
 		copy_path(wd, dir, sizeof(dir));
 	}
-	v = calloc(n + 8, sizeof(*v));
+	v = calloc(n + 10, sizeof(*v));
 	if (!v) {
 		snprintf(why, wlen, "out of memory");
 		return NULL;
@@ -103,6 +132,8 @@ char **workdir_argv(const char *wd, char **argv, char *why, size_t wlen)
 		v[k++] = strdup(dir);
 	}
 	v[k++] = strdup(wd);
+	if (is_ref)
+		v[k++] = strdup(ray_get_path());
 	for (i = 0; i < n; i++)
 		v[k++] = strdup(argv[i]);
 	v[k] = NULL;

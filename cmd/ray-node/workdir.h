@@ -9,8 +9,9 @@
  * the ref of a known object.  0, or an error in err. */
 int workdir_check(const char *wd, ray_err *err);
 /* argv (already resolved) wrapped so that it runs in wd: entering DIR,
- * or unpacking REF's archive once on this node first.  NULL with why
- * filled when REF's bytes are not here.  Caller frees. */
+ * or unpacking REF's archive once on this node first (the child fetches
+ * it with ray-get when its bytes are not here: an actor's).  NULL with
+ * why filled when out of memory.  Caller frees. */
 char **workdir_argv(const char *wd, char **argv, char *why, size_t wlen);
 /* o is being freed: its unpacked copy, if any, is removed. */
 void workdir_forget(obj *o);
