@@ -558,34 +558,25 @@ static int is_spilled(const cJSON *o)
  * parallel and overlap our copying), and releases the previous restored
  * file once copied (the node may spill it again): one round trip each.
  */
-/* Item j of a list walked forward only (j never goes back). */
-static const cJSON *pf_item(const cJSON **at, size_t *ati, size_t j)
-{
-	while (*at && *ati < j) {
-		*at = (*at)->next;
-		(*ati)++;
-	}
-	return *at;
-}
-
 static int get_out_part(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
                         const sink *k, ray_err *err)
 {
-	cJSON *reply = NULL, *objs, *one = NULL;
+	cJSON *reply = NULL, *objs, *one = NULL, *it;
+	const cJSON **items = NULL;
 	rbuf data = { 0 }, odata = { 0 }, part = { 0 };
 	const char *prev = NULL;
-	const cJSON *next, *pfo;
-	size_t i, j, pf = 0, pfi = 0;
+	size_t i, j, pf = 0;
 	int rc, release = 0;
 
 	rc = get_req(c, n, refs, timeout_ms, 0, n == 1, &reply, &data, err);
 	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
-	/* Walked by pointer, as indexing a cJSON array is linear. */
-	next = !rc && objs ? objs->child : NULL;
-	pfo = next;
+	/* Indexed once: cJSON_GetArrayItem walks the list, n^2 for n refs. */
+	if (!rc && !(items = calloc(n ? n : 1, sizeof(*items))))
+		rc = ray_seterr(err, RAY_ERESOURCE, "out of memory");
+	for (i = 0, it = objs ? objs->child : NULL; !rc && it && i < n; it = it->next)
+		items[i++] = it;
 	for (i = 0; !rc && i < n; i++) {
-		const cJSON *o = next;
-		next = next ? next->next : NULL;
+		const cJSON *o = items[i];
 		const char *path = rj_str(o, "path");
 		const rbuf *src = &data;
 		int fd, spilled = is_spilled(o);
@@ -609,7 +600,7 @@ static int get_out_part(ray_client *c, size_t n, const char *const *refs, int64_
 			prev = NULL;
 			a = cJSON_AddArrayToObject(req, "prefetch");
 			for (j = pf > i ? pf : i + 1; j < n && npf < PREFETCH; j++)
-				if (is_spilled(pf_item(&pfo, &pfi, j))) {
+				if (is_spilled(items[j])) {
 					cJSON_AddItemToArray(a, cJSON_CreateString(refs[j]));
 					npf++;
 					pf = j + 1;
@@ -642,6 +633,7 @@ static int get_out_part(ray_client *c, size_t n, const char *const *refs, int64_
 	}
 	if (release)
 		release_all(c);
+	free(items);
 	cJSON_Delete(one);
 	cJSON_Delete(reply);
 	rbuf_release(&data);

@@ -68,6 +68,9 @@ typedef struct obj {
 
 enum obj_io { IO_NONE, IO_SPILL, IO_RESTORE };
 
+/* Why memmon.c killed a task. */
+enum { OOM_NONE, OOM_LIMIT, OOM_HOST };
+
 enum task_state {
 	T_PENDING_ARGS, T_PENDING_NODE, T_SUBMITTED, T_RUNNING,
 	T_FINISHED, T_FAILED, T_CANCELLED
@@ -80,6 +83,7 @@ struct task {
 	unsigned char retry_exceptions;
 	unsigned char proc_live;  /* its process not reaped yet */
 	unsigned char cancel;     /* 1 requested, 2 forced */
+	unsigned char cancel_tree; /* cancelled with the tasks it submitted */
 	unsigned char queued;
 	unsigned char pin_soft, spread;
 	unsigned char blocked;    /* a hard constraint this node can't meet */
@@ -90,6 +94,7 @@ struct task {
 	char exec_node[RAY_NODEID_LEN + 1]; /* where it runs, when forwarded */
 	char pin[RAY_NODEID_LEN + 1];
 	char pg[RAY_ID_MAX + 1];  /* placement group, or "" */
+	char parent[RAY_ID_MAX + 1]; /* the task that submitted it here, or "" */
 	int state;
 	int num_returns;
 	int max_retries, attempt;
@@ -100,6 +105,10 @@ struct task {
 	int exit_code, term_signal;
 	int lent;                 /* CPUs lent back while blocked in get */
 	int bundle;               /* its bundle index, -1 any */
+	int stream_bp;            /* --stream: its backpressure, else 0 (stream.c) */
+	int oom;                  /* this attempt was killed for memory: OOM_* */
+	int64_t oom_bytes;        /* then: OOM_LIMIT its resident bytes,
+	                           * OOM_HOST the host's use in ten-thousandths */
 	char *name;               /* owned, may be NULL */
 	const char *job;          /* istr (one copy for all its tasks) */
 	char **argv;              /* owned, NULL-terminated; @REF unresolved */
@@ -110,6 +119,7 @@ struct task {
 	int *retry_codes;
 	obj *stdin_obj;
 	obj **deps;               /* owned array */
+	char *workdir;            /* owned: --working-dir, a path or a ref, or NULL */
 	char *labels;             /* owned: ",k=v,k=v," hard selectors or NULL */
 	char *prefer;             /* owned: "k=v" soft or NULL */
 	char *gpu_ids;            /* owned: devices given, "0,2"; NULL for no GPU */
@@ -208,6 +218,7 @@ typedef struct node {
 	task *qhead, *qtail;
 	size_t nqueued;
 	int nrunning, nprocs;
+	int nmem_running;         /* running tasks with a --memory (memmon.c's work) */
 	conn *conns;
 	conn *rhead;              /* connections to resume on the next idle */
 	uv_idle_t resume_idle;
@@ -227,6 +238,7 @@ typedef struct node {
 	char join_err[512];
 	unsigned spread_rr;
 	int transport;            /* RAY_TRANSPORT_*: --transport */
+	int64_t mem_threshold;    /* --memory-threshold, ten-thousandths of RAM */
 	void (*kick)(void);       /* resources came back: run the scheduler */
 } node;
 

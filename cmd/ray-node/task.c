@@ -120,6 +120,7 @@ void task_release(task *t)
 	free(t->prefer);
 	free(t->gpu_ids);
 	istr_drop(t->job);
+	free(t->workdir);
 	free(t);
 }
 
