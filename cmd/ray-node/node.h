@@ -94,7 +94,7 @@ struct task {
 	char exec_node[RAY_NODEID_LEN + 1]; /* where it runs, when forwarded */
 	char pin[RAY_NODEID_LEN + 1];
 	char pg[RAY_ID_MAX + 1];  /* placement group, or "" */
-	char parent[RAY_ID_MAX + 1]; /* the task that submitted it here, or "" */
+	const char *parent;       /* istr: the task that submitted it here, or "" */
 	int state;
 	int num_returns;
 	int max_retries, attempt;

@@ -333,7 +333,7 @@ static task *task_create(const tmpl *tp, const cJSON *spec, last_argv *last, cJS
 	ray_random_hex(rnd, 8);
 	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
 	t->job = istr_hold(tp->job ? tp->job : "00000000");
-	snprintf(t->parent, sizeof(t->parent), "%s", tp->parent ? tp->parent : "");
+	t->parent = istr_hold(tp->parent ? tp->parent : "");
 	if (tp->working_dir && !(t->workdir = strdup(tp->working_dir))) {
 		task_release(t);
 		return NULL;
@@ -396,7 +396,7 @@ static task *task_create(const tmpl *tp, const cJSON *spec, last_argv *last, cJS
 	if (t->argv)
 		t->shared |= SHARED_ARGV;
 	t->rets = t->num_returns == 1 ? &t->ret1 : calloc((size_t)t->num_returns, sizeof(obj *));
-	if (!t->argv || !t->rets || !t->job) {
+	if (!t->argv || !t->rets || !t->job || !t->parent) {
 		task_release(t);
 		return NULL;
 	}

@@ -120,6 +120,7 @@ void task_release(task *t)
 	free(t->prefer);
 	free(t->gpu_ids);
 	istr_drop(t->job);
+	istr_drop(t->parent);
 	free(t->workdir);
 	free(t);
 }
@@ -338,6 +339,8 @@ void task_register(task *t)
 		t->req = &none;   /* actor calls ask for nothing */
 	if (!t->job)
 		t->job = istr_hold("00000000");
+	if (!t->parent)
+		t->parent = istr_hold("");
 	map_put(&N->tasks, t->id, t);
 	DL_APPEND(N->thead, N->ttail, t, prev, next);
 	N->ntasks++;
