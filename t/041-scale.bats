@@ -162,3 +162,28 @@ rss_kb() {
 	# Run again, it is back in the table.
 	assert_equal "$(task_field "${ref:0:32}" attempt)" 1
 }
+
+@test "actor calls and a job's tasks past a short history: answers kept, the job's objects freed" {
+	start_node --task-history 2
+	local a i refs=()
+	run_ray 0 ray-actor create -- bash "$BATS_TEST_DIRNAME/../share/examples/counter-actor.sh"
+	a=$output
+	for i in $(seq 10); do
+		run_ray 0 ray-actor call "$a" add 1
+		refs+=("$output")
+	done
+	run_ray 0 ray-get "${refs[@]}"
+	assert_equal "$(echo $output)" "$(echo $(seq 10))"
+	run_ray 0 ray-status tasks --state FINISHED --json
+	assert_equal "$(json_get length)" 2
+	# A job's five tasks leave the history; its objects still go with it.
+	run_ray 0 ray-job run -- sh -c 'yes true | head -5 | ray-submit --batch | ray-wait >/dev/null'
+	run_ray 0 ray-job list --json
+	assert_equal "$(json_get '.[0].status')" SUCCEEDED
+	run_ray 0 ray-status --json
+	assert_equal "$(json_get .tasks.FINISHED)" 15
+	# Left: the ten answers (no job's); the job's five results were freed.
+	run_ray 0 ray-store ls --json
+	assert_equal "$(json_get length)" 10
+	assert_equal "$(json_get '[.[] | select(.job_id != "00000000")] | length')" 0
+}
