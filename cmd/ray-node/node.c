@@ -122,6 +122,7 @@ static void on_freeing(obj *o)
 {
 	spill_forget(o);
 	workdir_forget(o);
+	transfer_forget(o);
 	task_obj_freed(o);
 }
 
