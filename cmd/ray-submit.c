@@ -1,6 +1,8 @@
 /* ray-submit: run a command (or, with --batch, each line of stdin under
  * sh -c) as a task somewhere in the cluster; print its return ref(s), or
- * with --get wait and print the result.  A batch is one round trip. */
+ * with --get wait and print the result.  A batch is one round trip.  With
+ * --worker, each task is a call, METHOD ARG... (a batch line:
+ * METHOD<TAB>ARG...), served by a pooled worker process. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -10,9 +12,13 @@
 static const char USAGE[] =
 	"usage: ray-submit [OPTIONS] -- COMMAND [ARG...]\n"
 	"       ray-submit [OPTIONS] --batch < COMMANDS\n"
+	"       ray-submit [OPTIONS] --worker CMDLINE [--protocol P] -- METHOD [ARG...]\n"
+	"       ray-submit [OPTIONS] --worker CMDLINE [--protocol P] --batch < CALLS\n"
 	"options:\n"
 	TASKOPT_HELP
 	"  --batch                      one command per line from stdin, one task each\n"
+	"  --worker CMDLINE             a pooled task: a call served by a reused worker\n"
+	"  --protocol line|tagged|frame the worker's protocol (default line)\n"
 	"  --num-returns N              return objects per task (default 1)\n"
 	"  --max-retries N              retries after a system error (default 3)\n"
 	"  --retry-exceptions           also retry a task that exits non-zero\n"
@@ -148,6 +154,7 @@ int main(int argc, char **argv)
 		{ "retry-exceptions", no_argument, 0, 'x' }, { "retry-exit-codes", required_argument, 0, 'X' },
 		{ "name", required_argument, 0, 'N' }, { "stdin", required_argument, 0, 'i' },
 		{ "get", no_argument, 0, 'G' }, { "batch", no_argument, 0, 'B' },
+		{ "worker", required_argument, 0, 'w' }, { "protocol", required_argument, 0, 'P' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	const char *prog = "ray-submit";
@@ -189,6 +196,16 @@ int main(int argc, char **argv)
 			break;
 		case 'G': get = 1; break;
 		case 'B': batch = 1; break;
+		case 'w':
+			if (!optarg[strspn(optarg, " \t\n")])
+				return tool_usage(prog, USAGE, "empty --worker '%s'", optarg);
+			o.worker = optarg;
+			break;
+		case 'P':
+			if (strcmp(optarg, "line") && strcmp(optarg, "tagged") && strcmp(optarg, "frame"))
+				return tool_usage(prog, USAGE, "bad --protocol '%s': want line, tagged or frame", optarg);
+			o.protocol = optarg;
+			break;
 		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
@@ -196,10 +213,14 @@ int main(int argc, char **argv)
 	o.n_retry_exit_codes = ncodes;
 	if (taskopt_check(&t, prog))
 		return 2;
+	if (o.protocol && !o.worker)
+		return tool_usage(prog, USAGE, "--protocol is for pooled tasks (--worker)%s", "");
+	if (o.worker && o.stdin_ref)
+		return tool_usage(prog, USAGE, "--stdin is for command tasks, not pooled ones (--worker)%s", "");
 	if (batch && optind < argc)
 		return tool_usage(prog, USAGE, "--batch takes commands on stdin, not '%s'", argv[optind]);
 	if (!batch && optind >= argc)
-		return tool_usage(prog, USAGE, "no command given%s", "");
+		return tool_usage(prog, USAGE, o.worker ? "no method given%s" : "no command given%s", "");
 	if (!batch && !argv[optind][strspn(argv[optind], " \t\n")])
 		return tool_usage(prog, USAGE, "empty command '%s'", argv[optind]);
 	if (batch && (rc = read_lines(prog, &lines, &nlines)))

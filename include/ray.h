@@ -152,6 +152,11 @@ typedef struct ray_task_opts {
 	const char *const *labels;        /* "K=V" hard, NULL-terminated */
 	const char *prefer_label;         /* "K=V" soft */
 	const char *pg; int bundle;       /* bundle -1: any */
+	/* A pooled task: served by a long-lived worker, the command line
+	 * `worker` (run by sh -c), through `protocol` ("line" | "tagged" |
+	 * "frame"; NULL: line).  Each task is then METHOD ARG... */
+	const char *worker;
+	const char *protocol;
 } ray_task_opts;
 
 void ray_task_opts_init(ray_task_opts *o);
@@ -159,7 +164,8 @@ void ray_task_opts_init(ray_task_opts *o);
 /*
  * Submits tasks in one round trip.  Each task i is either argvs[i] (a
  * NULL-terminated argv) or, when argvs is NULL, the shell line cmds[i] run by
- * `sh -c`.  refs receives num_returns refs per task, task after task
+ * `sh -c`.  With o->worker, argvs[i] is METHOD ARG..., or cmds[i] is
+ * METHOD<TAB>ARG... (as ray-submit --worker --batch reads them).  refs receives num_returns refs per task, task after task
  * (n * num_returns entries).  warning, when not NULL, receives a note such
  * as an infeasible request ("" when none).
  */

@@ -174,10 +174,10 @@ void log_path(const task *t, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s.err", N->logdir, t->id);
 }
 
-/* The last few lines of the task's stderr, on one line. */
-static void stderr_tail(const task *t, char *out, size_t len)
+/* The last few lines of the log at path, on one line. */
+void log_tail(const char *path, char *out, size_t len)
 {
-	char path[PATH_MAX + 64], buf[1024];
+	char buf[1024];
 	int fd, lines = 0;
 	off_t end;
 	ssize_t n;
@@ -185,7 +185,6 @@ static void stderr_tail(const task *t, char *out, size_t len)
 	char *p;
 
 	out[0] = '\0';
-	log_path(t, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -221,6 +220,14 @@ static void stderr_tail(const task *t, char *out, size_t len)
 	out[o] = '\0';
 }
 
+static void stderr_tail(const task *t, char *out, size_t len)
+{
+	char path[PATH_MAX + 64];
+
+	log_path(t, path, sizeof(path));
+	log_tail(path, out, len);
+}
+
 static int should_retry(task *t)
 {
 	int i;
@@ -247,6 +254,11 @@ static void release_resources(task *t)
 	if (pool)
 		res_add(pool, &r);
 	gpu_give(&t->req, t->gpu_ids);
+}
+
+void task_give_back(task *t)
+{
+	release_resources(t);
 }
 
 void task_seal_ok(task *t)

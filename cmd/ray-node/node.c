@@ -21,6 +21,7 @@
 #include "ops.h"
 #include "pg.h"
 #include "pg_place.h"
+#include "pool.h"
 #include "put.h"
 #include "remote.h"
 #include "sched.h"
@@ -94,6 +95,7 @@ void node_shutdown(void)
 		metrics_stop();
 		cluster_stop();
 		tasks_kill_all();
+		pool_stop_all();
 		actors_stop_all();
 		jobs_kill_all();
 	}
@@ -128,6 +130,7 @@ void node_wire(void)
 	task_on.call_ready = actor_call_ready;
 	task_on.ended = remote_task_ended;
 	sched_on.call_cancel = actor_call_cancel;
+	sched_on.start_pooled = pool_start;
 	N->kick = sched_run;
 	pg_place_on.find = pg_find;
 	pg_place_on.settled = pg_settled;

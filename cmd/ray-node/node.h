@@ -110,6 +110,10 @@ struct task {
 	task *anext;              /* actor calls: in-flight list */
 	struct actor_handle *handle;  /* not owned: a call to an actor that another
 	                           * node hosts (actor_route.c) */
+	char *worker;             /* owned: a pooled task's worker command line
+	                           * (argv is then METHOD ARG...), else NULL */
+	int wproto;               /* its protocol (proto.h P_*) */
+	struct pworker *pw;       /* not owned: the worker serving it (pool.c) */
 };
 
 /* A get or wait that blocks until objects are ready. */
