@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# Pooled workers (ray-submit --worker): calls served by reused worker
+# processes through the actor protocols, with every task option: results
+# and errors, reuse, a worker killed mid-call, protocol breaks, cancel,
+# --batch with @REF, the idle timeout and memory pressure, one CPU budget
+# with plain tasks, and --node across a cluster.
+
+load lib/helpers
+
+EXAMPLES="$BATS_TEST_DIRNAME/../share/examples"
+
+setup_file() {
+	${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+		-o "$BATS_FILE_TMPDIR/frame-worker" "$BATS_TEST_DIRNAME/../share/examples/frame-worker.c"
+}
+
+# The test worker (line protocol): its first argument is a directory for
+# markers.  Methods:
+#   echo X     answers X                  pid      answers its pid
+#   node       answers $RAY_NODE_ID        cat P    answers the first line of file P
+#   fail MSG   fails with MSG             flaky    fails once (marker), then answers ok
+#   block K    touches DIR/started.K, waits for DIR/go.K, answers "K by PID"
+#   twice      answers two lines for one call (a protocol break)
+make_worker() {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	cat >"$BATS_TEST_TMPDIR/worker.sh" <<'EOF'
+#!/bin/bash
+dir=$1
+while IFS=$'\t' read -r method a b; do
+	case $method in
+	echo)  echo "$a" ;;
+	pid)   echo "$$" ;;
+	node)  echo "$RAY_NODE_ID" ;;
+	cat)   head -n 1 "$a" ;;
+	fail)  echo "!$a" ;;
+	flaky) if [[ -e $dir/flaky ]]; then echo ok; else : >"$dir/flaky"; echo '!not yet'; fi ;;
+	block) : >"$dir/started.$a.$$"
+	       while [[ ! -e $dir/go.$a ]]; do sleep 0.02; done
+	       echo "$a by $$" ;;
+	twice) echo one; echo two ;;
+	*)     echo "!no method $method" ;;
+	esac
+done
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/worker.sh"
+	W="$BATS_TEST_TMPDIR/worker.sh $BATS_TEST_TMPDIR/m"
+}
+
+setup() {
+	start_node
+	make_worker
+}
+
+# worker_field STATE FIELD: FIELD of the first worker in STATE.
+worker_field() {
+	local out
+	out=$(timeout "$RAY_TEST_TIMEOUT" ray-status workers --json --state "$1") || return 1
+	jq -er ".[0].$2" <<<"$out"
+}
+
+# n_workers [STATE]: how many workers ray-status lists.
+n_workers() {
+	local out
+	out=$(timeout "$RAY_TEST_TIMEOUT" ray-status workers --json ${1:+--state "$1"}) || return 1
+	jq -er length <<<"$out"
+}
+
+no_workers() {
+	[[ $(n_workers) == 0 ]]
+}
+
+marker() {
+	compgen -G "$BATS_TEST_TMPDIR/m/$1" >/dev/null
+}
+
+@test "a call's answer is its result; '!' fails it with exit 1 and the worker lives on" {
+	run_ray 0 ray-submit --worker "$W" -- echo hello
+	run_ray 0 ray-get -o "$BATS_TEST_TMPDIR/r" "$output"
+	run cmp "$BATS_TEST_TMPDIR/r" <(printf 'hello\n')
+	assert_success
+	run_ray 0 ray-submit --worker "$W" -- fail "no good: bad input"
+	run_ray 1 ray-get "$output"
+	assert_regex "$stderr" "^ray-get: .*method 'fail' of worker .*failed: no good: bad input$"
+	run_ray 0 ray-submit --worker "$W" --get -- echo after
+	assert_output after
+	run n_workers
+	assert_success
+	assert_output 1
+}
+
+@test "--retry-exceptions retries a call that answered '!'" {
+	run_ray 0 ray-submit --worker "$W" --retry-exceptions --get -- flaky
+	assert_output ok
+	run_ray 0 ray-status tasks --json
+	run json_get '.[-1].attempt'
+	assert_output 1
+}
+
+@test "workers are reused: 40 calls, at most one worker per CPU, all counted in tasks_done" {
+	for i in $(seq 40); do printf 'pid\n'; done >"$BATS_TEST_TMPDIR/calls"
+	run_ray 0 ray-submit --worker "$W" --batch --get <"$BATS_TEST_TMPDIR/calls"
+	assert_equal "${#lines[@]}" 40
+	local pids
+	pids=$(printf '%s\n' "${lines[@]}" | sort -u | wc -l)
+	assert [ "$pids" -ge 1 ] && assert [ "$pids" -le 2 ]
+	run_ray 0 ray-status workers --json
+	run json_get '[.[].tasks_done] | add'
+	assert_output 40
+	run_ray 0 ray-status workers
+	assert_line --regexp "^[0-9a-f]{32}	IDLE	$RAY_NODE_ID	[0-9]+	[0-9]+	.*worker.sh"
+}
+
+@test "--batch: METHOD<TAB>ARG lines, @REF resolved to the object's path" {
+	run_ray 0 ray-put <<<"first line"
+	local ref=$output
+	printf 'echo\tx\ncat\t@%s\necho\t@@lit\n' "$ref" >"$BATS_TEST_TMPDIR/calls"
+	run_ray 0 ray-submit --worker "$W" --batch <"$BATS_TEST_TMPDIR/calls"
+	assert_equal "${#lines[@]}" 3
+	run_ray 0 ray-get "${lines[@]}"
+	assert_equal "$output" "$(printf 'x\nfirst line\n@lit')"
+}
+
+@test "a worker killed during a call is replaced and the call succeeds on the new one" {
+	run_ray 0 ray-submit --worker "$W" -- block k
+	local ref=$output pid
+	wait_for marker 'started.k.*'
+	pid=$(worker_field BUSY pid)
+	kill -9 "$pid"
+	: >"$BATS_TEST_TMPDIR/m/go.k"
+	run_ray 0 ray-get "$ref"
+	assert_regex "$output" '^k by [0-9]+$'
+	assert [ "${output#k by }" != "$pid" ]
+	run_ray 0 ray-status tasks --json
+	run json_get '.[-1].attempt'
+	assert_output 1
+}
+
+@test "a worker that dies on every try fails the call with exit 6 after --max-retries" {
+	run_ray 0 ray-submit --worker "exit 3" --max-retries 1 -- anything
+	run_ray 6 ray-get "$output"
+	assert_regex "$stderr" "worker .*exited with code 3 during the call on node $RAY_NODE_ID, after 2 attempts"
+}
+
+@test "a worker that breaks its protocol is killed and its call fails" {
+	run_ray 0 ray-submit --worker "$W" --protocol tagged -- echo x
+	run_ray 1 ray-get "$output"
+	assert_regex "$stderr" "broke the tagged protocol: answer without a call id"
+	run_ray 0 ray-submit --worker "$W" -- twice
+	run_ray 0 ray-get "$output"
+	assert_output one
+	wait_for no_workers
+}
+
+@test "cancel of a pooled task kills only its worker" {
+	run_ray 0 ray-submit --worker "$W" -- block a
+	local a=$output b
+	run_ray 0 ray-submit --worker "$W" -- block b
+	b=$output
+	wait_for marker 'started.a.*'
+	wait_for marker 'started.b.*'
+	run_ray 0 ray-cancel "$a"
+	run_ray 7 ray-get "$a"
+	assert_regex "$stderr" "cancelled"
+	: >"$BATS_TEST_TMPDIR/m/go.b"
+	run_ray 0 ray-get "$b"
+	local bpid=${output#b by }
+	assert_equal "$(compgen -G "$BATS_TEST_TMPDIR/m/started.b.*")" "$BATS_TEST_TMPDIR/m/started.b.$bpid"
+	run n_workers
+	assert_success
+	assert_output 1
+}
+
+@test "pooled and plain tasks share one CPU budget; pooled tasks show in tasks and the timeline" {
+	run_ray 0 ray-submit --worker "$W" --name pa -- block a
+	local a=$output
+	run_ray 0 ray-submit --worker "$W" --name pb -- block b
+	local b=$output
+	wait_for marker 'started.a.*'
+	wait_for marker 'started.b.*'
+	run_ray 0 ray-submit --name plain -- echo plain
+	local p=$output
+	run_ray 0 ray-status tasks --json
+	run json_get '.[] | select(.name == "plain") | .state'
+	assert_output PENDING_NODE_ASSIGNMENT
+	run_ray 0 ray-status tasks --json
+	run json_get '.[] | select(.name == "pa") | .state'
+	assert_output RUNNING
+	: >"$BATS_TEST_TMPDIR/m/go.a"
+	run_ray 0 ray-get "$p"
+	assert_output plain
+	: >"$BATS_TEST_TMPDIR/m/go.b"
+	run_ray 0 ray-get "$a" "$b"
+	run_ray 0 ray-status timeline
+	run jq -er '[.[] | select(.name == "pa" or .name == "pb")] | length' <<<"$output"
+	assert_output 2
+}
+
+@test "idle workers stop after --worker-idle-timeout" {
+	stop_all
+	start_node --worker-idle-timeout 1
+	run_ray 0 ray-submit --worker "$W" --get -- pid
+	local pid=$output
+	run n_workers IDLE
+	assert_success
+	assert_output 1
+	wait_for -t 10 no_workers
+	wait_for proc_gone "$pid"
+}
+
+@test "memory pressure stops idle workers at once" {
+	stop_all
+	RAY_memory_usage_threshold=0.0001 start_node
+	run_ray 0 ray-submit --worker "$W" --get -- pid
+	local pid=$output
+	wait_for -t 10 no_workers
+	wait_for proc_gone "$pid"
+}
+
+@test "the examples: a C frame worker and a Python line worker" {
+	run_ray 0 ray-submit --worker "$BATS_FILE_TMPDIR/frame-worker" --protocol frame --get -- sum 1 2 39
+	assert_output 42
+	run_ray 0 ray-put <<<"a b
+c"
+	run_ray 0 ray-submit --worker "$BATS_FILE_TMPDIR/frame-worker" --protocol frame --get -- wc "@$output"
+	assert_output "2 3 6"
+	printf 'sum\t1\t2\nfail\tboom\n' >"$BATS_TEST_TMPDIR/calls"
+	run_ray 0 ray-submit --worker "$BATS_FILE_TMPDIR/frame-worker" --protocol frame --batch <"$BATS_TEST_TMPDIR/calls"
+	local bad=${lines[1]}
+	run_ray 0 ray-get "${lines[0]}"
+	assert_output 3
+	run_ray 1 ray-get "$bad"
+	assert_regex "$stderr" "failed: boom$"
+	run_ray 0 ray-submit --worker "python3 $EXAMPLES/line-worker.py" --get -- square 12
+	assert_output 144
+	run_ray 0 ray-submit --worker "python3 $EXAMPLES/line-worker.py" --num-returns 2 --get -- upper ab cd
+	assert_equal "$output" "$(printf 'AB\nCD')"
+}
+
+@test "usage errors: --protocol without --worker, bad protocol, a TAB in a line argument, --stdin" {
+	run_ray 2 ray-submit --protocol frame -- true
+	assert_regex "$stderr" "--protocol is for pooled tasks"
+	run_ray 2 ray-submit --worker "$W" --protocol json -- echo x
+	assert_regex "$stderr" "bad --protocol 'json'"
+	run_ray 2 ray-submit --worker "$W" -- echo "$(printf 'a\tb')"
+	assert_regex "$stderr" "TAB or newline"
+	run_ray 2 ray-submit --worker "$W" --stdin "$(printf '%032d' 0)" -- echo x
+	run_ray 2 ray-submit --worker "" -- echo x
+}
