@@ -202,9 +202,8 @@ int main(int argc, char **argv)
 			o.worker = optarg;
 			break;
 		case 'P':
-			if (strcmp(optarg, "line") && strcmp(optarg, "tagged") && strcmp(optarg, "frame"))
-				return tool_usage(prog, USAGE, "bad --protocol '%s': want line, tagged or frame", optarg);
-			o.protocol = optarg;
+			if (taskopt_protocol(prog, optarg, &o.protocol))
+				return 2;
 			break;
 		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}

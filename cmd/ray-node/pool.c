@@ -37,6 +37,7 @@
 #include "res.h"
 #include "spawn.h"
 #include "task.h"
+#include "uvread.h"
 #include "uvwrite.h"
 
 #define STOP_GRACE_MS 2000
@@ -309,11 +310,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	pworker *w = h->data;
 
 	(void)hint;
-	if (rbuf_reserve(&w->rx, 65536)) {
-		*b = uv_buf_init(NULL, 0);
-		return;
-	}
-	*b = uv_buf_init(w->rx.p + w->rx.len, (unsigned)(w->rx.cap - w->rx.len));
+	uvr_room(&w->rx, b);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -335,26 +332,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		node_kick();
 }
 
-/* The worker has exited: what it wrote before is in the pipe, maybe not
- * yet read.  Read it now, so an answer followed by an exit is not lost. */
-static void drain(pworker *w)
+static int took_answers(void *ud)
 {
-	uv_os_fd_t fd;
+	pworker *w = ud;
 
-	if (w->broken || uv_is_closing((uv_handle_t *)&w->out) || uv_fileno((uv_handle_t *)&w->out, &fd))
-		return;
-	for (;;) {
-		ssize_t n;
-		if (rbuf_reserve(&w->rx, 65536))
-			return;
-		n = read(fd, w->rx.p + w->rx.len, w->rx.cap - w->rx.len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		w->rx.len += (size_t)n;
-		parse(w);
-	}
+	parse(w);
+	return w->broken;
 }
 
 static void on_reaped(void *ud, int status, int sig, int exec_err)
@@ -362,7 +345,9 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 	pworker *w = ud;
 
 	(void)exec_err;
-	drain(w);
+	/* What it wrote before exiting may not be read yet: an answer
+	 * followed by an exit is not lost. */
+	uvr_drain((uv_stream_t *)&w->out, &w->rx, took_answers, w);
 	w->reaped = 1;
 	w->exit_code = status;
 	w->term_signal = sig;
