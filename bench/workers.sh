@@ -28,13 +28,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-out=$here/out
-mkdir -p "$out"
-log=$out/workers.log
-results=$out/workers.tsv
-summary=$out/workers.txt
-: > "$log"
-printf 'benchmark\tours\tpeer\tratio\ttarget\tstatus\n' > "$results"
+. "$here/lib.sh"
+bench_files workers.log workers.tsv workers.txt
 
 CALLS=${BENCH_WORKER_CALLS:-20000}
 XCALLS=${BENCH_XARGS_CALLS:-$CALLS}
@@ -48,9 +43,6 @@ FW=$here/frame-worker
 POOL_TASKS=$here/pool_tasks
 PYW="/usr/bin/python3 $root/share/examples/line-worker.py"
 
-say() { printf '%s\n' "$*" | tee -a "$log" >&2; }
-note() { printf '%s\n' "$*" >> "$log"; }
-
 for tool in ray-node ray-submit ray-get; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		say "bench: $tool is not on PATH; run 'make bench-workers' (or put bin/ on PATH)"
@@ -63,22 +55,6 @@ for b in "$FW" "$POOL_TASKS"; do
 		make -C "$root" -s "bench/${b##*/}" >> "$log" 2>&1 || { say "bench: cannot build $b"; exit 2; }
 	fi
 done
-
-now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
-fix() { awk -v v="$1" -v d="${2:-3}" 'BEGIN { printf "%.*f", d, v }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-
-ROWS=()
-row() {
-	ROWS+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$@")")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$results"
-	say "  => $1: ours $2, peer $3, ratio $4 (target $5): $6"
-}
-
-have_dask() { [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import dask.distributed' >/dev/null 2>&1; }
 
 RAY_TMPDIR=$(mktemp -d "$TMPBASE/ray-bench-workers.XXXXXX")
 export RAY_TMPDIR
