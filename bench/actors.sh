@@ -77,22 +77,7 @@ install_dask() {
 
 # ---- a node of our own ------------------------------------------------------
 
-RAY_TMPDIR=$(mktemp -d "$TMPBASE/ray-bench-actors.XXXXXX")
-export RAY_TMPDIR
-unset RAY_ADDRESS RAY_TOKEN_FILE RAY_NODE_ID RAY_TASK_ID RAY_JOB_ID RAY_NAMESPACE
-WORK=$RAY_TMPDIR/work
-mkdir -p "$WORK"
-cleanup() {
-	ray-node stop >/dev/null 2>&1
-	rm -rf "$RAY_TMPDIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-env=$(ray-node start --head --port 0 --cpus "$NPROC" 2>>"$log") || { say "bench: ray-node start failed"; exit 1; }
-eval "$env"
-SOCK=$RAY_TMPDIR/node-$RAY_NODE_ID/node.sock
+bench_node actors
 note "node $RAY_NODE_ID at $RAY_ADDRESS ($SOCK)"
 
 say "ray-tools actor bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $NPROC CPUs, $(uname -sr), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"

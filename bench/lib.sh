@@ -34,4 +34,26 @@ row() {
 	say "  => $1: ours $2, peer $3, ratio $4 (target $5): $6"
 }
 
+# bench_node NAME: a head node of our own with --cpus $NPROC in a fresh
+# RAY_TMPDIR (removed on exit, with the node stopped); sets WORK (scratch)
+# and SOCK (the node's socket).
+bench_node() {
+	RAY_TMPDIR=$(mktemp -d "$TMPBASE/ray-bench-$1.XXXXXX")
+	export RAY_TMPDIR
+	unset RAY_ADDRESS RAY_TOKEN_FILE RAY_NODE_ID RAY_TASK_ID RAY_JOB_ID RAY_NAMESPACE
+	WORK=$RAY_TMPDIR/work
+	mkdir -p "$WORK"
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	env=$(ray-node start --head --port 0 --cpus "$NPROC" 2>>"$log") || { say "bench: ray-node start failed"; exit 1; }
+	eval "$env"
+	SOCK=$RAY_TMPDIR/node-$RAY_NODE_ID/node.sock
+}
+
+cleanup() {
+	ray-node stop >/dev/null 2>&1
+	rm -rf "$RAY_TMPDIR"
+}
+
 have_dask() { [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import dask.distributed' >/dev/null 2>&1; }

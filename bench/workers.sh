@@ -56,22 +56,7 @@ for b in "$FW" "$POOL_TASKS"; do
 	fi
 done
 
-RAY_TMPDIR=$(mktemp -d "$TMPBASE/ray-bench-workers.XXXXXX")
-export RAY_TMPDIR
-unset RAY_ADDRESS RAY_TOKEN_FILE RAY_NODE_ID RAY_TASK_ID RAY_JOB_ID RAY_NAMESPACE
-WORK=$RAY_TMPDIR/work
-mkdir -p "$WORK"
-cleanup() {
-	ray-node stop >/dev/null 2>&1
-	rm -rf "$RAY_TMPDIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-env=$(ray-node start --head --port 0 --cpus "$NPROC" 2>>"$log") || { say "bench: ray-node start failed"; exit 1; }
-eval "$env"
-SOCK=$RAY_TMPDIR/node-$RAY_NODE_ID/node.sock
+bench_node workers
 say "ray-tools pooled worker bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $NPROC CPUs, $(uname -sr), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 T_START=$(now)
 
