@@ -175,7 +175,7 @@ void log_path(const task *t, char *buf, size_t len)
 }
 
 /* The last few lines of the log at path, on one line. */
-void log_tail(const char *path, char *out, size_t len)
+void log_last_lines(const char *path, char *out, size_t len)
 {
 	char buf[1024];
 	int fd, lines = 0;
@@ -225,7 +225,7 @@ static void stderr_tail(const task *t, char *out, size_t len)
 	char path[PATH_MAX + 64];
 
 	log_path(t, path, sizeof(path));
-	log_tail(path, out, len);
+	log_last_lines(path, out, len);
 }
 
 static int should_retry(task *t)

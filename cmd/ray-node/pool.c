@@ -191,7 +191,7 @@ static void lost(pworker *w)
 	else
 		snprintf(how, sizeof(how), "exited with code %d", w->exit_code);
 	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, w->id);
-	log_tail(path, tail, sizeof(tail));
+	log_last_lines(path, tail, sizeof(tail));
 	snprintf(why, sizeof(why), "failed: the worker (pid %d) %s during the call on node %s, after %d attempt%s%s%s",
 	         w->pid, how, N->id, t->attempt + 1, t->attempt ? "s" : "",
 	         tail[0] ? "; stderr: " : "", tail);
