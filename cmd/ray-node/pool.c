@@ -351,9 +351,10 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 	w->reaped = 1;
 	w->exit_code = status;
 	w->term_signal = sig;
-	/* Killed by us for closing its stdout: say that, not the signal. */
-	if (!w->cause && w->eof && sig == SIGKILL)
-		w->cause = strdup("closed its standard output");
+	/* Killed by us for closing a pipe: say that, not the signal. */
+	if (!w->cause && (w->eof || w->epipe) && sig == SIGKILL)
+		w->cause = strdup(w->eof ? "closed its standard output"
+		                         : "closed its standard input (a call could not be written)");
 	if (w->cur)
 		lost(w);
 	w->state = W_STOPPING;
@@ -369,8 +370,10 @@ static void on_written(uv_stream_t *s, int status)
 {
 	pworker *w = s->data;
 
-	if (status < 0 && status != UV_ECANCELED)
-		worker_kill(w, "closed its standard input (a call could not be written)");
+	if (status < 0 && status != UV_ECANCELED) {
+		w->epipe = 1;
+		worker_kill(w, NULL);
+	}
 }
 
 static void on_tick(uv_timer_t *tm);
@@ -483,8 +486,10 @@ static void lease(pworker *w, task *t)
 	N->nrunning++;
 	t->call_id = ++w->next_call;
 	proto_write_call(&b, w->protocol, t->call_id, t->argv[0], t->argv + 1, task_arg_resolve);
-	if (!b.p || uvw_write((uv_stream_t *)&w->in, b.p, b.len, NULL, 0, NULL, on_written))
-		worker_kill(w, "could not be sent a call");
+	if (!b.p || uvw_write((uv_stream_t *)&w->in, b.p, b.len, NULL, 0, NULL, on_written)) {
+		w->epipe = 1;
+		worker_kill(w, NULL);
+	}
 }
 
 void pool_start(task *t)

@@ -19,6 +19,7 @@ typedef struct pworker {
 	int reaped;               /* its pid is no longer ours to signal */
 	int broken;               /* broke its protocol: nothing more is read */
 	int eof;                  /* its stdout closed */
+	int epipe;                /* a call could not be written to its stdin */
 	int exit_code, term_signal;
 	char *cause;              /* owned: why it was killed, when we killed it */
 	rbuf rx;                  /* owned: answer bytes not yet parsed */
