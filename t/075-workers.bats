@@ -22,6 +22,7 @@ setup_file() {
 #   block K    touches DIR/started.K, waits for DIR/go.K, answers "K by PID"
 #   twice      answers two lines for one call (a protocol break)
 #   wid        answers $RAY_WORKER_ID, and writes a line to stderr
+#   env NAME   answers the value of the environment variable NAME
 make_worker() {
 	mkdir -p "$BATS_TEST_TMPDIR/m"
 	cat >"$BATS_TEST_TMPDIR/worker.sh" <<'EOF'
@@ -40,6 +41,7 @@ while IFS=$'\t' read -r method a b; do
 	       echo "$a by $$" ;;
 	twice) echo one; echo two ;;
 	wid)   echo "$RAY_WORKER_ID"; echo "stderr of $RAY_WORKER_ID" >&2 ;;
+	env)   echo "${!a}" ;;
 	*)     echo "!no method $method" ;;
 	esac
 done
@@ -120,6 +122,20 @@ marker() {
 	assert_output 40
 	run_ray 0 ray-status workers
 	assert_line --regexp "^[0-9a-f]{32}	IDLE	$RAY_NODE_ID	[0-9]+	[0-9]+	.*worker.sh"
+}
+
+@test "a worker's kind is its command line, protocol and --env: other --env, other worker" {
+	run_ray 0 ray-submit --worker "$W" --env COLOUR=red --get -- env COLOUR
+	assert_output red
+	run_ray 0 ray-submit --worker "$W" --env COLOUR=blue --get -- env COLOUR
+	assert_output blue
+	run_ray 0 ray-submit --worker "$W" --env COLOUR=red --get -- env COLOUR
+	assert_output red
+	run n_workers
+	assert_success
+	assert_output 2
+	run_ray 0 ray-status workers --limit 1
+	assert_equal "${#lines[@]}" 1
 }
 
 @test "--batch: METHOD<TAB>ARG lines, @REF resolved to the object's path" {

@@ -390,6 +390,8 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 			return;
 		}
 		pool_json(items, state);
+		while (limit >= 0 && cJSON_GetArraySize(items) > limit)
+			cJSON_DeleteItemFromArray(items, 0);   /* the newest are kept */
 	} else if (!strcmp(what, "objects")) {
 		list_objects(items, state, limit);
 	} else if (!strcmp(what, "actors")) {
