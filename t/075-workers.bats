@@ -223,7 +223,8 @@ marker() {
 	: >"$BATS_TEST_TMPDIR/m/go.b"
 	run_ray 0 ray-get "$a" "$b"
 	run_ray 0 ray-status timeline
-	run jq -er '[.[] | select(.name == "pa" or .name == "pb")] | length' <<<"$output"
+	# Each on its worker's lane: two workers, two lanes.
+	run jq -er '[.[] | select(.name == "pa" or .name == "pb") | .tid | select(. > 0)] | unique | length' <<<"$output"
 	assert_output 2
 }
 

@@ -114,6 +114,7 @@ struct task {
 	                           * (argv is then METHOD ARG...), else NULL */
 	int wproto;               /* its protocol (proto.h P_*) */
 	struct pworker *pw;       /* not owned: the worker serving it (pool.c) */
+	int wpid;                 /* the pid of the worker that served it last */
 };
 
 /* A get or wait that blocks until objects are ready. */

@@ -479,6 +479,7 @@ static void lease(pworker *w, task *t)
 	w->cur = t;
 	t->pw = w;
 	t->pid = w->pid;
+	t->wpid = w->pid;
 	t->state = T_RUNNING;
 	t->start_ms = ray_now_ms();
 	t->exit_code = 0;

@@ -85,6 +85,8 @@ static cJSON *task_json(const task *t)
 	cJSON_AddStringToObject(j, "job_id", t->job);
 	if (t->pid > 0)
 		cJSON_AddNumberToObject(j, "pid", t->pid);
+	if (t->wpid > 0)
+		cJSON_AddNumberToObject(j, "worker_pid", t->wpid);
 	cJSON_AddNumberToObject(j, "cpus", t->req.cpu / 1e4);
 	if (t->start_ms) {
 		cJSON_AddNumberToObject(j, "start_ms", (double)(t->start_ms - N->start_ms + N->wall_start_ms));
