@@ -23,6 +23,7 @@ setup_file() {
 #   twice      answers two lines for one call (a protocol break)
 #   wid        answers $RAY_WORKER_ID, and writes a line to stderr
 #   env NAME   answers the value of the environment variable NAME
+#   nested X   runs a task 'echo inner X' and waits for it, answering its result
 make_worker() {
 	mkdir -p "$BATS_TEST_TMPDIR/m"
 	cat >"$BATS_TEST_TMPDIR/worker.sh" <<'EOF'
@@ -42,6 +43,7 @@ while IFS=$'\t' read -r method a b; do
 	twice) echo one; echo two ;;
 	wid)   echo "$RAY_WORKER_ID"; echo "stderr of $RAY_WORKER_ID" >&2 ;;
 	env)   echo "${!a}" ;;
+	nested) ray-submit --get -- echo "inner $a" </dev/null ;;
 	*)     echo "!no method $method" ;;
 	esac
 done
@@ -108,6 +110,13 @@ marker() {
 	run_ray 0 ray-status tasks --json
 	run json_get '.[-1].attempt'
 	assert_output 1
+}
+
+@test "a pooled task blocked in ray-get lends its CPUs: nested tasks on a one-CPU node finish" {
+	stop_all
+	start_node --cpus 1
+	run_ray 0 ray-submit --worker "$W" --get -- nested x
+	assert_output "inner x"
 }
 
 @test "workers are reused: 40 calls, at most one worker per CPU, all counted in tasks_done" {

@@ -116,6 +116,18 @@ static void on_store_room(obj *landed)
 	spill_landed(landed);
 }
 
+/* A task blocked in a get lends its CPUs; a pooled worker asks in the
+ * name of the task it serves. */
+static int lend(const char *id)
+{
+	return task_lend(pool_task_of(id));
+}
+
+static void unlend(const char *id)
+{
+	task_unlend(pool_task_of(id));
+}
+
 void node_wire(void)
 {
 	store_on.changed = waiter_notify;
@@ -123,8 +135,8 @@ void node_wire(void)
 	store_on.freeing = spill_forget;
 	store_on.foreign = foreign_obj;
 	waiter_on.dep_ready = task_dep_ready;
-	waiter_on.lend = task_lend;
-	waiter_on.unlend = task_unlend;
+	waiter_on.lend = lend;
+	waiter_on.unlend = unlend;
 	waiter_on.fetch = fetch_start;
 	sched_on.before_run = actor_sched;
 	task_on.call_ready = actor_call_ready;

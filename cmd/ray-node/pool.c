@@ -599,6 +599,16 @@ int pool_owns_id(const char *id)
 	return 0;
 }
 
+const char *pool_task_of(const char *id)
+{
+	pworker *w;
+
+	for (w = whead; w; w = w->next)
+		if (w->cur && !strcmp(w->id, id))
+			return w->cur->id;
+	return id;
+}
+
 void pool_json(cJSON *arr, const char *state)
 {
 	pworker *w;
