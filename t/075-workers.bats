@@ -20,6 +20,7 @@ setup_file() {
 #   node       answers $RAY_NODE_ID        cat P    answers the first line of file P
 #   fail MSG   fails with MSG             flaky    fails once (marker), then answers ok
 #   block K    touches DIR/started.K, waits for DIR/go.K, answers "K by PID"
+#   gpus K     as block, answering $CUDA_VISIBLE_DEVICES
 #   twice      answers two lines for one call (a protocol break)
 #   wid        answers $RAY_WORKER_ID, and writes a line to stderr
 #   env NAME   answers the value of the environment variable NAME
@@ -40,6 +41,9 @@ while IFS=$'\t' read -r method a b; do
 	block) : >"$dir/started.$a.$$"
 	       while [[ ! -e $dir/go.$a ]]; do sleep 0.02; done
 	       echo "$a by $$" ;;
+	gpus)  : >"$dir/started.$a.$$"
+	       while [[ ! -e $dir/go.$a ]]; do sleep 0.02; done
+	       echo "${CUDA_VISIBLE_DEVICES:-none}" ;;
 	twice) echo one; echo two ;;
 	wid)   echo "$RAY_WORKER_ID"; echo "stderr of $RAY_WORKER_ID" >&2 ;;
 	env)   echo "${!a}" ;;
@@ -145,6 +149,35 @@ marker() {
 	assert_output 2
 	run_ray 0 ray-status workers --limit 1
 	assert_equal "${#lines[@]}" 1
+}
+
+@test "--gpus: a worker keeps the devices it started with; calls at once on two GPUs get two workers" {
+	stop_all
+	start_node --cpus 2 --gpus 2
+	run_ray 0 ray-submit --worker "$W" --gpus 1 -- gpus a
+	local a=$output
+	run_ray 0 ray-submit --worker "$W" --gpus 1 -- gpus b
+	local b=$output
+	wait_for marker 'started.a.*'
+	wait_for marker 'started.b.*'
+	: >"$BATS_TEST_TMPDIR/m/go.a"
+	: >"$BATS_TEST_TMPDIR/m/go.b"
+	run_ray 0 ray-get "$a" "$b"
+	assert_equal "$(printf '%s\n' "${lines[@]}" | sort | tr '\n' ' ')" "0 1 "
+	run n_workers
+	assert_success
+	assert_output 2
+}
+
+@test "tagged: answers carry the call id" {
+	cat >"$BATS_TEST_TMPDIR/tagged.sh" <<'EOF'
+#!/bin/bash
+while IFS=$'\t' read -r id method a; do printf '%s\t%s %s\n' "$id" "$method" "$a"; done
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/tagged.sh"
+	printf 'm\t1\nm\t2\nm\t3\n' >"$BATS_TEST_TMPDIR/calls"
+	run_ray 0 ray-submit --worker "$BATS_TEST_TMPDIR/tagged.sh" --protocol tagged --batch --get <"$BATS_TEST_TMPDIR/calls"
+	assert_equal "$output" "$(printf 'm 1\nm 2\nm 3')"
 }
 
 @test "--batch: METHOD<TAB>ARG lines, @REF resolved to the object's path" {
