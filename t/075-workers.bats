@@ -130,9 +130,16 @@ marker() {
 	local pids
 	pids=$(printf '%s\n' "${lines[@]}" | sort -u | wc -l)
 	assert [ "$pids" -ge 1 ] && assert [ "$pids" -le 2 ]
+	local seen
+	seen=$(printf '%s\n' "${lines[@]}" | sort -u | tr '\n' ' ')
 	run_ray 0 ray-status workers --json
 	run json_get '[.[].tasks_done] | add'
 	assert_output 40
+	# A simple command line is exec'd: the listed pid is the worker's own.
+	run_ray 0 ray-status workers --json
+	run json_get '[.[].pid] | sort | map(tostring) | join(" ")'
+	assert_equal "$output " "$seen"
+
 	run_ray 0 ray-status workers
 	assert_line --regexp "^[0-9a-f]{32}	IDLE	$RAY_NODE_ID	[0-9]+	[0-9]+	.*worker.sh"
 }

@@ -407,11 +407,39 @@ static char **worker_env(const pworker *w, const task *t)
 	return env;
 }
 
+/* sh -c runs a simple command line as "exec LINE", so the worker's pid
+ * (ray-status workers, ray-cancel) is the program's own, not a shell's
+ * waiting for it.  Anything else (operators, compound commands, leading
+ * assignments, a first word that only the shell knows) runs as written. */
+static char *shell_line(const char *cmd)
+{
+	const char *p = cmd + strspn(cmd, " \t");
+	size_t w = strcspn(p, " \t");
+	static const char *const shell_only[] = {
+		"while", "until", "for", "if", "case", "{", "!", "function", "select", ".", ":", "alias",
+		"bg", "break", "cd", "command", "continue", "eval", "exec", "exit", "export", "fg",
+		"getopts", "hash", "jobs", "local", "read", "readonly", "return", "set", "shift",
+		"source", "times", "trap", "type", "ulimit", "umask", "unalias", "unset", "wait", NULL
+	};
+	int i, simple = !strpbrk(cmd, ";&|()`\n") && !memchr(p, '=', w);
+	size_t n = strlen(cmd) + 6;
+	char *line;
+
+	for (i = 0; simple && shell_only[i]; i++)
+		if (w == strlen(shell_only[i]) && !strncmp(p, shell_only[i], w))
+			simple = 0;
+	if (!(line = malloc(n)))
+		return NULL;
+	snprintf(line, n, "%s%s", simple ? "exec " : "", cmd);
+	return line;
+}
+
 static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 {
 	pworker *w = calloc(1, sizeof(*w));
 	char rnd[17], path[PATH_MAX + 64];
-	char *argv[] = { "/bin/sh", "-c", t->worker, NULL };
+	char *line = shell_line(t->worker);
+	char *argv[] = { "/bin/sh", "-c", line, NULL };
 	char **env = NULL;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, fds[3], logfd = -1, rc = UV_ENOMEM;
 
@@ -423,7 +451,7 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 		snprintf(path, sizeof(path), "%s/%s.err", N->logdir, w->id);
 		logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	}
-	if (w && w->cmd && env && logfd >= 0) {
+	if (w && w->cmd && line && env && logfd >= 0) {
 		if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
 			rc = uv_translate_sys_error(errno);
 		} else {
@@ -447,6 +475,7 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 	if (logfd >= 0)
 		close(logfd);
 	ray_strv_free(env);
+	free(line);
 	if (rc) {
 		snprintf(err, elen, "%s", uv_strerror(rc));
 		if (w)
