@@ -58,6 +58,7 @@ void task_release(task *t)
 	free(t->labels);
 	free(t->prefer);
 	free(t->worker);
+	free(t->workdir);
 	free(t);
 }
 
