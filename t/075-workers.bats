@@ -24,6 +24,7 @@ setup_file() {
 #   twice      answers two lines for one call (a protocol break)
 #   wid        answers $RAY_WORKER_ID, and writes a line to stderr
 #   env NAME   answers the value of the environment variable NAME
+#   pwd        answers its working directory
 #   nested X   runs a task 'echo inner X' and waits for it, answering its result
 make_worker() {
 	mkdir -p "$BATS_TEST_TMPDIR/m"
@@ -47,6 +48,7 @@ while IFS=$'\t' read -r method a b; do
 	twice) echo one; echo two ;;
 	wid)   echo "$RAY_WORKER_ID"; echo "stderr of $RAY_WORKER_ID" >&2 ;;
 	env)   echo "${!a}" ;;
+	pwd)   pwd ;;
 	nested) ray-submit --get -- echo "inner $a" </dev/null ;;
 	*)     echo "!no method $method" ;;
 	esac
@@ -156,6 +158,17 @@ marker() {
 	assert_output 2
 	run_ray 0 ray-status workers --limit 1
 	assert_equal "${#lines[@]}" 1
+}
+
+@test "--working-dir: the worker starts there, and it is part of the kind" {
+	mkdir -p "$BATS_TEST_TMPDIR/d1" "$BATS_TEST_TMPDIR/d2"
+	run_ray 0 ray-submit --worker "$W" --working-dir "$BATS_TEST_TMPDIR/d1" --get -- pwd
+	assert_output "$BATS_TEST_TMPDIR/d1"
+	run_ray 0 ray-submit --worker "$W" --working-dir "$BATS_TEST_TMPDIR/d2" --get -- pwd
+	assert_output "$BATS_TEST_TMPDIR/d2"
+	run n_workers
+	assert_success
+	assert_output 2
 }
 
 @test "--gpus: a worker keeps the devices it started with; calls at once on two GPUs get two workers" {
@@ -286,9 +299,9 @@ EOF
 	wait_for proc_gone "$pid"
 }
 
-@test "memory pressure stops idle workers at once" {
+@test "a host over --memory-threshold stops idle workers at once" {
 	stop_all
-	RAY_memory_usage_threshold=0.0001 start_node
+	start_node --memory-threshold 0.0001
 	run_ray 0 ray-submit --worker "$W" --get -- pid
 	local pid=$output
 	wait_for -t 10 no_workers

@@ -17,6 +17,7 @@
 #include "cluster.h"
 #include "job.h"
 #include "metrics.h"
+#include "memmon.h"
 #include "metrics_text.h"
 #include "ops.h"
 #include "pg.h"
@@ -157,6 +158,7 @@ void node_wire(void)
 	task_on.ended = on_task_ended;
 	sched_on.call_cancel = actor_call_cancel;
 	sched_on.start_pooled = pool_start;
+	memmon_on.trim = pool_trim;
 	N->kick = sched_run;
 	pg_place_on.find = pg_find;
 	pg_place_on.settled = pg_settled;

@@ -4,7 +4,8 @@
  * CMDLINE -- METHOD ARG...) is scheduled like any task; once it is placed
  * here, pool_start() takes its resources and hands its call to an idle
  * worker of its kind (same command line, protocol, --env and GPUs), or
- * starts a new one (sh -c CMDLINE, forked by spawn.c with two pipes), so a
+ * starts a new one (sh -c CMDLINE, forked by spawn.c with two pipes, in
+ * the task's --working-dir, which is part of the kind), so a
  * Python worker pays its start-up once, not once per task.  One call is
  * in flight per worker; the bytes on the pipes are proto.c's, the answer
  * becomes the task's returns through callret.c, as for actor calls.
@@ -16,8 +17,8 @@
  * task signals its worker (t->pid), which takes only that worker.  Idle
  * workers stop after --worker-idle-timeout, at most the node's CPU count
  * of each kind stay idle, and all idle ones stop when the host's memory is
- * nearly full (RAY_memory_usage_threshold, 0.95 as in Ray), before any
- * task is touched.
+ * over --memory-threshold (memmon.c's trim hook), before any task is
+ * touched.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,12 +40,12 @@
 #include "task.h"
 #include "uvread.h"
 #include "uvwrite.h"
+#include "workdir.h"
 
 #define STOP_GRACE_MS 2000
 
 static pworker *whead, *wtail;
 static int64_t idle_timeout_ms = 60000;
-static double mem_threshold = -1;   /* < 0: not read from the environment yet */
 static uv_timer_t tick;
 static int tick_init;
 
@@ -71,6 +72,10 @@ static char *kind_key(const task *t)
 	for (i = 0; t->env && t->env[i]; i++) {
 		rbuf_append(&b, "\x1f", 1);
 		rbuf_append(&b, t->env[i], strlen(t->env[i]));
+	}
+	if (t->workdir) {
+		rbuf_append(&b, "\x1fWD=", 4);
+		rbuf_append(&b, t->workdir, strlen(t->workdir));
 	}
 	if (t->req.gpu > 0) {
 		rbuf_append(&b, "\x1fGPU=", 5);
@@ -439,7 +444,8 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 	pworker *w = calloc(1, sizeof(*w));
 	char rnd[17], path[PATH_MAX + 64];
 	char *line = shell_line(t->worker);
-	char *argv[] = { "/bin/sh", "-c", line, NULL };
+	char *sh[] = { "/bin/sh", "-c", line, NULL };
+	char **argv = t->workdir && line ? workdir_argv(t->workdir, sh, err, elen) : NULL;
 	char **env = NULL;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, fds[3], logfd = -1, rc = UV_ENOMEM;
 
@@ -451,14 +457,14 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 		snprintf(path, sizeof(path), "%s/%s.err", N->logdir, w->id);
 		logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	}
-	if (w && w->cmd && line && env && logfd >= 0) {
+	if (w && w->cmd && line && (argv || !t->workdir) && env && logfd >= 0) {
 		if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
 			rc = uv_translate_sys_error(errno);
 		} else {
 			fds[0] = in[0];
 			fds[1] = out[1];
 			fds[2] = logfd;
-			rc = spawn_proc(argv, env, fds, on_reaped, w, &w->pid);
+			rc = spawn_proc(argv ? argv : sh, env, fds, on_reaped, w, &w->pid);
 		}
 	}
 	/* The child's ends are its now; ours are closed only on failure. */
@@ -475,6 +481,7 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 	if (logfd >= 0)
 		close(logfd);
 	ray_strv_free(env);
+	ray_strv_free(argv);
 	free(line);
 	if (rc) {
 		snprintf(err, elen, "%s", uv_strerror(rc));
@@ -553,37 +560,6 @@ void pool_start(task *t)
 
 /* ---- the pool's policy ---- */
 
-/* Whether the host's memory is nearly all in use (Ray's memory monitor:
- * used over RAY_memory_usage_threshold, 0.95 by default). */
-static int memory_pressed(void)
-{
-	char buf[4096];
-	long long total = 0, avail = -1;
-	const char *p;
-	ssize_t n;
-	int fd;
-
-	if (mem_threshold < 0) {
-		const char *e = getenv("RAY_memory_usage_threshold");
-		char *end;
-		double v = e ? strtod(e, &end) : 0.95;
-		mem_threshold = e && (end == e || *end || v <= 0 || v > 1) ? 0.95 : v;
-	}
-	fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "MemTotal:")))
-		total = atoll(p + 9);
-	if ((p = strstr(buf, "MemAvailable:")))
-		avail = atoll(p + 13);
-	return total > 0 && avail >= 0 && 1.0 - (double)avail / (double)total > mem_threshold;
-}
-
 int pool_trim(void)
 {
 	pworker *w;
@@ -606,8 +582,6 @@ static void on_tick(uv_timer_t *tm)
 		uv_timer_stop(tm);
 		return;
 	}
-	if (memory_pressed() && pool_trim())
-		node_log("memory is over %.0f%% used: idle workers stopped", mem_threshold * 100);
 	for (w = whead; w; w = w->next) {
 		if (w->state == W_IDLE && now - w->idle_ms >= idle_timeout_ms)
 			worker_stop(w);
