@@ -25,6 +25,7 @@ setup_file() {
 #   wid        answers $RAY_WORKER_ID, and writes a line to stderr
 #   env NAME   answers the value of the environment variable NAME
 #   pwd        answers its working directory
+#   hog        holds 300 MiB resident (a child) for a minute, then answers done
 #   nested X   runs a task 'echo inner X' and waits for it, answering its result
 make_worker() {
 	mkdir -p "$BATS_TEST_TMPDIR/m"
@@ -49,6 +50,11 @@ while IFS=$'\t' read -r method a b; do
 	wid)   echo "$RAY_WORKER_ID"; echo "stderr of $RAY_WORKER_ID" >&2 ;;
 	env)   echo "${!a}" ;;
 	pwd)   pwd ;;
+	hog)   python3 -c 'import time
+b = bytearray(300 << 20)
+for i in range(0, len(b), 4096):
+    b[i] = 1
+time.sleep(60)'; echo done ;;
 	nested) ray-submit --get -- echo "inner $a" </dev/null ;;
 	*)     echo "!no method $method" ;;
 	esac
@@ -233,6 +239,14 @@ EOF
 	run_ray 0 ray-submit --worker "exit 3" --max-retries 1 -- anything
 	run_ray 6 ray-get "$output"
 	assert_regex "$stderr" "worker .*exited with code 3 during the call on node $RAY_NODE_ID, after 2 attempts"
+}
+
+@test "--memory applies to a pooled task: its worker past the limit is killed, exit 6 naming memory" {
+	command -v python3 >/dev/null || skip "python3 is needed for the allocator"
+	run_ray 0 ray-submit --worker "$W" --memory 100M --max-retries 0 -- hog
+	run_ray 6 ray-get --timeout 60 "$output"
+	assert_regex "$stderr" "worker .*was killed for memory: its processes held [0-9]+ MiB resident, over its --memory 100 MiB"
+	wait_for no_workers
 }
 
 @test "a worker that breaks its protocol is killed and its call fails" {

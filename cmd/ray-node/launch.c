@@ -290,8 +290,7 @@ void task_seal_ok(task *t)
 	task_ended(t);
 }
 
-/* What memmon.c found when it killed t's last attempt. */
-static void oom_why(const task *t, char *buf, size_t len)
+void task_oom_why(const task *t, char *buf, size_t len)
 {
 	if (t->oom == OOM_LIMIT)
 		snprintf(buf, len, "killed for memory: its processes held %lld MiB resident, over its --memory %lld MiB",
@@ -344,7 +343,7 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 			snprintf(msg, sizeof(msg), "%s was cancelled", desc);
 			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
 		} else if (sig && t->oom) {
-			oom_why(t, why, sizeof(why));
+			task_oom_why(t, why, sizeof(why));
 			snprintf(msg, sizeof(msg), "%s was %s, on node %s after %d attempt%s%s%s", desc, why, N->id,
 			         t->attempt + 1, t->attempt ? "s" : "", tail[0] ? "; stderr: " : "", tail);
 			task_finish_error(t, T_FAILED, RAY_ECRASH, msg);

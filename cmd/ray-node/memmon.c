@@ -159,9 +159,11 @@ static uint64_t session_rss(const sample *v, size_t n, long sid)
 	return sum;
 }
 
+/* A task running in a process: its own, or (t->pw) the pooled worker
+ * serving it, whose session is then measured and killed for it. */
 static int is_proc_task(const task *t)
 {
-	return !t->act && t->proc_live && t->pid > 0 && t->state == T_RUNNING;
+	return !t->act && (t->proc_live || t->pw) && t->pid > 0 && t->state == T_RUNNING;
 }
 
 /* Each task and actor over its --memory is killed. */
@@ -227,7 +229,7 @@ static void relieve_host(void)
 	used = (int64_t)((total - (avail < total ? avail : total)) * (uint64_t)QTY_ONE / total);
 	if (used <= N->mem_threshold)
 		return;
-	if (last && last->proc_live && last->pid == victim_pid)
+	if (last && (last->proc_live || last->pw) && last->pid == victim_pid)
 		return;   /* one at a time: let the last one's memory come back */
 	/* Idle pooled workers hold memory and no work: they go first. */
 	if (memmon_on.trim && memmon_on.trim() > 0) {

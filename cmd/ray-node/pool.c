@@ -156,6 +156,8 @@ static task *detach(pworker *w)
 	t->pw = NULL;
 	t->pid = 0;
 	N->nrunning--;
+	if (t->req.mem > 0)
+		N->nmem_running--;
 	task_give_back(t);
 	return t;
 }
@@ -173,7 +175,7 @@ static void fail(task *t, const char *cmd, int state, int code, const char *why)
  * within --max-retries, unless t was cancelled. */
 static void lost(pworker *w)
 {
-	char path[PATH_MAX + 64], how[160], tail[600], why[1200];
+	char path[PATH_MAX + 64], how[300], oom[250], tail[600], why[1400];
 	task *t = detach(w);
 
 	t->exit_code = w->exit_code;
@@ -189,12 +191,16 @@ static void lost(pworker *w)
 		queue_push(t);
 		return;
 	}
-	if (w->cause)
+	if (t->oom && w->term_signal) {
+		task_oom_why(t, oom, sizeof(oom));
+		snprintf(how, sizeof(how), "was %s", oom);
+	} else if (w->cause) {
 		snprintf(how, sizeof(how), "%s", w->cause);
-	else if (w->term_signal)
+	} else if (w->term_signal) {
 		snprintf(how, sizeof(how), "was killed by signal %d (%s)", w->term_signal, strsignal(w->term_signal));
-	else
+	} else {
 		snprintf(how, sizeof(how), "exited with code %d", w->exit_code);
+	}
 	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, w->id);
 	log_last_lines(path, tail, sizeof(tail));
 	snprintf(why, sizeof(why), "failed: the worker (pid %d) %s during the call on node %s, after %d attempt%s%s%s",
@@ -520,7 +526,10 @@ static void lease(pworker *w, task *t)
 	t->start_ms = ray_now_ms();
 	t->exit_code = 0;
 	t->term_signal = 0;
+	t->oom = OOM_NONE;
 	N->nrunning++;
+	if (t->req.mem > 0)
+		N->nmem_running++;   /* memmon.c measures its worker */
 	t->call_id = ++w->next_call;
 	proto_write_call(&b, w->protocol, t->call_id, t->argv[0], t->argv + 1, task_arg_resolve);
 	if (!b.p || uvw_write((uv_stream_t *)&w->in, b.p, b.len, NULL, 0, NULL, on_written)) {
