@@ -27,6 +27,7 @@ setup_file() {
 #   pwd        answers its working directory
 #   hog        holds 300 MiB resident (a child) for a minute, then answers done
 #   nested X   runs a task 'echo inner X' and waits for it, answering its result
+#   child      submits a task 'sleep 300' (its ref in DIR/child.ref), then blocks
 make_worker() {
 	mkdir -p "$BATS_TEST_TMPDIR/m"
 	cat >"$BATS_TEST_TMPDIR/worker.sh" <<'EOF'
@@ -56,6 +57,9 @@ for i in range(0, len(b), 4096):
     b[i] = 1
 time.sleep(60)'; echo done ;;
 	nested) ray-submit --get -- echo "inner $a" </dev/null ;;
+	child) ray-submit --name child -- sleep 300 </dev/null >"$dir/child.ref"
+	       : >"$dir/started.child.$$"
+	       while :; do sleep 1; done ;;
 	*)     echo "!no method $method" ;;
 	esac
 done
@@ -129,6 +133,16 @@ marker() {
 	start_node --cpus 1
 	run_ray 0 ray-submit --worker "$W" --get -- nested x
 	assert_output "inner x"
+}
+
+@test "cancel of a pooled task cancels the tasks its call submitted" {
+	run_ray 0 ray-submit --worker "$W" -- child
+	local ref=$output
+	wait_for marker 'started.child.*'
+	run_ray 0 ray-cancel "$ref"
+	run_ray 7 ray-get "$ref"
+	run_ray 7 ray-get --timeout 30 "$(cat "$BATS_TEST_TMPDIR/m/child.ref")"
+	assert_regex "$stderr" "cancel"
 }
 
 @test "workers are reused: 40 calls, at most one worker per CPU, all counted in tasks_done" {

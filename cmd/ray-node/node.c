@@ -158,6 +158,7 @@ void node_wire(void)
 	task_on.ended = on_task_ended;
 	sched_on.call_cancel = actor_call_cancel;
 	sched_on.start_pooled = pool_start;
+	sched_on.task_of = pool_task_of;
 	memmon_on.trim = pool_trim;
 	N->kick = sched_run;
 	pg_place_on.find = pg_find;

@@ -36,8 +36,9 @@ void pool_set_idle_timeout(int64_t ms);
 /* Takes t's resources and hands it to an idle worker of its kind, or to a
  * new one; fails t when no worker can be started. */
 void pool_start(task *t);
-/* The task that id stands for in a get that lends its CPUs: the call a
- * worker serves when id names a busy worker of this node, else id. */
+/* The task that id stands for (a get that lends its CPUs, a submission's
+ * parent): the call a worker serves when id names a busy worker of this
+ * node, else id. */
 const char *pool_task_of(const char *id);
 /* Whether id names a worker of this node (its log is ray-status logs ID). */
 int pool_owns_id(const char *id);

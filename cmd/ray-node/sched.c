@@ -330,7 +330,9 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	ray_random_hex(rnd, 8);
 	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
 	snprintf(t->job, sizeof(t->job), "%s", tp->job ? tp->job : "00000000");
-	snprintf(t->parent, sizeof(t->parent), "%s", tp->parent ? tp->parent : "");
+	/* Submitted from a pooled worker: the parent is the call it serves. */
+	snprintf(t->parent, sizeof(t->parent), "%s",
+	         !tp->parent ? "" : sched_on.task_of ? sched_on.task_of(tp->parent) : tp->parent);
 	if (tp->working_dir && !(t->workdir = strdup(tp->working_dir))) {
 		task_release(t);
 		return NULL;
