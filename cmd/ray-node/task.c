@@ -121,6 +121,7 @@ void task_release(task *t)
 	free(t->gpu_ids);
 	istr_drop(t->job);
 	istr_drop(t->parent);
+	free(t->worker);
 	free(t->workdir);
 	free(t);
 }
@@ -230,10 +231,11 @@ static void on_hist_idle(uv_idle_t *h)
 	size_t n = nhist;
 
 	uv_idle_stop(h);
-	/* A task whose process is not reaped yet waits its turn again. */
+	/* A task whose process is not reaped yet, or that a pooled worker
+	 * still points at, waits its turn again. */
 	while (nhist > task_history_max && n--) {
 		task *t = hhead;
-		if (t->proc_live) {
+		if (t->proc_live || t->pw) {
 			DL_REMOVE(hhead, htail, t, hprev, hnext);
 			DL_APPEND(hhead, htail, t, hprev, hnext);
 			continue;
