@@ -125,7 +125,6 @@ static void on_freeing(obj *o)
 {
 	spill_forget(o);
 	workdir_forget(o);
-	transfer_forget(o);
 	task_obj_freed(o);
 }
 

@@ -305,9 +305,6 @@ static void locate(obj *o)
 	cJSON_Delete(req);
 }
 
-/* Objects of other nodes tracked here (foreign_obj), until freed. */
-static size_t nforeign;
-
 obj *foreign_obj(const char *ref)
 {
 	char owner[RAY_NODEID_LEN + 1], msg[300];
@@ -323,7 +320,6 @@ obj *foreign_obj(const char *ref)
 	if (!o)
 		return NULL;
 	o->foreign = 1;
-	nforeign++;
 	if (!r->alive) {
 		snprintf(msg, sizeof(msg), "object %s is lost: its owner node %s died", ref, owner);
 		store_fail(o, RAY_ELOST, msg);
@@ -331,12 +327,6 @@ obj *foreign_obj(const char *ref)
 	}
 	locate(o);
 	return o;
-}
-
-void transfer_forget(obj *o)
-{
-	if (o->foreign && nforeign)
-		nforeign--;
 }
 
 void transfer_tick(void)
@@ -351,9 +341,6 @@ void transfer_tick(void)
 
 	retry_needed = 0;
 	n++;
-	/* A million objects of this node's own: nothing to walk for. */
-	if (!retry && !nforeign)
-		return;
 	for (o = N->ohead; o; o = o->next) {
 		if (o->foreign && o->state == OBJ_PENDING && !o->locating && (o->nwait || o->ndeps || n % 5 == 0))
 			locate(o);

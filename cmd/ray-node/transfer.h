@@ -8,8 +8,6 @@ void fetch_start(obj *o);
 obj *foreign_obj(const char *ref);
 void op_transfer(conn *c, uint32_t id, cJSON *req);
 void transfer_tick(void);
-/* The store frees o (its count of foreign objects). */
-void transfer_forget(obj *o);
 void transfer_node_died(const char *id);
 /* Adds the pull counters (pulls, pulled_bytes, pull_failures) to r. */
 void transfer_stats_json(cJSON *r);
