@@ -60,6 +60,7 @@ cleanup() {
 	rm -rf "$BASE"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 for tool in ray-node ray-submit ray-status ray-put ray-store ray-cancel; do
 	command -v "$tool" >/dev/null || { say "bench-scale: $tool is not on PATH; run 'make bench-scale'"; exit 2; }
