@@ -703,36 +703,40 @@ static int wait_req(ray_client *c, size_t n, const char *const *refs, size_t k,
 	return rc ? rc : (int)cnt;
 }
 
-/* Over RAY_BATCH_MAX refs no one request can wait for k of them: each
- * round asks every part at once without waiting, then waits a moment on
- * the first part that still has refs not ready. */
+/* Over RAY_BATCH_MAX refs no one request can wait for k of them.  For
+ * all of them, each part is waited for whole, in turn.  For fewer, each
+ * round asks every part without waiting, then waits on the first part
+ * that is not all ready for as many more as are still wanted (or half a
+ * second, as others may get there first): never a request per object. */
 static int wait_parts(ray_client *c, size_t n, const char *const *refs, size_t k,
                       int64_t timeout_ms, unsigned char *ready, ray_err *err)
 {
 	int64_t t0 = ray_now_ms();
-	size_t done, cnt;
-	int rc;
+	size_t done, cnt = 0, m;
+	int rc, all = k >= n;
 
 	for (;;) {
 		size_t block = n;
 		cnt = 0;
-		for (done = 0; done < n; done += RAY_BATCH_MAX) {
-			size_t m = n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX;
-			if ((rc = wait_req(c, m, refs + done, m, 0, ready + done, err)) < 0)
+		for (done = 0; done < n; done += m) {
+			int64_t wait = all && block == n ? time_left(timeout_ms, t0) : 0;
+			m = n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX;
+			if ((rc = wait_req(c, m, refs + done, m, wait, ready + done, err)) < 0)
 				return rc;
 			cnt += (size_t)rc;
 			if ((size_t)rc < m && block == n)
 				block = done;
 		}
-		if (cnt >= k || block == n || time_left(timeout_ms, t0) == 0)
+		if (all || cnt >= k || block == n || time_left(timeout_ms, t0) == 0)
 			return (int)(cnt > INT32_MAX ? INT32_MAX : cnt);
 		{
-			size_t m = n - block < RAY_BATCH_MAX ? n - block : RAY_BATCH_MAX;
-			int64_t left = time_left(timeout_ms, t0), slice = left < 0 || left > 200 ? 200 : left;
-			size_t have = 0, i;
+			int64_t left = time_left(timeout_ms, t0), slice = left < 0 || left > 500 ? 500 : left;
+			size_t have = 0, i, want;
+			m = n - block < RAY_BATCH_MAX ? n - block : RAY_BATCH_MAX;
 			for (i = 0; i < m; i++)
 				have += ready[block + i];
-			if ((rc = wait_req(c, m, refs + block, have + 1, slice, ready + block, err)) < 0)
+			want = have + (k - cnt) < m ? have + (k - cnt) : m;
+			if ((rc = wait_req(c, m, refs + block, want, slice, ready + block, err)) < 0)
 				return rc;
 		}
 	}
