@@ -14,6 +14,7 @@
 #include "actor.h"
 #include "cluster.h"
 #include "job.h"
+#include "logread.h"
 #include "peer.h"
 #include "pg.h"
 #include "place.h"
@@ -23,8 +24,6 @@
 #include "status.h"
 #include "store_status.h"
 #include "task.h"
-
-#define LOG_MAX (64u << 20)
 
 static cJSON *labels_json(void)
 {
@@ -396,52 +395,70 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 	conn_reply(c, id, r, NULL, 0);
 }
 
+/* A task's exit status as ray-get of its result gives it (0..10), or -1
+ * while it has not ended. */
+static int task_end_code(const task *t)
+{
+	const obj *o = t->rets && t->num_returns > 0 ? t->rets[0] : NULL;
+
+	if (t->state == T_FINISHED)
+		return 0;
+	if (t->state == T_CANCELLED)
+		return -RAY_ECANCEL;
+	if (t->state == T_FAILED)
+		return o && o->state == OBJ_ERROR && o->err_code < 0 ? -o->err_code : -RAY_EFAILED;
+	return -1;
+}
+
 void op_logs(conn *c, uint32_t id, cJSON *req)
 {
 	const char *want = rj_str(req, "id");
+	int64_t offset = log_req_offset(req);
 	char tid[RAY_ID_MAX + 1], path[PATH_MAX + 64];
-	struct stat st;
-	char *buf;
-	off_t off = 0;
-	ssize_t n;
-	int fd;
+	cJSON *r;
+	task *t;
+	actor *a;
+	int code;
 
 	if (!want || !ray_ref_valid(want)) {
 		conn_reply_err(c, id, RAY_EUSAGE, "bad id '%.80s': want a task id or ref", want ? want : "");
+		return;
+	}
+	if (offset == -2) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad offset: want a byte count");
 		return;
 	}
 	snprintf(tid, sizeof(tid), "%s", want);
 	if (!task_find(tid) && !actor_owns_id(tid) && strlen(tid) > 2 * RAY_NODEID_LEN) {
 		tid[2 * RAY_NODEID_LEN] = '\0';  /* a ref: its task id prefix */
 	}
-	if (!task_find(tid) && !actor_owns_id(tid)) {
+	t = task_find(tid);
+	a = t ? NULL : actor_find(tid);
+	if (!t && !a) {
 		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task or actor '%s'", want);
 		return;
 	}
 	{
 		/* A task running on another node: its log is there until it ends. */
-		task *t = task_find(tid);
-		rnode *r = t && t->exec_node[0] && t->state < T_FINISHED ? view_find(t->exec_node) : NULL;
-		if (r && r->alive) {
+		rnode *rn = t && t->exec_node[0] && t->state < T_FINISHED ? view_find(t->exec_node) : NULL;
+		if (rn && rn->alive) {
 			cJSON *fw = cJSON_CreateObject();
 			cJSON_AddStringToObject(fw, "op", "logs");
 			cJSON_AddStringToObject(fw, "id", tid);
-			proxy_to(c, id, fw, r->addr, NULL);
+			if (offset >= 0)
+				cJSON_AddNumberToObject(fw, "offset", (double)offset);
+			proxy_to(c, id, fw, rn->addr, NULL);
 			cJSON_Delete(fw);
 			return;
 		}
 	}
+	/* Whether it ended is known before the read, so a follower that
+	 * sees "ended" and no more bytes has read the whole log. */
+	r = cJSON_CreateObject();
+	code = t ? task_end_code(t) : a->state == A_DEAD ? -RAY_EACTOR : -1;
+	cJSON_AddBoolToObject(r, "ended", code >= 0);
+	if (code >= 0)
+		cJSON_AddNumberToObject(r, "code", code);
 	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
-		return;
-	}
-	if (fstat(fd, &st) == 0 && st.st_size > (off_t)LOG_MAX)
-		off = st.st_size - (off_t)LOG_MAX;
-	buf = malloc(LOG_MAX);
-	n = buf ? pread(fd, buf, LOG_MAX, off) : -1;
-	close(fd);
-	conn_reply(c, id, cJSON_CreateObject(), buf, n > 0 ? (size_t)n : 0);
-	free(buf);
+	log_reply(c, id, r, path, offset);
 }
