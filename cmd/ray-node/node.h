@@ -154,6 +154,12 @@ struct conn {
 	obj **held; int nheld, capheld; /* pinned while the peer reads their files (array owned) */
 };
 
+/* A node's object store in numbers, as its heartbeat carries them. */
+typedef struct rstore {
+	uint64_t objects, object_bytes; /* ready objects held here (copies count) */
+	uint64_t used, capacity, spilled; /* bytes */
+} rstore;
+
 /* A node as the cluster view knows it (the head's table, copied to all). */
 typedef struct rnode {
 	char id[RAY_NODEID_LEN + 1];
@@ -161,6 +167,7 @@ typedef struct rnode {
 	int alive, is_head, pid;
 	char labels[1024];
 	res total, avail;
+	rstore store;
 	int64_t last_ms, nqueued;
 	double start_time, end_time;
 } rnode;

@@ -281,8 +281,7 @@ static void summary(cJSON *r)
 {
 	cJSON *d, *shapes;
 	task *t;
-	obj *o;
-	uint64_t nobj = 0, bytes = 0;
+	rstore mine;
 	int counts[T_CANCELLED + 1] = { 0 }, i;
 
 	cJSON_AddItemToObject(r, "node", node_json());
@@ -319,17 +318,25 @@ static void summary(cJSON *r)
 	}
 	actors_demands(shapes);
 	cJSON_AddNumberToObject(r, "pending_tasks", (double)N->nqueued);
-	for (o = N->ohead; o; o = o->next)
-		if (o->state == OBJ_READY) {
-			nobj++;
-			bytes += o->size;
+	/* The store line is the cluster's: every live node's last heartbeat
+	 * (this node's own numbers now). */
+	{
+		rstore sum = { 0 };
+		store_totals_now(&mine);
+		view_self()->store = mine;
+		for (i = 0; i < N->nview; i++) {
+			const rstore *s = &N->view[i].store;
+			if (!N->view[i].alive)
+				continue;
+			sum.objects += s->objects;
+			sum.object_bytes += s->object_bytes;
+			sum.used += s->used;
+			sum.capacity += s->capacity;
+			sum.spilled += s->spilled;
 		}
-	d = cJSON_AddObjectToObject(r, "store");
-	cJSON_AddNumberToObject(d, "objects", (double)nobj);
-	cJSON_AddNumberToObject(d, "object_bytes", (double)bytes);
-	cJSON_AddNumberToObject(d, "used_bytes", (double)N->store_used);
-	cJSON_AddNumberToObject(d, "capacity_bytes", (double)N->store_cap);
-	cJSON_AddNumberToObject(d, "spilled_bytes", (double)store_spilled_bytes());
+		cJSON_AddItemToObject(r, "store", rstore_json(&sum));
+		cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(r, "node"), "store", rstore_json(&mine));
+	}
 }
 
 void op_status(conn *c, uint32_t id, cJSON *req)
