@@ -1,0 +1,23 @@
+/* progress.h: a count on stderr while a long wait runs, on a terminal
+ * only (progress.c). */
+#ifndef PROGRESS_H
+#define PROGRESS_H
+
+#include <stddef.h>
+
+#include "ray.h"
+
+/* 1 when stderr is a terminal (and so progress may be drawn). */
+int progress_enabled(void);
+/* Draws "PROG: DONE/TOTAL WHAT" over the last progress line. */
+void progress_show(const char *prog, size_t done, size_t total, const char *what);
+/* Erases the progress line, if one was drawn. */
+void progress_clear(void);
+/*
+ * ray_wait (same arguments and result), asking in slices of 250 ms for
+ * the refs not yet ready and drawing the count ready so far.
+ */
+int progress_wait(ray_client *cl, const char *prog, size_t n, const char *const *refs, size_t k,
+                  int64_t timeout_ms, unsigned char *ready, ray_err *err);
+
+#endif
