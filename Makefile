@@ -221,15 +221,16 @@ clean:
 
 # make fuzz: libFuzzer targets (clang, from Debian) over the parsers that
 # see untrusted bytes: frames, the handshake, the actor protocols, refs and
-# sizes.  Each runs FUZZ_SECONDS (default 600) from the seeds in
+# sizes, and (ops) every op's request validation against a node built
+# in-process, linked with the whole daemon but main.c.  Each runs FUZZ_SECONDS (default 600) from the seeds in
 # t/fuzz/seed/NAME; new finds and any crash go to t/fuzz/work/NAME (not
 # kept).  make fuzz-smoke: 30 s each.
 .PHONY: fuzz fuzz-smoke fuzz-deps fuzz-build
-FUZZ_TARGETS = frame hs proto parse
+FUZZ_TARGETS = frame hs proto parse ops
 FUZZ_CC = clang
 FUZZ_SECONDS ?= 600
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -Iinclude -Ilib -Icmd/ray-node \
+	-fno-sanitize-recover=undefined -Iinclude -Ilib -iquote cmd/ray-node \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_SRC = $(LIB_SRC) cmd/ray-node/proto.c
 
@@ -241,6 +242,14 @@ fuzz-deps: deps
 t/fuzz/bin/%: t/fuzz/%.c $(FUZZ_SRC) include/ray.h lib/rayint.h cmd/ray-node/proto.h
 	@mkdir -p t/fuzz/bin
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(LDLIBS)
+
+# The daemon in-process: nothing it does may start a process, signal one
+# or dial a peer (t/fuzz/ops.c says why each is wrapped).
+FUZZ_WRAP = -Wl,--wrap=uv_spawn -Wl,--wrap=spawn_proc -Wl,--wrap=kill -Wl,--wrap=uv_tcp_connect
+t/fuzz/bin/ops: t/fuzz/ops.c $(LIB_SRC) $(filter-out cmd/ray-node/main.c,$(NODE_SRC)) include/ray.h lib/rayint.h $(wildcard cmd/ray-node/*.h)
+	@mkdir -p t/fuzz/bin
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(NODE_PKGS) 2>/dev/null) -o $@ $< \
+	  $(LIB_SRC) $(filter-out cmd/ray-node/main.c,$(NODE_SRC)) $(FUZZ_WRAP) $(LDLIBS) $(NODE_LDLIBS)
 
 fuzz-build: fuzz-deps
 	$(MAKE) $(addprefix t/fuzz/bin/,$(FUZZ_TARGETS))

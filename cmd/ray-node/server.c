@@ -528,6 +528,31 @@ static void on_connection(uv_stream_t *srv, int status)
 	uv_read_start(&c->u.s, on_alloc, on_read);
 }
 
+int server_adopt(int fd)
+{
+	conn *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return UV_ENOMEM;
+	c->put_fd = -1;
+	if ((rc = uv_pipe_init(N->loop, &c->u.pipe, 0))) {
+		free(c);
+		return rc;
+	}
+	c->u.h.data = c;
+	uv_timer_init(N->loop, &c->auth_timer);
+	c->auth_timer.data = c;
+	DL_PUSH_H(N->conns, c, prev, next);
+	nconns++;
+	c->authed = 1;
+	if ((rc = uv_pipe_open(&c->u.pipe, fd)) || (rc = uv_read_start(&c->u.s, on_alloc, on_read))) {
+		conn_close(c);
+		return rc;
+	}
+	return 0;
+}
+
 int server_start(node *n, ray_err *err)
 {
 	char path[PATH_MAX + 16];
