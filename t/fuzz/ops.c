@@ -84,6 +84,7 @@ int __wrap_uv_tcp_connect(uv_connect_t *req, uv_tcp_t *h, const struct sockaddr 
 #define MAX_TASKS 50000
 
 static node the_node;
+static char dir[] = "/tmp/rayfuzz.XXXXXX";
 static int cfd = -1;            /* our end of the connection */
 static int abandoned;
 static uint32_t next_id = 1;
@@ -108,9 +109,15 @@ static void connect_server(void)
 	fcntl(cfd, F_SETFL, O_NONBLOCK);
 }
 
+/* The node's files go with the fuzzer (libFuzzer ends with exit()). */
+static void remove_dir(void)
+{
+	ray_rm_rf(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[] = "/tmp/rayfuzz.XXXXXX", path[PATH_MAX + 64];
+	char path[PATH_MAX + 64];
 	ray_err err = { 0, "" };
 
 	(void)argc;
@@ -118,6 +125,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (!mkdtemp(dir))
 		die("mkdtemp", strerror(errno));
+	atexit(remove_dir);
 	N = &the_node;
 	N->loop = uv_default_loop();
 	N->start_ms = ray_now_ms();
