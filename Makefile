@@ -17,7 +17,8 @@ PKGS = libuv libcjson libsodium libcurl
 # The daemon's own: its state store and /metrics (not libray's, nor ray.pc's).
 NODE_PKGS = sqlite3 hiredis libmicrohttpd
 DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev libmicrohttpd-dev bats bats-support bats-assert pkg-config \
-           jq python3 tcpdump curl prometheus libsqlite3-dev libhiredis-dev redis-server tmux
+           jq python3 tcpdump curl prometheus libsqlite3-dev libhiredis-dev redis-server tmux \
+           munge slurmctld slurmd slurm-client
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
        -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 override CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Ilib \

@@ -147,6 +147,7 @@ struct conn {
 	conn *prev, *next;
 	int resume_queued;
 	int refs;                 /* deferred replies that still point here */
+	int handles_open;         /* closing: the stream and the timer not yet closed */
 	conn *rprev, *rnext;      /* queue of connections to resume */
 	char *put_path;           /* owned; a put_part in progress */
 	int put_fd;
