@@ -37,10 +37,7 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 stop_cluster() {
 	local i
-	for ((i = ${#DIRS[@]} - 1; i >= 0; i--)); do
-		RAY_TMPDIR=${DIRS[i]} timeout 30 ray-node stop >/dev/null 2>&1 ||
-			RAY_TMPDIR=${DIRS[i]} timeout 15 ray-node stop --force >/dev/null 2>&1
-	done
+	stop_nodes
 	for i in "${IDS[@]}" "${DEAD_IDS[@]}"; do
 		rm -rf "/dev/shm/ray-$i"
 	done

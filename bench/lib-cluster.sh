@@ -10,6 +10,7 @@
 #   descendants PID       every process below PID
 #   node_pid I            the daemon's pid
 #   kill_restart I        SIGKILL node I and its workers, start it again on its port
+#   stop_nodes            ray-node stop (else --force) for every node, workers first
 #
 # The caller defines say (one line to stderr), sets RAY_ADDRESS and friends
 # for node 0, and appends killed ids to DEAD_IDS.
@@ -77,4 +78,12 @@ kill_restart() {
 		sleep 0.1
 	done
 	say "restarted it as ${IDS[i]} on port $port"
+}
+
+stop_nodes() {
+	local i
+	for ((i = ${#DIRS[@]} - 1; i >= 0; i--)); do
+		RAY_TMPDIR=${DIRS[i]} timeout 30 ray-node stop >/dev/null 2>&1 ||
+			RAY_TMPDIR=${DIRS[i]} timeout 15 ray-node stop --force >/dev/null 2>&1
+	done
 }

@@ -52,17 +52,10 @@ say() { printf 'soak: %s\n' "$*" >&2; }
 LOADERS=()
 WORKER_OPTS=(--cpus 2 --object-store-memory 32M --spill-dir "$work/spill")
 
-stop_cluster() {
-	local i
-	for ((i = ${#DIRS[@]} - 1; i >= 0; i--)); do
-		RAY_TMPDIR=${DIRS[i]} timeout 30 ray-node stop >/dev/null 2>&1 ||
-			RAY_TMPDIR=${DIRS[i]} timeout 15 ray-node stop --force >/dev/null 2>&1
-	done
-}
 cleanup() {
 	local p
 	for p in "${LOADERS[@]}"; do kill "$p" 2>/dev/null; done
-	stop_cluster
+	stop_nodes
 	for p in "${IDS[@]}" "${DEAD_IDS[@]}"; do rm -rf "/dev/shm/ray-$p"; done
 	rm -rf "$work"
 }
@@ -282,7 +275,7 @@ for i in 0 1 2; do
 	pid=$(live_pid "$i") || continue
 	procs+=("$pid" $(descendants "$pid"))
 done
-stop_cluster
+stop_nodes
 sleep 0.5
 left=()
 for p in "${procs[@]}"; do

@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "print.h"
 #include "rayint.h"
 #include "top.h"
 
@@ -65,19 +66,6 @@ static void add(frame *f, const char *fmt, ...)
 	f->n++;
 }
 
-static const char *js(const cJSON *o, const char *k)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(it) ? it->valuestring : "-";
-}
-
-static double jn(const cJSON *o, const char *k)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(it) ? it->valuedouble : 0;
-}
 
 /* "[#####-----]" for used out of total. */
 static const char *bar(double used, double total, char *buf)
@@ -103,7 +91,7 @@ static void add_resources(frame *f, const cJSON *sum)
 	char b[BAR + 3], s1[32], s2[32];
 
 	cJSON_ArrayForEach(it, tot) {
-		double t = it->valuedouble, used = t - jn(av, it->string);
+		double t = it->valuedouble, used = t - print_num(av, it->string);
 		if (!cJSON_IsNumber(it) || t <= 0)
 			continue;
 		if (!strcmp(it->string, "memory") || !strcmp(it->string, "object_store_memory"))
@@ -120,10 +108,10 @@ static void add_store(frame *f, const char *label, const cJSON *st)
 	char b[BAR + 3], s1[32], s2[32], s3[32];
 
 	add(f, "%s%s %s/%s used, %g objects, %s spilled", label,
-	    bar(jn(st, "used_bytes"), jn(st, "capacity_bytes"), b),
-	    ray_fmt_size((uint64_t)jn(st, "used_bytes"), s1, sizeof(s1)),
-	    ray_fmt_size((uint64_t)jn(st, "capacity_bytes"), s2, sizeof(s2)), jn(st, "objects"),
-	    ray_fmt_size((uint64_t)jn(st, "spilled_bytes"), s3, sizeof(s3)));
+	    bar(print_num(st, "used_bytes"), print_num(st, "capacity_bytes"), b),
+	    ray_fmt_size((uint64_t)print_num(st, "used_bytes"), s1, sizeof(s1)),
+	    ray_fmt_size((uint64_t)print_num(st, "capacity_bytes"), s2, sizeof(s2)), print_num(st, "objects"),
+	    ray_fmt_size((uint64_t)print_num(st, "spilled_bytes"), s3, sizeof(s3)));
 }
 
 static void add_nodes(frame *f, const cJSON *nodes)
@@ -137,12 +125,12 @@ static void add_nodes(frame *f, const cJSON *nodes)
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "resources_available");
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "store");
 		char cpu[64], s1[32], s2[32];
-		double ct = jn(t, "CPU"), cu = ct - jn(a, "CPU");
+		double ct = print_num(t, "CPU"), cu = ct - print_num(a, "CPU");
 		snprintf(cpu, sizeof(cpu), "%s %g/%g", bar(cu, ct, b), cu, ct);
-		add(f, "%-16.16s %-21.21s %-5.5s %-6s %-28s %s/%s", js(it, "node_id"), js(it, "address"),
-		    js(it, "state"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "is_head")) ? "head" : "worker",
-		    cpu, ray_fmt_size((uint64_t)jn(st, "used_bytes"), s1, sizeof(s1)),
-		    ray_fmt_size((uint64_t)jn(st, "capacity_bytes"), s2, sizeof(s2)));
+		add(f, "%-16.16s %-21.21s %-5.5s %-6s %-28s %s/%s", print_str(it, "node_id"), print_str(it, "address"),
+		    print_str(it, "state"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "is_head")) ? "head" : "worker",
+		    cpu, ray_fmt_size((uint64_t)print_num(st, "used_bytes"), s1, sizeof(s1)),
+		    ray_fmt_size((uint64_t)print_num(st, "capacity_bytes"), s2, sizeof(s2)));
 	}
 }
 
@@ -154,8 +142,8 @@ static void add_tasks(frame *f, const cJSON *tasks, int room)
 	add(f, "%-32s %-24s %-16s %s", "TASK_ID", "STATE", "NODE_ID", "NAME");
 	for (i = n - 1; i >= 0 && room-- > 0; i--) {
 		const cJSON *it = cJSON_GetArrayItem(tasks, i);
-		add(f, "%-32.32s %-24.24s %-16.16s %s", js(it, "task_id"), js(it, "state"),
-		    js(it, "node_id"), js(it, "name"));
+		add(f, "%-32.32s %-24.24s %-16.16s %s", print_str(it, "task_id"), print_str(it, "state"),
+		    print_str(it, "node_id"), print_str(it, "name"));
 	}
 }
 
@@ -166,8 +154,8 @@ static void add_actors(frame *f, const cJSON *actors, int room)
 	add(f, "%-32s %-10s %-16s %-8s %s", "ACTOR_ID", "STATE", "NODE_ID", "PID", "NAME");
 	for (i = n - 1; i >= 0 && room-- > 0; i--) {
 		const cJSON *it = cJSON_GetArrayItem(actors, i);
-		add(f, "%-32.32s %-10.10s %-16.16s %-8.0f %s", js(it, "actor_id"), js(it, "state"),
-		    js(it, "node_id"), jn(it, "pid"), js(it, "name"));
+		add(f, "%-32.32s %-10.10s %-16.16s %-8.0f %s", print_str(it, "actor_id"), print_str(it, "state"),
+		    print_str(it, "node_id"), print_num(it, "pid"), print_str(it, "name"));
 	}
 }
 
@@ -215,7 +203,7 @@ static int build(ray_client *cl, frame *f, int64_t interval_ms, ray_err *err)
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	f->n = 0;
 	add(f, "ray-status top - %s - %g nodes alive, %g dead - every %.1f s - q to quit", when,
-	    jn(sum, "nodes_alive"), jn(sum, "nodes_dead"), interval_ms / 1000.0);
+	    print_num(sum, "nodes_alive"), print_num(sum, "nodes_dead"), interval_ms / 1000.0);
 	add(f, "Resources (used/total):");
 	add_resources(f, sum);
 	add_store(f, "Object store: ", cJSON_GetObjectItemCaseSensitive(sum, "store"));
