@@ -1,5 +1,5 @@
-/* progress.c: what a long ray-get, ray-wait or ray-submit --batch is
- * doing, as one line on stderr redrawn in place ("ray-get: 37/100
+/* progress.c: what a long ray-get, ray-wait, ray-submit --batch or
+ * ray-pg create is doing, as one line on stderr redrawn in place ("ray-get: 37/100
  * ready"), only when stderr is a terminal, so scripts and logs see
  * nothing new.  A wait for many refs becomes a series of short waits for
  * those not yet ready (each at most SLICE_MS), so the count can move
@@ -24,6 +24,13 @@ int progress_enabled(void)
 void progress_show(const char *prog, size_t done, size_t total, const char *what)
 {
 	fprintf(stderr, "\r%s: %zu/%zu %s\033[K", prog, done, total, what);
+	fflush(stderr);
+	drawn = 1;
+}
+
+void progress_say(const char *prog, const char *text)
+{
+	fprintf(stderr, "\r%s: %s\033[K", prog, text);
 	fflush(stderr);
 	drawn = 1;
 }

@@ -11,6 +11,8 @@
 int progress_enabled(void);
 /* Draws "PROG: DONE/TOTAL WHAT" over the last progress line. */
 void progress_show(const char *prog, size_t done, size_t total, const char *what);
+/* Draws "PROG: TEXT" (what a wait is for) over the last progress line. */
+void progress_say(const char *prog, const char *text);
 /* Erases the progress line, if one was drawn. */
 void progress_clear(void);
 /*

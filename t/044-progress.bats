@@ -91,3 +91,13 @@ gated_refs() {
 	run grep -c 'ready' "$BATS_TEST_TMPDIR/log1"
 	assert_failure
 }
+
+@test "ray-pg create on a terminal says what it waits for, then erases it; a pipe sees nothing" {
+	on_tty "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/log" ray-pg create --strategy STRICT_SPREAD --timeout 0.5 CPU=1 CPU=1
+	wait_rc "$TPID"
+	assert_equal "$RC" 3
+	run grep -c 'ray-pg: waiting for 2 bundles to be placed (STRICT_SPREAD)' "$BATS_TEST_TMPDIR/log"
+	assert_success
+	run_ray 3 ray-pg create --strategy STRICT_SPREAD --timeout 0.2 CPU=1 CPU=1
+	refute_regex "$stderr" 'waiting for'
+}
