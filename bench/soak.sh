@@ -6,6 +6,7 @@
 #
 #   make soak                       builds, then runs this with bin/ on PATH
 #   SOAK_SECONDS=150 make soak      a shorter run
+#   SOAK_SAMPLES=FILE               keep the samples (seconds node pid rss_kB fds)
 #
 # The load, each loop checking every answer by checksum, all at once:
 #  - tasks: batches of shell tasks spread over the nodes (--max-retries),
@@ -292,4 +293,6 @@ for i in "${IDS[@]}"; do
 	fi
 done
 say "$verdict after $SECS s (samples every $SAMPLE s, $(wc -l <"$work/samples") in all)"
+# SOAK_SAMPLES=FILE keeps them: seconds, node, pid, RSS kB, fds a line.
+[[ -n "${SOAK_SAMPLES:-}" ]] && cp "$work/samples" "$SOAK_SAMPLES"
 [[ $verdict == PASS ]]
