@@ -24,6 +24,7 @@
 #include "server.h"
 #include "store.h"
 #include "task.h"
+#include "workdir.h"
 
 #define LOG_SHIP_MAX (1u << 20)
 #define SHIP_INLINE_MAX (1u << 20)  /* result bytes in one report */
@@ -183,6 +184,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	const char *owner = rj_str(req, "owner");
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "task"), *it;
 	const char *tid = rj_str(j, "id"), *job = rj_str(j, "job"), *sin = rj_str(j, "stdin");
+	const char *wd = rj_str(j, "working_dir");
 	ray_err err = { 0, "" };
 	char ref[RAY_REF_MAX + 1];
 	task *t;
@@ -206,6 +208,10 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%.80s'", sin);
 		return;
 	}
+	if (wd && workdir_check(wd, &err)) {
+		conn_reply_err(c, id, err.code, "%s", err.msg);
+		return;
+	}
 	n = (int)rj_int(j, "num_returns", 1);
 	if (n < 1 || n > MAX_RETURNS) {
 		conn_reply_err(c, id, RAY_EUSAGE, "bad num_returns");
@@ -226,6 +232,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	snprintf(t->job, sizeof(t->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
 	t->name = rj_str(j, "name") ? strdup(rj_str(j, "name")) : NULL;
 	t->shell = rj_bool(j, "shell");
+	t->workdir = wd ? strdup(wd) : NULL;
 	t->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, NULL);
 	t->env = json_strv(cJSON_GetObjectItemCaseSensitive(j, "env"), 1, NULL);
 	res_from_json_raw(&t->req, cJSON_GetObjectItemCaseSensitive(j, "req"));
@@ -270,6 +277,8 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 		t->stdin_obj = store_find(sin);
 		task_add_dep(t, t->stdin_obj);
 	}
+	if (t->workdir && ray_ref_valid(t->workdir))
+		task_add_dep(t, store_find(t->workdir));
 	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
 	if (task_queue_if_ready(t))
 		node_kick();
@@ -379,6 +388,8 @@ static void task_rebuild(task *t)
 	}
 	if (t->stdin_obj)
 		task_add_dep(t, t->stdin_obj);
+	if (t->workdir && ray_ref_valid(t->workdir) && store_find(t->workdir))
+		task_add_dep(t, store_find(t->workdir));
 	if (t->deps_missing)
 		t->state = T_PENDING_ARGS;
 	else
