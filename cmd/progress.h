@@ -22,4 +22,17 @@ void progress_clear(void);
 int progress_wait(ray_client *cl, const char *prog, size_t n, const char *const *refs, size_t k,
                   int64_t timeout_ms, unsigned char *ready, ray_err *err);
 
+/*
+ * ray-put of a big input: on a terminal, counts the bytes taken from fd
+ * and draws them with the rate.  Returns the fd to store from instead of
+ * fd: fd itself for a file (its read position is watched), or the read end
+ * of a pipe that a thread fills from fd, counting (a pipe or socket input
+ * has no position).  *p is NULL when nothing was started (not a terminal,
+ * a small file).  progress_put_stop ends it and erases the line; call it
+ * before closing the returned fd.
+ */
+typedef struct progress_put progress_put;
+int progress_put_start(const char *prog, int fd, progress_put **p);
+void progress_put_stop(progress_put *p);
+
 #endif

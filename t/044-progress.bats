@@ -101,3 +101,24 @@ gated_refs() {
 	run_ray 3 ray-pg create --strategy STRICT_SPREAD --timeout 0.2 CPU=1 CPU=1
 	refute_regex "$stderr" 'waiting for'
 }
+
+@test "ray-put from a pipe on a terminal counts the bytes and the rate; the object is the input" {
+	local src=$BATS_TEST_TMPDIR/src
+	head -c 3145728 /dev/urandom >"$src"
+	# 1 MiB, then the rest once the gate opens: the count shows meanwhile.
+	on_tty "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/log" \
+		"{ head -c 1048576 '$src'; while [ ! -e '$G' ]; do sleep 0.05; done; tail -c +1048577 '$src'; } | ray-put"
+	wait_for -t 20 grep -qE 'ray-put: [0-9.]+ (bytes|KiB|MiB), [0-9.]+ (bytes|KiB|MiB|GiB)/s' "$BATS_TEST_TMPDIR/log"
+	touch "$G"
+	wait_rc "$TPID"
+	assert_equal "$RC" 0
+	run_ray 0 sh -c "ray-get $(cat "$BATS_TEST_TMPDIR/out") | cmp - '$src'"
+	# A big file on a terminal is stored whole too; in a pipe, no count.
+	head -c 70m /dev/zero >"$BATS_TEST_TMPDIR/big"
+	on_tty "$BATS_TEST_TMPDIR/out2" "$BATS_TEST_TMPDIR/log2" ray-put "$BATS_TEST_TMPDIR/big"
+	wait_rc "$TPID"
+	assert_equal "$RC" 0
+	run_ray 0 sh -c "ray-get $(cat "$BATS_TEST_TMPDIR/out2") | cmp - '$BATS_TEST_TMPDIR/big'"
+	run_ray 0 sh -c "head -c 2m /dev/zero | ray-put"
+	assert_equal "$stderr" ""
+}
