@@ -7,6 +7,8 @@
 #   make soak                       builds, then runs this with bin/ on PATH
 #   SOAK_SECONDS=150 make soak      a shorter run
 #   SOAK_SAMPLES=FILE               keep the samples (seconds node pid rss_kB fds)
+#   SOAK_LOADS="tasks objects"      only these loads (default: tasks objects
+#                                   refs actors flood; node kills always)
 #
 # The load, each loop checking every answer by checksum, all at once:
 #  - tasks: batches of shell tasks spread over the nodes (--max-retries),
@@ -213,8 +215,8 @@ sample() {
 }
 
 say "3 nodes (32 MiB stores, spilling), $SECS s of tasks, objects, @REF tasks, actors, a junk flood and a kill of node 2 every $KILL_EVERY s"
-for l in loop_tasks loop_objects loop_refs loop_actors loop_flood; do
-	"$l" &
+for l in ${SOAK_LOADS:-tasks objects refs actors flood}; do
+	"loop_$l" &
 	LOADERS+=($!)
 done
 loop_kills &
