@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "tool.h"
 
 #define SMALL (64u << 10)       /* a file this size or less is read whole */
@@ -60,7 +61,7 @@ static int run_add(run *r, int fd)
 	return 1;
 }
 
-static int put_files(ray_client *cl, char **files, int nfiles, ray_err *err)
+static int put_files(const char *prog, ray_client *cl, char **files, int nfiles, ray_err *err)
 {
 	run *r = calloc(1, sizeof(*r));
 	char ref[RAY_REF_MAX + 1];
@@ -75,10 +76,17 @@ static int put_files(ray_client *cl, char **files, int nfiles, ray_err *err)
 			rc = ray_seterr(err, RAY_EUSAGE, "cannot open '%s': %s", f, strerror(errno));
 			break;
 		}
-		if ((small = run_add(r, fd)) < 0)
+		if ((small = run_add(r, fd)) < 0) {
 			rc = ray_seterr(err, RAY_EUSAGE, "cannot read '%s': %s", f, strerror(errno));
-		else if (!small && !(rc = run_flush(cl, r, err)) && !(rc = ray_put_fd(cl, fd, ref, err)))
-			puts(ref);
+		} else if (!small && !(rc = run_flush(cl, r, err))) {
+			progress_put *pp;
+			/* On a terminal, a big input's bytes and rate as they go. */
+			int from = progress_put_start(prog, fd, &pp);
+			rc = ray_put_fd(cl, from, ref, err);
+			progress_put_stop(pp);
+			if (!rc)
+				puts(ref);
+		}
 		if (fd > 0)
 			close(fd);
 		if (!rc && (r->n == RUN_MAX || r->bytes >= RUN_BYTES))
@@ -140,7 +148,7 @@ int main(int argc, char **argv)
 	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
 		return tool_fail(prog, rc, &err);
 	if (nfiles)
-		rc = put_files(cl, argv + optind, nfiles, &err);
+		rc = put_files(prog, cl, argv + optind, nfiles, &err);
 	for (i = 0; i < nurl && !rc; i++) {
 		rc = ray_put_url(cl, urls[i], ref, &err);
 		if (!rc)

@@ -672,6 +672,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 			if (ray_parse_uint(optarg, &v) || v > 100000000)
 				return bad("task-history", optarg, "0..100000000");
 			task_history_max = (size_t)v;
+			task_history_set = 1;
 			break;
 		case 'P':
 			if (ray_parse_qty(optarg, &o->mem_threshold) || o->mem_threshold <= 0 ||

@@ -176,6 +176,7 @@ struct conn {
 	conn *prev, *next;
 	int resume_queued;
 	int refs;                 /* deferred replies that still point here */
+	int handles_open;         /* closing: the stream and the timer not yet closed */
 	conn *rprev, *rnext;      /* queue of connections to resume */
 	uint64_t skip;            /* bytes of a refused request still to read past */
 	char *put_path;           /* owned; a put_part in progress */
@@ -184,6 +185,12 @@ struct conn {
 	obj **held; int nheld, capheld; /* pinned while the peer reads their files (array owned) */
 };
 
+/* A node's object store in numbers, as its heartbeat carries them. */
+typedef struct rstore {
+	uint64_t objects, object_bytes; /* ready objects held here (copies count) */
+	uint64_t used, capacity, spilled; /* bytes */
+} rstore;
+
 /* A node as the cluster view knows it (the head's table, copied to all). */
 typedef struct rnode {
 	char id[RAY_NODEID_LEN + 1];
@@ -191,6 +198,7 @@ typedef struct rnode {
 	int alive, is_head, pid;
 	char labels[1024];
 	res total, avail;
+	rstore store;
 	int64_t last_ms, nqueued;
 	double start_time, end_time;
 } rnode;

@@ -159,6 +159,7 @@ void task_unpin_deps(task *t)
 /* ---- history ---- */
 
 size_t task_history_max = TASK_HISTORY_DEFAULT;
+int task_history_set;
 static task *hhead, *htail;     /* HIST_KEPT, in the order they ended */
 static size_t nhist;
 static task *lhead, *ltail;     /* HIST_LINEAGE */
@@ -246,6 +247,13 @@ static void on_hist_idle(uv_idle_t *h)
 
 void task_history_init(void)
 {
+	const char *e = getenv("RAY_TASK_HISTORY");
+	uint64_t v;
+
+	/* make soak sets it on every node it starts (a small history, so a
+	 * full one is not taken for a leak). */
+	if (!task_history_set && e && !ray_parse_uint(e, &v) && v <= 100000000)
+		task_history_max = (size_t)v;
 	uv_idle_init(N->loop, &hist_idle);
 	hist_ready = 1;
 }

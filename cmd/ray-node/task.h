@@ -48,6 +48,8 @@ void task_finish_error(task *t, int state, int code, const char *msg);
 enum { HIST_NONE, HIST_KEPT, HIST_LINEAGE };
 #define TASK_HISTORY_DEFAULT 10000
 extern size_t task_history_max;
+/* --task-history was given; else RAY_TASK_HISTORY, when set, is the limit. */
+extern int task_history_set;
 void task_history_init(void);
 /* Evicts what is over the limit, on the next loop turn. */
 void prune_history(void);
