@@ -508,7 +508,7 @@ void actors_stop_all(void)
 	}
 }
 
-static void actor_free(actor *a)
+void actor_free(actor *a)
 {
 	ray_strv_free(a->argv);
 	ray_strv_free(a->env);

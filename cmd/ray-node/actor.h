@@ -87,6 +87,8 @@ actor *actor_find(const char *id);
 actor *actor_by_key(const char *key);   /* "ns\x1fname" */
 actor *actors_first(void);              /* then ->next */
 void actor_add(actor *a);
+/* Frees a record that is in no table (or is being taken out of them). */
+void actor_free(actor *a);
 /* Takes its resources from its pool and starts it: 0, or -1 when they
  * are not free here. */
 int actor_take(actor *a);
