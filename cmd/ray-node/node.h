@@ -47,7 +47,7 @@ typedef struct obj {
 	int io;                 /* IO_SPILL or IO_RESTORE in flight, else 0 */
 	int doomed;             /* freed: released once nothing uses it */
 	int keep;               /* daemon references that forbid releasing it */
-	unsigned char sum[32];  /* BLAKE2b-256 of the bytes, once spilled */
+	unsigned char sum[32];  /* the spill's XXH64 sum (spill.c), once spilled */
 	int64_t ra_until;       /* prefetched for a reader: kept until read or then */
 	struct obj *lprev, *lnext; /* LRU list of resident ready objects */
 	int in_lru;
