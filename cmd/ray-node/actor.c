@@ -453,7 +453,7 @@ static void actor_spawn(actor *a)
 	rc = logfd < 0 || !env ? UV_ENOMEM : uv_spawn(N->loop, &a->proc, &po);
 	if (logfd >= 0)
 		close(logfd);
-	ray_strv_free(env);
+	env_free(env);
 	if (rc) {
 		snprintf(msg, sizeof(msg), "could not start '%s': %s", a->argv[0], uv_strerror(rc));
 		actor_set_cause(a, "%s", msg);

@@ -35,6 +35,7 @@
 #include "pg.h"
 #include "res.h"
 #include "server.h"
+#include "launch.h"
 #include "spawn.h"
 #include "spill.h"
 #include "state.h"
@@ -283,6 +284,7 @@ static void node_teardown(void)
 	uv_loop_close(N->loop);
 	uv_library_shutdown();
 	spawn_release();
+	env_release();
 	tasks_free_all();
 	actors_free_all();
 	actor_route_free_all();
