@@ -86,6 +86,29 @@ int spawn_init(void)
 	return rc;
 }
 
+/* The signals whose disposition is not the default (handled or ignored),
+ * looked up at most once a second: the child resets these, where
+ * resetting all 64 took it 36-47 us here, during which a vfork parent
+ * waits.  The node sets its dispositions at start (main.c, spawn_init),
+ * so a list a second old is the list. */
+static int nondflt[NSIG], nnondflt;
+static int64_t nondflt_at = -1;
+
+static void nondflt_refresh(void)
+{
+	struct sigaction sa;
+	int64_t now = ray_now_ms();
+	int i;
+
+	if (nondflt_at >= 0 && now - nondflt_at < 1000)
+		return;
+	nondflt_at = now;
+	nnondflt = 0;
+	for (i = 1; i < NSIG; i++)
+		if (!sigaction(i, NULL, &sa) && sa.sa_handler != SIG_DFL)
+			nondflt[nnondflt++] = i;
+}
+
 /* The child, on the node's memory until it execs: it touches nothing of
  * the parent but its own stack frames and *err.  Own session, stdio from
  * fds, every signal to its default (no handler of the node may run here)
@@ -104,8 +127,8 @@ static void child_exec(char *const argv[], char *const env[], const int fds[3], 
 	for (i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
-	for (i = 1; i < NSIG; i++)
-		signal(i, SIG_DFL);
+	for (i = 0; i < nnondflt; i++)
+		signal(nondflt[i], SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvpe(argv[0], argv, env);
@@ -132,6 +155,7 @@ int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb 
 		capkids = nc;
 	}
 	parent = getpid();
+	nondflt_refresh();
 	/* Blocked across the vfork, so no signal handler of the node runs in
 	 * the child while it shares our memory; the child unblocks its own
 	 * once every handler is reset. */
