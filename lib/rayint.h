@@ -76,6 +76,13 @@ int ray_sec_seal(ray_sec *s, const void *buf, size_t n, rbuf *out);
 /* Opens the whole records at the head of in (consumed) onto out;
  * RAY_EUNREACH for one that does not open or is over the limit. */
 int ray_sec_open(ray_sec *s, rbuf *in, rbuf *out);
+/* The record at the head of buf[0..len): 1 when it is all there (its plain
+ * length in *plen, its whole length in *rlen), 0 when more is needed,
+ * RAY_EUNREACH when its length is bad.  Opens nothing. */
+int ray_sec_next(const ray_sec *s, const char *buf, size_t len, size_t *plen, size_t *rlen);
+/* Opens that one record into dst (room for its *plen bytes), the next
+ * in order: 0, or RAY_EUNREACH when it does not open. */
+int ray_sec_open_one(ray_sec *s, const char *rec, size_t rlen, void *dst);
 void ray_sec_wipe(ray_sec *s);
 /* Whether this CPU runs libsodium's AES-256-GCM. */
 int ray_sec_aes_ok(void);
