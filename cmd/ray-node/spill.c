@@ -39,9 +39,9 @@
 #include "store.h"
 #include "xxh64.h"
 
-#define SPILL_HDR 64
-#define SPILL_MAGIC "RAYSPIL2"   /* 1 was BLAKE2b */
-#define IO_BUF (256u << 10)
+#define SPILL_HDR RAY_SPILL_HDR
+#define SPILL_MAGIC RAY_SPILL_MAGIC
+#define IO_BUF RAY_SUM_BLOCK
 #define SPILL_BACKOFF_MS 1000
 #define RESTORE_RETRY_MS 250
 #define SUM_LEN 32
@@ -96,15 +96,10 @@ static uint64_t get_be64(const unsigned char *p)
 	return v;
 }
 
-/* The sum of a spill: XXH64 over IO_BUF blocks, each seeded with the sum
- * so far and its offset, so one pass over a small buffer computes it
- * whether the bytes come from memory or a file.  Written big-endian in
- * the first 8 of the SUM_LEN bytes, the rest zero. */
-static uint64_t sum_block(uint64_t h, const void *p, size_t n, uint64_t off)
-{
-	return xxh64(p, n, h ^ off);
-}
-
+/* The sum of a spill (ray_sum_block over IO_BUF blocks), so one pass over
+ * a small buffer computes it whether the bytes come from memory or a
+ * file.  Written big-endian in the first 8 of the SUM_LEN bytes, the rest
+ * zero. */
 static void sum_out(uint64_t h, unsigned char sum[SUM_LEN])
 {
 	memset(sum, 0, SUM_LEN);
@@ -117,7 +112,7 @@ static void sum_mem(const char *p, uint64_t len, unsigned char sum[SUM_LEN])
 
 	while (off < len) {
 		size_t n = len - off < IO_BUF ? (size_t)(len - off) : IO_BUF;
-		h = sum_block(h, p + off, n, off);
+		h = ray_sum_block(h, p + off, n, off);
 		off += n;
 	}
 	sum_out(h, sum);
@@ -146,7 +141,7 @@ static int copy_hash(int in, int out, uint64_t len, unsigned char sum[SUM_LEN], 
 			free(buf);
 			return -1;
 		}
-		h = sum_block(h, buf, n, off);
+		h = ray_sum_block(h, buf, n, off);
 		if (ray_write_all(out, buf, n)) {
 			free(buf);
 			return -1;
@@ -241,6 +236,15 @@ out:
 	close(in);
 	if (s->err && out >= 0)
 		unlink(s->dst);
+}
+
+int spill_file(const obj *o, char *path, size_t len, uint64_t *sum)
+{
+	if (!o->spill || o->io == IO_SPILL)
+		return -1;
+	spill_path(o, path, len);
+	*sum = get_be64(o->sum);
+	return 0;
 }
 
 static int evictable(const obj *o)

@@ -88,8 +88,17 @@ static cJSON *obj_desc(obj *o, int want_inline, rbuf *data, conn *c)
 	cJSON_AddNumberToObject(d, "size", (double)o->size);
 	o->ra_until = 0;
 	if (!obj_resident(o)) {
-		/* The client asks for it alone, which restores it. */
+		uint64_t sum;
+		char hex[17];
+		/* The client asks for it alone, which restores it; or, on
+		 * this host, copies the spill file itself, checking the sum
+		 * (a restore is a copy more, and the store has no room). */
 		cJSON_AddBoolToObject(d, "spilled", 1);
+		if (!spill_file(o, path, sizeof(path), &sum)) {
+			snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)sum);
+			cJSON_AddStringToObject(d, "spill", path);
+			cJSON_AddStringToObject(d, "sum", hex);
+		}
 		return d;
 	}
 	if (o->data) {
