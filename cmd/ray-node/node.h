@@ -193,6 +193,7 @@ typedef struct node {
 	task *qhead, *qtail;
 	size_t nqueued;
 	int nrunning, nprocs;
+	uint64_t nforeign;      /* objects with foreign set (transfer.c), live */
 	conn *conns;
 	conn *rhead;              /* connections to resume on the next idle */
 	uv_idle_t resume_idle;

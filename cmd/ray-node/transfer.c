@@ -382,6 +382,7 @@ obj *foreign_obj(const char *ref)
 	if (!o)
 		return NULL;
 	o->foreign = 1;
+	N->nforeign++;
 	if (!r->alive) {
 		snprintf(msg, sizeof(msg), "object %s is lost: its owner node %s died", ref, owner);
 		store_fail(o, RAY_ELOST, msg);
@@ -403,6 +404,11 @@ void transfer_tick(void)
 
 	retry_needed = 0;
 	n++;
+	/* Only foreign objects are polled, and only a retry looks at the
+	 * rest: a node holding 400,000 objects of its own spent a tenth of
+	 * its CPU walking them five times a second for nothing. */
+	if (!retry && !N->nforeign)
+		return;
 	for (o = N->ohead; o; o = o->next) {
 		if (o->foreign && o->state == OBJ_PENDING && !o->locating && (o->nwait || o->ndeps || n % 5 == 0))
 			locate(o);
