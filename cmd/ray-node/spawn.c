@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +91,7 @@ int spawn_init(void)
  * waits.  The node sets its dispositions at start (main.c, spawn_init),
  * so a list a second old is the list. */
 static int nondflt[NSIG], nnondflt;
+static pid_t self;
 static int64_t nondflt_at = -1;
 
 static void nondflt_refresh(void)
@@ -110,9 +110,10 @@ static void nondflt_refresh(void)
 }
 
 /* The child, on the node's memory until it execs: it touches nothing of
- * the parent but its own stack frames and *err.  Own session, stdio from
- * fds, every signal to its default (no handler of the node may run here)
- * and then unblocked, then exec. */
+ * the parent but its own stack frames and *err (and errno, which it
+ * shares).  Own session, stdio from fds, every signal the node handles or
+ * ignores back to its default (no handler of the node may run here, and
+ * no task inherits an ignored SIGPIPE), all unblocked, then exec. */
 static void child_exec(char *const argv[], char *const env[], const int fds[3], volatile int *err,
                        pid_t parent)
 {
@@ -154,7 +155,9 @@ int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb 
 		kids = nk;
 		capkids = nc;
 	}
-	parent = getpid();
+	if (!self)
+		self = getpid();   /* the node's, for the child's check */
+	parent = self;
 	nondflt_refresh();
 	/* Blocked across the vfork, so no signal handler of the node runs in
 	 * the child while it shares our memory; the child unblocks its own
