@@ -1,6 +1,6 @@
 # ray-tools: one Makefile for build, check, demo, bench, install and deps.
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit bats demo bench bench-actors bench-pg chaos install uninstall deb clean
+.PHONY: all deps check unit bats demo bench bench-actors bench-pg bench-stream chaos install uninstall deb clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -43,7 +43,7 @@ endif
 # (instead of "uv.h: No such file"); the targets that install them pass.
 MISSING_PKGS := $(strip $(foreach p,$(PKGS) $(NODE_PKGS),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
 ifneq ($(MISSING_PKGS),)
-ifneq ($(filter-out deps check demo bench bench-actors bench-pg chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out deps check demo bench bench-actors bench-pg bench-stream chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
 $(error missing libraries: $(MISSING_PKGS) (pkg-config finds no .pc). Run 'make deps' to install them (Debian), or 'make demo' to install them and run the demo)
 endif
 endif
@@ -139,6 +139,13 @@ bench-pg: deps
 bench/pg_bench: bench/pg_bench.c lib/libray.a include/ray.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
+bench-stream: deps
+	$(MAKE) all bench/stream_bench
+	PATH="$(CURDIR)/bin:$$PATH" bash bench/stream.sh
+
+bench/stream_bench: bench/stream_bench.c lib/libray.a include/ray.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
+
 chaos: deps
 	$(MAKE) all
 	PATH="$(CURDIR)/bin:$$PATH" bash bench/chaos.sh
@@ -210,7 +217,7 @@ deb:
 	lintian --fail-on error $(DEBDIR)/ray-tools_$(VERSION)_*.changes
 
 clean:
-	rm -rf bin build lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o cmd/ray-node/libnode.a $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench
+	rm -rf bin build lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o cmd/ray-node/libnode.a $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench bench/stream_bench
 
 # make fuzz: libFuzzer targets (clang, from Debian) over the parsers that
 # see untrusted bytes: frames, the handshake, the actor protocols, refs and

@@ -19,14 +19,18 @@
 #include "tool.h"
 
 static const char USAGE[] =
-	"usage: ray-job run [--namespace NS] -- COMMAND [ARG...]\n"
-	"       ray-job submit [--namespace NS] -- COMMAND [ARG...]\n"
+	"usage: ray-job run [--namespace NS] [--env K=V]... [--working-dir DIR|REF] -- COMMAND [ARG...]\n"
+	"       ray-job submit [--namespace NS] [--env K=V]... [--working-dir DIR|REF] -- COMMAND [ARG...]\n"
 	"       ray-job status [--json] JOB\n"
 	"       ray-job logs JOB\n"
 	"       ray-job stop JOB\n"
 	"       ray-job list [--json]\n"
 	"options:\n"
 	"  --namespace NS               run, submit: the job's namespace for named actors\n"
+	"  --env K=V                    run, submit: set K for the driver and every task and actor\n"
+	"                               of the job (repeatable)\n"
+	"  --working-dir DIR|REF        run, submit: the default --working-dir of the job's tasks\n"
+	"                               and actors\n"
 	"  --json                       status, list: JSON\n"
 	"  --help                       print this help and exit 0\n"
 	"  --version                    print the version and exit 0\n";
@@ -40,9 +44,18 @@ static void forward(int sig)
 		kill(child_pid, sig);
 }
 
-/* Starts argv with RAY_JOB_ID (and RAY_NAMESPACE) set; an exec failure
- * comes back over a CLOEXEC pipe as the child's errno. */
-static pid_t spawn(char **argv, const char *id, const char *ns, int *exec_errno)
+/* The job's defaults for its tasks and actors. */
+typedef struct jobdef {
+	const char *env[TOOL_MAX_REPEAT + 1];
+	int nenv;
+	const char *wd;
+	char wdbuf[4096];
+} jobdef;
+
+/* Starts argv with RAY_JOB_ID (and RAY_NAMESPACE, and the job's defaults)
+ * set; an exec failure comes back over a CLOEXEC pipe as the child's
+ * errno. */
+static pid_t spawn(char **argv, const char *id, const char *ns, char **jenv, int *exec_errno)
 {
 	int pfd[2], e = 0;
 	pid_t pid;
@@ -64,6 +77,8 @@ static pid_t spawn(char **argv, const char *id, const char *ns, int *exec_errno)
 		setenv("RAY_JOB_ID", id, 1);
 		if (ns)
 			setenv("RAY_NAMESPACE", ns, 1);
+		for (; *jenv; jenv++)
+			putenv(*jenv);
 		execvp(argv[0], argv);
 		e = errno;
 		if (write(pfd[1], &e, sizeof(e)) < 0)
@@ -80,16 +95,22 @@ static pid_t spawn(char **argv, const char *id, const char *ns, int *exec_errno)
 	return pid;
 }
 
-static int cmd_run(ray_client *cl, char **argv, const char *ns)
+static int cmd_run(ray_client *cl, char **argv, const char *ns, const jobdef *d)
 {
 	struct sigaction sa, old_int, old_quit, old_term, old_hup;
-	char id[RAY_ID_MAX + 1];
+	char id[RAY_ID_MAX + 1], **jenv;
 	ray_err err = { 0, "" };
 	int rc, status = 0, e, code, sig = 0;
 	pid_t pid, w;
 
-	if ((rc = ray_job_start(cl, (const char *const *)argv, ns, 0, NULL, id, &err)))
+	if (!(jenv = ray_job_env(d->env, d->wd))) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	if ((rc = ray_job_start(cl, (const char *const *)argv, ns, 0, NULL, NULL, d->wd, id, &err))) {
+		ray_strv_free(jenv);
 		return tool_fail(prog, rc, &err);
+	}
 	/* Like system(3): the terminal's ^C and ^\ are for the driver. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
@@ -98,7 +119,8 @@ static int cmd_run(ray_client *cl, char **argv, const char *ns)
 	sa.sa_handler = forward;
 	sigaction(SIGTERM, &sa, &old_term);
 	sigaction(SIGHUP, &sa, &old_hup);
-	pid = spawn(argv, id, ns, &e);
+	pid = spawn(argv, id, ns, jenv, &e);
+	ray_strv_free(jenv);
 	if (pid < 0 || e) {
 		int ecode = pid < 0 ? 1 : e == ENOENT ? 127 : 126;
 		fprintf(stderr, "%s: cannot run '%s': %s\n", prog, argv[0], strerror(pid < 0 ? errno : e));
@@ -132,13 +154,14 @@ static int cmd_run(ray_client *cl, char **argv, const char *ns)
 	return code;
 }
 
-static int cmd_submit(ray_client *cl, char **argv, const char *ns)
+static int cmd_submit(ray_client *cl, char **argv, const char *ns, const jobdef *d)
 {
 	char id[RAY_ID_MAX + 1], cwd[PATH_MAX];
 	ray_err err = { 0, "" };
 	int rc;
 
-	rc = ray_job_start(cl, (const char *const *)argv, ns, 1, getcwd(cwd, sizeof(cwd)), id, &err);
+	rc = ray_job_start(cl, (const char *const *)argv, ns, 1, getcwd(cwd, sizeof(cwd)), d->env, d->wd,
+	                   id, &err);
 	if (rc)
 		return tool_fail(prog, rc, &err);
 	puts(id);
@@ -186,14 +209,17 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "namespace", required_argument, 0, 'n' }, { "json", no_argument, 0, 'j' },
+		{ "env", required_argument, 0, 'e' }, { "working-dir", required_argument, 0, 'w' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	const char *cmd, *ns = NULL;
+	jobdef d;
 	int c, rc, json = 0, runs;
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
 	ray_std_fds();
+	memset(&d, 0, sizeof(d));
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (c) {
@@ -219,6 +245,21 @@ int main(int argc, char **argv)
 				return tool_usage(prog, USAGE, "empty --namespace%s", "");
 			ns = optarg;
 			break;
+		case 'e':
+			if (!runs)
+				return tool_usage(prog, USAGE, "--env is for run and submit%s", "");
+			if (optarg[0] == '=' || !strchr(optarg, '='))
+				return tool_usage(prog, USAGE, "bad --env '%s': want KEY=VAL", optarg);
+			if (d.nenv == TOOL_MAX_REPEAT)
+				return tool_usage(prog, USAGE, "too many --env options%s", "");
+			d.env[d.nenv++] = optarg;
+			break;
+		case 'w':
+			if (!runs)
+				return tool_usage(prog, USAGE, "--working-dir is for run and submit%s", "");
+			if (tool_working_dir(prog, "--working-dir", optarg, d.wdbuf, sizeof(d.wdbuf), &d.wd))
+				return 2;
+			break;
 		case 'j':
 			if (strcmp(cmd, "list") && strcmp(cmd, "status"))
 				return tool_usage(prog, USAGE, "--json is for list and status%s", "");
@@ -237,9 +278,9 @@ int main(int argc, char **argv)
 	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
 		return tool_fail(prog, rc, &err);
 	if (!strcmp(cmd, "run"))
-		rc = cmd_run(cl, argv + optind, ns);
+		rc = cmd_run(cl, argv + optind, ns, &d);
 	else if (runs)
-		rc = cmd_submit(cl, argv + optind, ns);
+		rc = cmd_submit(cl, argv + optind, ns, &d);
 	else
 		rc = cmd_query(cl, cmd, argv[optind], json);
 	ray_client_free(cl);

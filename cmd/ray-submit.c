@@ -1,6 +1,8 @@
 /* ray-submit: run a command (or, with --batch, each line of stdin under
  * sh -c) as a task somewhere in the cluster; print its return ref(s), or
- * with --get wait and print the result.  A batch is one round trip. */
+ * with --get wait and print the result.  A batch is one round trip.  With
+ * --stream, each line the command writes is an object whose ref is printed
+ * (and flushed) as soon as the line is complete. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 static const char USAGE[] =
 	"usage: ray-submit [OPTIONS] -- COMMAND [ARG...]\n"
 	"       ray-submit [OPTIONS] --batch < COMMANDS\n"
+	"       ray-submit --stream [--backpressure N] [OPTIONS] -- COMMAND [ARG...]\n"
 	"options:\n"
 	TASKOPT_HELP
 	"  --batch                      one command per line from stdin, one task each\n"
@@ -20,6 +23,9 @@ static const char USAGE[] =
 	"  --name NAME                  a name for the task, shown by ray-status\n"
 	"  --stdin REF                  the object as the command's standard input\n"
 	"  --get                        wait and print the results instead of the refs\n"
+	"  --stream                     each line of stdout its own object: print each ref as it comes\n"
+	"  --backpressure N             with --stream: stop reading the task's stdout while N refs\n"
+	"                               are unprinted (default 64)\n"
 	"  --help                       print this help and exit 0\n"
 	"  --version                    print the version and exit 0\n";
 
@@ -94,6 +100,27 @@ static int parse_codes(const char *arg, int *codes, int *n)
 	return 0;
 }
 
+/* Submits a streaming task and prints the ref of each line as it comes,
+ * flushing before every wait, so a reader sees it at once. */
+static int run_stream(ray_client *cl, const ray_task_opts *o, char **cmd, int backpressure, ray_err *err)
+{
+	ray_stream *s;
+	char ref[RAY_REF_MAX + 1];
+	int rc;
+
+	if ((rc = ray_submit_stream(cl, o, (const char *const *)cmd, backpressure, &s, err)))
+		return rc;
+	while ((rc = ray_stream_next(s, ref, -1, err)) == 1) {
+		puts(ref);
+		if (!ray_stream_buffered(s) && fflush(stdout)) {
+			rc = ray_seterr(err, RAY_EUSAGE, "cannot write output: %s", strerror(errno));
+			break;
+		}
+	}
+	ray_stream_free(s);
+	return rc;
+}
+
 /* Submits the command (or each line, BATCH_CHUNK per round trip), then
  * prints the refs, or with get the results. */
 static int run(ray_client *cl, const ray_task_opts *o, char **cmd, char **lines, size_t nlines,
@@ -148,12 +175,13 @@ int main(int argc, char **argv)
 		{ "retry-exceptions", no_argument, 0, 'x' }, { "retry-exit-codes", required_argument, 0, 'X' },
 		{ "name", required_argument, 0, 'N' }, { "stdin", required_argument, 0, 'i' },
 		{ "get", no_argument, 0, 'G' }, { "batch", no_argument, 0, 'B' },
+		{ "stream", no_argument, 0, 'S' }, { "backpressure", required_argument, 0, 'P' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	const char *prog = "ray-submit";
 	ray_task_opts o;
 	taskopt t;
-	int codes[256], ncodes = 0, batch = 0, get = 0, c, rc;
+	int codes[256], ncodes = 0, batch = 0, get = 0, stream = 0, backpressure = 0, c, rc;
 	uint64_t v;
 	char **lines = NULL;
 	size_t nlines = 0, i;
@@ -189,6 +217,12 @@ int main(int argc, char **argv)
 			break;
 		case 'G': get = 1; break;
 		case 'B': batch = 1; break;
+		case 'S': stream = 1; break;
+		case 'P':
+			if (ray_parse_uint(optarg, &v) || v < 1 || v > 1000000)
+				return tool_usage(prog, USAGE, "bad --backpressure '%s': want 1..1000000", optarg);
+			backpressure = (int)v;
+			break;
 		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
@@ -196,6 +230,10 @@ int main(int argc, char **argv)
 	o.n_retry_exit_codes = ncodes;
 	if (taskopt_check(&t, prog))
 		return 2;
+	if (backpressure && !stream)
+		return tool_usage(prog, USAGE, "--backpressure is for --stream%s", "");
+	if (stream && (batch || get || o.num_returns > 1))
+		return tool_usage(prog, USAGE, "--stream takes one command, and no --batch, --get or --num-returns%s", "");
 	if (batch && optind < argc)
 		return tool_usage(prog, USAGE, "--batch takes commands on stdin, not '%s'", argv[optind]);
 	if (!batch && optind >= argc)
@@ -210,7 +248,10 @@ int main(int argc, char **argv)
 		free(lines);
 		return tool_fail(prog, rc, &err);
 	}
-	rc = run(cl, &o, argv + optind, lines, nlines, batch, get, &err);
+	if (stream)
+		rc = run_stream(cl, &o, argv + optind, backpressure ? backpressure : 64, &err);
+	else
+		rc = run(cl, &o, argv + optind, lines, nlines, batch, get, &err);
 	ray_client_free(cl);
 	for (i = 0; i < nlines; i++)
 		free(lines[i]);

@@ -84,6 +84,8 @@ int taskopt_parse(taskopt *t, const char *prog, int c, const char *arg)
 			return tool_usage(prog, NULL, "bad --bundle '%s': want an index", arg);
 		o->bundle = (int)v;
 		return 0;
+	case TASKOPT_WORKING_DIR: return tool_working_dir(prog, "--working-dir", arg, t->wd, sizeof(t->wd),
+	                                                 &o->working_dir);
 	default: return TASKOPT_NOT_MINE;
 	}
 }

@@ -12,7 +12,7 @@
 enum {
 	TASKOPT_CPUS = 0x100, TASKOPT_GPUS, TASKOPT_MEMORY, TASKOPT_RESOURCE, TASKOPT_ENV,
 	TASKOPT_STRATEGY, TASKOPT_NODE, TASKOPT_LABEL, TASKOPT_PREFER_LABEL, TASKOPT_PG,
-	TASKOPT_BUNDLE
+	TASKOPT_BUNDLE, TASKOPT_WORKING_DIR
 };
 
 /* Their lines in --help. */
@@ -27,7 +27,8 @@ enum {
 	"  --label KEY=VAL              run only on nodes with this label (repeatable)\n" \
 	"  --prefer-label KEY=VAL       prefer nodes with this label\n" \
 	"  --pg PG                      run in placement group PG\n" \
-	"  --bundle I                   with --pg: in its bundle I (from 0)\n"
+	"  --bundle I                   with --pg: in its bundle I (from 0)\n" \
+	"  --working-dir DIR|REF        run in DIR on its node, or in a copy of the tar archive REF\n"
 
 /* taskopt_parse's answer for an option that is not one of these. */
 #define TASKOPT_NOT_MINE (-1)
@@ -44,7 +45,8 @@ enum {
 	{ "label", required_argument, 0, TASKOPT_LABEL },                                   \
 	{ "prefer-label", required_argument, 0, TASKOPT_PREFER_LABEL },                     \
 	{ "pg", required_argument, 0, TASKOPT_PG },                                         \
-	{ "bundle", required_argument, 0, TASKOPT_BUNDLE }
+	{ "bundle", required_argument, 0, TASKOPT_BUNDLE },                                 \
+	{ "working-dir", required_argument, 0, TASKOPT_WORKING_DIR }
 
 /*
  * The options being parsed into *o.  The repeatable ones collect here
@@ -57,6 +59,7 @@ typedef struct taskopt {
 	const char *env[TOOL_MAX_REPEAT + 1];
 	const char *labels[TOOL_MAX_REPEAT + 1];
 	int nres, nenv, nlab;
+	char wd[4096];    /* --working-dir made absolute */
 } taskopt;
 
 /* Links t to o (already set up by ray_task_opts_init). */

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ray.h"
 #include "rayint.h"
@@ -55,6 +56,30 @@ static inline int tool_std_opt(const char *prog, const char *usage, int c, int a
 		return 0;
 	}
 	return tool_bad_opt(prog, argc, argv);
+}
+
+/* A --working-dir value as the node wants it: a REF as it is, a DIR made
+ * absolute against our directory (into buf); *out points at it.  0, or 2
+ * after a usage error. */
+static inline int tool_working_dir(const char *prog, const char *opt, const char *arg, char *buf,
+                                   size_t len, const char **out)
+{
+	char cwd[4096];
+
+	if (!*arg) {
+		fprintf(stderr, "%s: empty %s; see '%s --help'\n", prog, opt, prog);
+		return 2;
+	}
+	if (ray_ref_valid(arg) || arg[0] == '/') {
+		*out = arg;
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof(cwd)) || (size_t)snprintf(buf, len, "%s/%s", cwd, arg) >= len) {
+		fprintf(stderr, "%s: cannot make %s '%s' absolute; give a full path\n", prog, opt, arg);
+		return 2;
+	}
+	*out = buf;
+	return 0;
 }
 
 /* Flushes stdout and turns a write error (ENOSPC, EPIPE) into a failure. */

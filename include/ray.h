@@ -152,6 +152,9 @@ typedef struct ray_task_opts {
 	const char *const *labels;        /* "K=V" hard, NULL-terminated */
 	const char *prefer_label;         /* "K=V" soft */
 	const char *pg; int bundle;       /* bundle -1: any */
+	const char *working_dir;  /* an absolute DIR on the node, or the REF of a
+	                           * tar archive; NULL: the job's, else none */
+	int stream;               /* ray_submit_stream's backpressure; 0 otherwise */
 } ray_task_opts;
 
 void ray_task_opts_init(ray_task_opts *o);
@@ -167,8 +170,36 @@ int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
                const char *const *const *argvs, const char *const *cmds,
                char (*refs)[RAY_REF_MAX + 1], char *warning, size_t warnlen,
                ray_err *err);
-/* Cancels the tasks that make these refs (SIGTERM, or SIGKILL if force). */
-int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force,
+/*
+ * Streaming returns.  ray_submit_stream submits argv as a task each line
+ * of whose stdout becomes an object of its own (the task runs on the node
+ * c is connected to); ray_stream_next then gives their refs in order as
+ * the lines are written: 1 with ref filled, 0 after the last when the
+ * task succeeded, or the task's error (after its last line's ref).  The
+ * node stops reading the task's stdout while backpressure (1..1000000)
+ * refs are made and not yet consumed: a ref counts as consumed once
+ * ray_stream_next is called again after the batch that held it, so a
+ * caller that prints each ref before asking for the next throttles the
+ * task to its own pace.  A task retried after a crash skips the lines it
+ * had written, so no ref comes twice.
+ */
+typedef struct ray_stream ray_stream;
+int ray_submit_stream(ray_client *c, const ray_task_opts *o, const char *const *argv,
+                      int backpressure, ray_stream **out, ray_err *err);
+int ray_stream_next(ray_stream *s, char ref[RAY_REF_MAX + 1], int64_t timeout_ms, ray_err *err);
+/* How many refs the next calls give without asking the node (so a caller
+ * can flush its output before one that may wait). */
+size_t ray_stream_buffered(const ray_stream *s);
+/* The task's own return ref (empty on success; its error otherwise). */
+const char *ray_stream_task_ref(const ray_stream *s);
+void ray_stream_free(ray_stream *s);
+
+/* ray_cancel's flags: SIGKILL rather than SIGTERM; spare the tasks that
+ * a cancelled task submitted (by default they are cancelled, down the tree). */
+#define RAY_CANCEL_FORCE 1
+#define RAY_CANCEL_NO_RECURSIVE 2
+/* Cancels the tasks that make these refs (flags: RAY_CANCEL_*). */
+int ray_cancel(ray_client *c, size_t n, const char *const *refs, int flags,
                ray_err *err);
 
 /* ---- actors ---- */
@@ -223,12 +254,21 @@ int ray_pg_remove(ray_client *c, const char *pg, ray_err *err);
  * caller runs it, as ray-job run does, and must report its end over this
  * same connection; if the connection closes first the job fails) or on the
  * node itself (submit 1: detached, output kept; cwd is its directory when
- * it exists there).  ns: the job's namespace, or NULL.  id receives the
- * job id (8 hex digits).  A submitted command that cannot start fails here
- * with RAY_EUSAGE; the job is then listed as FAILED.
+ * it exists there).  ns: the job's namespace, or NULL.  env ("K=V",
+ * NULL-terminated, or NULL) and working_dir (an absolute DIR or a REF, or
+ * NULL) are defaults for every task and actor of the job (a submitted
+ * driver gets them itself; ray_job_env gives what a driver run by the
+ * caller must have).  id receives the job id (8 hex digits).  A submitted
+ * command that cannot start fails here with RAY_EUSAGE; the job is then
+ * listed as FAILED.
  */
 int ray_job_start(ray_client *c, const char *const *argv, const char *ns, int submit,
-                  const char *cwd, char id[RAY_ID_MAX + 1], ray_err *err);
+                  const char *cwd, const char *const *env, const char *working_dir,
+                  char id[RAY_ID_MAX + 1], ray_err *err);
+/* The environment entries ("K=V", malloc'd, NULL-terminated; NULL when out
+ * of memory) that give a driver and its tasks a job's defaults: env itself,
+ * RAY_JOB_ENV (their names) and RAY_JOB_WORKING_DIR. */
+char **ray_job_env(const char *const *env, const char *working_dir);
 /* The pid of a driver the caller started (so ray-job stop can signal it). */
 int ray_job_set_pid(ray_client *c, const char *id, long pid, ray_err *err);
 /* Reports the end of a driver the caller ran: its exit code, or the

@@ -52,15 +52,62 @@ static cJSON *job_req(const char *op, const char *id)
 	return req;
 }
 
+char **ray_job_env(const char *const *env, const char *working_dir)
+{
+	size_t n = 0, i, k = 0, len = 1, pos;
+	char **v, *names;
+
+	while (env && env[n])
+		n++;
+	for (i = 0; i < n; i++)
+		len += strcspn(env[i], "=") + 1;
+	v = calloc(n + 3, sizeof(*v));
+	names = malloc(len + 12);
+	if (!v || !names) {
+		free(v);
+		free(names);
+		return NULL;
+	}
+	pos = (size_t)snprintf(names, len + 12, "RAY_JOB_ENV=");
+	for (i = 0; i < n; i++) {
+		size_t nl = strcspn(env[i], "=");
+		if (i)
+			names[pos++] = ',';
+		memcpy(names + pos, env[i], nl);
+		pos += nl;
+		v[k++] = strdup(env[i]);
+	}
+	names[pos] = '\0';
+	if (n)
+		v[k++] = names;
+	else
+		free(names);
+	if (working_dir && *working_dir) {
+		size_t wl = strlen(working_dir) + 21;
+		if ((v[k] = malloc(wl)))
+			snprintf(v[k++], wl, "RAY_JOB_WORKING_DIR=%s", working_dir);
+	}
+	for (i = 0; i < k; i++)
+		if (!v[i]) {
+			ray_strv_free(v);
+			return NULL;
+		}
+	return v;
+}
+
 int ray_job_start(ray_client *c, const char *const *argv, const char *ns, int submit,
-                  const char *cwd, char id[RAY_ID_MAX + 1], ray_err *err)
+                  const char *cwd, const char *const *env, const char *working_dir,
+                  char id[RAY_ID_MAX + 1], ray_err *err)
 {
 	cJSON *req, *a, *reply = NULL;
 	const char *got;
+	char **jenv;
 	int rc;
 
 	if (!argv || !argv[0] || !argv[0][0])
 		return ray_seterr(err, RAY_EUSAGE, "a job wants a command");
+	if (!(jenv = ray_job_env(env, working_dir)))
+		return ray_seterr(err, RAY_ERESOURCE, "out of memory");
 	req = job_req("job_start", NULL);
 	a = cJSON_AddArrayToObject(req, "argv");
 	for (; *argv; argv++)
@@ -71,6 +118,14 @@ int ray_job_start(ray_client *c, const char *const *argv, const char *ns, int su
 		cJSON_AddBoolToObject(req, "submit", 1);
 	if (cwd)
 		cJSON_AddStringToObject(req, "cwd", cwd);
+	if (jenv[0]) {
+		a = cJSON_AddArrayToObject(req, "env");
+		for (char **e = jenv; *e; e++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(*e));
+	}
+	ray_strv_free(jenv);
+	if (working_dir && *working_dir)
+		cJSON_AddStringToObject(req, "working_dir", working_dir);
 	if (!submit) {
 		char host[160];
 		ray_host_ident(host, sizeof(host));

@@ -19,6 +19,7 @@
 #include "xxh64.h"
 
 #define CHUNK (4u << 20)
+#define GET_CHUNK 10000   /* refs per get request */
 
 /* Objects belong to the job in RAY_JOB_ID (see ray-job). */
 static void add_job(cJSON *req)
@@ -574,7 +575,8 @@ out:
 static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
                    const sink *k, ray_err *err)
 {
-	cJSON *reply = NULL, *objs, *one = NULL;
+	cJSON *reply = NULL, *objs, *one = NULL, *it;
+	const cJSON **items = NULL;
 	rbuf data = { 0 }, odata = { 0 }, part = { 0 };
 	const char *prev = NULL;
 	size_t i, j, pf = 0;
@@ -582,8 +584,13 @@ static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t tim
 
 	rc = get_req(c, n, refs, timeout_ms, 0, n == 1, &reply, &data, err);
 	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
+	/* Indexed once: cJSON_GetArrayItem walks the list, n^2 for n refs. */
+	if (!rc && !(items = calloc(n ? n : 1, sizeof(*items))))
+		rc = ray_seterr(err, RAY_ERESOURCE, "out of memory");
+	for (i = 0, it = objs ? objs->child : NULL; !rc && it && i < n; it = it->next)
+		items[i++] = it;
 	for (i = 0; !rc && i < n; i++) {
-		const cJSON *o = cJSON_GetArrayItem(objs, (int)i);
+		const cJSON *o = items[i];
 		const char *path = rj_str(o, "path");
 		const rbuf *src = &data;
 		int fd, spilled = is_spilled(o);
@@ -627,7 +634,7 @@ static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t tim
 			prev = NULL;
 			a = cJSON_AddArrayToObject(req, "prefetch");
 			for (j = pf > i ? pf : i + 1; j < n && npf < PREFETCH; j++)
-				if (is_spilled(cJSON_GetArrayItem(objs, (int)j))) {
+				if (is_spilled(items[j])) {
 					cJSON_AddItemToArray(a, cJSON_CreateString(refs[j]));
 					npf++;
 					pf = j + 1;
@@ -660,6 +667,7 @@ static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	}
 	if (release)
 		release_all(c);
+	free(items);
 	cJSON_Delete(one);
 	cJSON_Delete(reply);
 	rbuf_release(&data);
@@ -668,12 +676,29 @@ static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	return rc;
 }
 
+/* get_out GET_CHUNK refs at a time, so any number of refs (a stream's
+ * 100,000 lines piped in) fits the frame limit; timeout_ms bounds them all. */
+static int get_chunked(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                       const sink *k, ray_err *err)
+{
+	int64_t deadline = timeout_ms >= 0 ? ray_now_ms() + timeout_ms : -1;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < n; i += GET_CHUNK) {
+		int64_t left = deadline < 0 ? -1 : deadline - ray_now_ms();
+		rc = get_out(c, n - i < GET_CHUNK ? n - i : GET_CHUNK, refs + i, left < 0 && deadline >= 0 ? 0 : left,
+		             k, err);
+	}
+	return rc;
+}
+
 int ray_get_to_fd(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
                   int fd, ray_err *err)
 {
 	sink k = { fd, NULL };
 
-	return get_out(c, n, refs, timeout_ms, &k, err);
+	return get_chunked(c, n, refs, timeout_ms, &k, err);
 }
 
 int ray_get_to_dir(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
@@ -681,7 +706,7 @@ int ray_get_to_dir(ray_client *c, size_t n, const char *const *refs, int64_t tim
 {
 	sink k = { -1, dir };
 
-	return get_out(c, n, refs, timeout_ms, &k, err);
+	return get_chunked(c, n, refs, timeout_ms, &k, err);
 }
 
 int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,

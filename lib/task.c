@@ -22,11 +22,54 @@ static cJSON *str_array(const char *const *v)
 	return a;
 }
 
+/* Whether list (K=V strings) sets name. */
+static int env_sets(const char *const *list, const char *name, size_t len)
+{
+	for (; list && *list; list++)
+		if (!strncmp(*list, name, len) && (*list)[len] == '=')
+			return 1;
+	return 0;
+}
+
+/* The job's defaults (ray-job --env, --working-dir), which its driver
+ * and tasks carry in RAY_JOB_ENV (the names, comma-separated; their
+ * values are in the environment) and RAY_JOB_WORKING_DIR: added to a's
+ * env unless the task sets them itself, and passed on, so that tasks
+ * submitted by tasks inherit them too. */
+static void job_env_defaults(const ray_task_opts *o, cJSON *env)
+{
+	const char *names = getenv("RAY_JOB_ENV"), *wd = getenv("RAY_JOB_WORKING_DIR"), *p;
+	char kv[8192];
+
+	for (p = names; p && *p;) {
+		size_t len = strcspn(p, ",");
+		char name[256];
+		const char *v;
+		if (len && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			v = getenv(name);
+			if (v && !env_sets(o->env, name, len) &&
+			    (size_t)snprintf(kv, sizeof(kv), "%s=%s", name, v) < sizeof(kv))
+				cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	if (names && *names && !env_sets(o->env, "RAY_JOB_ENV", 11) &&
+	    (size_t)snprintf(kv, sizeof(kv), "RAY_JOB_ENV=%s", names) < sizeof(kv))
+		cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+	if (wd && *wd && !env_sets(o->env, "RAY_JOB_WORKING_DIR", 19) &&
+	    (size_t)snprintf(kv, sizeof(kv), "RAY_JOB_WORKING_DIR=%s", wd) < sizeof(kv))
+		cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+}
+
 /* The option part of a task spec, shared by tasks and actors. */
 cJSON *ray_task_opts_json(const ray_task_opts *o)
 {
 	cJSON *j = cJSON_CreateObject(), *a;
-	const char *job = getenv("RAY_JOB_ID");
+	const char *job = getenv("RAY_JOB_ID"), *wd = o->working_dir;
 	int i;
 
 	cJSON_AddNumberToObject(j, "cpus", (double)(o->cpus_set ? o->cpus : 10000));
@@ -47,8 +90,18 @@ cJSON *ray_task_opts_json(const ray_task_opts *o)
 	}
 	if (o->name)
 		cJSON_AddStringToObject(j, "name", o->name);
-	if (o->env && *o->env)
-		cJSON_AddItemToObject(j, "env", str_array(o->env));
+	a = str_array(o->env);
+	job_env_defaults(o, a);
+	if (cJSON_GetArraySize(a))
+		cJSON_AddItemToObject(j, "env", a);
+	else
+		cJSON_Delete(a);
+	if (!wd || !*wd)
+		wd = getenv("RAY_JOB_WORKING_DIR");
+	if (wd && *wd)
+		cJSON_AddStringToObject(j, "working_dir", wd);
+	if (o->stream > 0)
+		cJSON_AddNumberToObject(j, "stream", o->stream);
 	if (o->stdin_ref)
 		cJSON_AddStringToObject(j, "stdin", o->stdin_ref);
 	if (o->strategy)
@@ -121,7 +174,7 @@ int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
 	return rc;
 }
 
-int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force, ray_err *err)
+int ray_cancel(ray_client *c, size_t n, const char *const *refs, int flags, ray_err *err)
 {
 	cJSON *req, *a;
 	size_t i;
@@ -137,7 +190,9 @@ int ray_cancel(ray_client *c, size_t n, const char *const *refs, int force, ray_
 		}
 		cJSON_AddItemToArray(a, cJSON_CreateString(refs[i]));
 	}
-	cJSON_AddBoolToObject(req, "force", force);
+	cJSON_AddBoolToObject(req, "force", (flags & RAY_CANCEL_FORCE) != 0);
+	if (flags & RAY_CANCEL_NO_RECURSIVE)
+		cJSON_AddBoolToObject(req, "no_recursive", 1);
 	rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
 	cJSON_Delete(req);
 	return rc;

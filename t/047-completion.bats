@@ -37,6 +37,15 @@ complete_line() {
 	assert_output --metrics-port
 	run complete_line ray-submit --retry-e
 	assert_output $'--retry-exceptions\n--retry-exit-codes'
+	run complete_line ray-submit --str
+	assert_output $'--strategy\n--stream'
+	run complete_line ray-cancel --no
+	assert_output --no-recursive
+	run complete_line ray-job run --work
+	assert_output --working-dir
+	mkdir -p "$BATS_TEST_TMPDIR/codedir"
+	run complete_line ray-submit --working-dir "$BATS_TEST_TMPDIR/code"
+	assert_output "$BATS_TEST_TMPDIR/codedir"
 	run complete_line ray-status tasks --state RUN
 	assert_output RUNNING
 	run complete_line ray-status pgs --state ''

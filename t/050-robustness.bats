@@ -89,7 +89,7 @@ still_serving() {
 	local parent=$output
 	# The parent lends its only CPU to the child while it waits.
 	wait_for named_task_in_state child RUNNING
-	run_ray 0 ray-cancel "$parent"
+	run_ray 0 ray-cancel --no-recursive "$parent"
 	run_ray 7 ray-get --timeout 30 "$parent"
 	run_ray 0 ray-status tasks --json --state RUNNING
 	run_ray 0 ray-cancel "$(json_get '.[0].ref')"

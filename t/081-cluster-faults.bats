@@ -88,7 +88,8 @@ running_on() {
 	RAY_NODE_DEAD_TIMEOUT=1 start_cluster 3
 	local w1 ref chain
 	w1=$(node_id 1)
-	run_ray 0 ray-submit --node "$w1:soft" -- sh -c 'echo computed; seq 1000 | sha256sum'
+	# Over 64 KiB, so the owner gets no copy with the task's report.
+	run_ray 0 ray-submit --node "$w1:soft" -- sh -c 'echo computed; seq 1000 | sha256sum; seq 20000'
 	ref=$output
 	# A task submitted on the other worker reads it (a copy goes there,
 	# but the owner, the head, does not know of it).
@@ -101,8 +102,9 @@ running_on() {
 	run_ray 0 ray-get "$ref"
 	assert_equal "${lines[0]}" computed
 	assert_equal "${lines[1]}" "$(seq 1000 | sha256sum)"
+	assert_equal "${#lines[@]}" 20002
 	run_ray 0 ray-get "$chain"
-	assert_output 2
+	assert_output 20002
 	assert_equal "$(task_field "${ref:0:32}" attempt)" 1
 	assert_equal "$(task_field "${ref:0:32}" state)" FINISHED
 	assert_not_equal "$(task_field "${ref:0:32}" node_id)" "$w1"
@@ -125,15 +127,21 @@ running_on() {
 
 @test "a lost put-object or an unrebuildable result gives exit 4 with a clear message" {
 	RAY_NODE_DEAD_TIMEOUT=1 start_cluster 3
-	local w1 put res
+	local w1 put res small
 	w1=$(node_id 1)
 	on_node 1 run_ray 0 ray-put <<<"only on w1"
 	put=$output
-	run_ray 0 ray-submit --max-retries 0 --node "$w1:soft" -- echo once
+	run_ray 0 ray-submit --max-retries 0 --node "$w1:soft" -- sh -c 'echo once; seq 20000'
 	res=$output
-	run_ray 0 ray-wait "$put" "$res"
+	# A small result rides to its owner with the task's report (as Ray
+	# keeps small returns in the owner's memory), so it outlives the node.
+	run_ray 0 ray-submit --max-retries 0 --node "$w1:soft" -- echo small
+	small=$output
+	run_ray 0 ray-wait "$put" "$res" "$small"
 	kill_node 1
 	wait_for -t 10 node_state_is "$w1" DEAD
+	run_ray 0 ray-get "$small"
+	assert_output small
 	run_ray 4 ray-get "$put"
 	assert_regex "$stderr" "^ray-get: .*$put.*lost.*$w1"
 	on_node 2 run_ray 4 ray-get "$put"

@@ -32,6 +32,7 @@
 #include "proto.h"
 #include "res.h"
 #include "server.h"
+#include "workdir.h"
 
 actor_hooks actor_on;
 
@@ -389,9 +390,10 @@ static void after_death(actor *a)
 			rtail = &t->qnext;
 			rlast = t;
 		} else {
-			actor_on.call_fail(t, RAY_EACTOR, why);
+			actor_on.call_fail(t, a->oom ? RAY_ECRASH : RAY_EACTOR, why);
 		}
 	}
+	a->oom = 0;
 	a->ftail = NULL;
 	a->ninflight = 0;
 	if (retry) {
@@ -424,8 +426,8 @@ static void actor_spawn(actor *a)
 {
 	uv_process_options_t po;
 	uv_stdio_container_t io[3];
-	char path[PATH_MAX + 64], msg[600];
-	char **env;
+	char path[PATH_MAX + 64], msg[PATH_MAX + 128], why[PATH_MAX + 128] = "";
+	char **env, **argv = a->argv;
 	int logfd, rc;
 
 	if (!a->gpu_ids[0])
@@ -438,8 +440,10 @@ static void actor_spawn(actor *a)
 	a->in.data = a->out.data = a->proc.data = a;
 	memset(&po, 0, sizeof(po));
 	po.exit_cb = on_exit_cb;
-	po.file = a->argv[0];
-	po.args = a->argv;
+	if (a->workdir)
+		argv = workdir_argv(a->workdir, a->argv, why, sizeof(why));
+	po.file = argv ? argv[0] : "";
+	po.args = argv;
 	po.env = env;
 	po.flags = UV_PROCESS_DETACHED;
 	po.stdio_count = 3;
@@ -450,12 +454,14 @@ static void actor_spawn(actor *a)
 	io[2].flags = UV_INHERIT_FD;
 	io[2].data.fd = logfd;
 	po.stdio = io;
-	rc = logfd < 0 || !env ? UV_ENOMEM : uv_spawn(N->loop, &a->proc, &po);
+	rc = logfd < 0 || !env || !argv ? UV_ENOMEM : uv_spawn(N->loop, &a->proc, &po);
 	if (logfd >= 0)
 		close(logfd);
 	env_free(env);
+	if (argv != a->argv)
+		ray_strv_free(argv);
 	if (rc) {
-		snprintf(msg, sizeof(msg), "could not start '%s': %s", a->argv[0], uv_strerror(rc));
+		snprintf(msg, sizeof(msg), "could not start '%s': %s", a->argv[0], why[0] ? why : uv_strerror(rc));
 		actor_set_cause(a, "%s", msg);
 		actor_log_line(a, msg);
 		a->killed = 1;   /* it would fail the same way again */
@@ -529,6 +535,7 @@ void actors_free_all(void)
 		ahead = a->next;
 		ray_strv_free(a->argv);
 		ray_strv_free(a->env);
+		free(a->workdir);
 		free(a->name);
 		free(a->ns);
 		free(a->key);
@@ -580,6 +587,8 @@ static actor *instance_new(const cJSON *j, ray_err *err)
 	a->ns = strdup(ns ? ns : "");
 	a->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, err);
 	a->env = json_strv(cJSON_GetObjectItemCaseSensitive(j, "env"), 1, NULL);
+	a->workdir = rj_str(j, "working_dir") && strlen(rj_str(j, "working_dir")) < PATH_MAX ?
+	             strdup(rj_str(j, "working_dir")) : NULL;
 	res_from_json_raw(&a->req, cJSON_GetObjectItemCaseSensitive(j, "req"));
 	a->shape.req = a->req;
 	a->shape.bundle = -1;
@@ -605,6 +614,7 @@ static actor *instance_new(const cJSON *j, ray_err *err)
 			ray_seterr(err, RAY_EUSAGE, "bad actor command");
 		ray_strv_free(a->argv);
 		ray_strv_free(a->env);
+		free(a->workdir);
 		free(a->name);
 		free(a->ns);
 		free(a);
@@ -638,6 +648,7 @@ void actor_op_host(conn *c, uint32_t id, cJSON *req)
 			a->next = NULL;
 			ray_strv_free(a->argv);
 			ray_strv_free(a->env);
+			free(a->workdir);
 			free(a->name);
 			free(a->ns);
 			free(a);

@@ -21,6 +21,7 @@ typedef struct actor {
 	char job[RAY_ID_MAX + 1];
 	int detached, max_restarts, max_task_retries, max_concurrency, protocol;
 	char **argv, **env;       /* owned */
+	char *workdir;            /* owned: --working-dir (a path or a ref), or NULL */
 	res req;
 	int holding;              /* resources taken */
 	char gpu_ids[128];        /* devices given, held for life */
@@ -31,6 +32,7 @@ typedef struct actor {
 	int exited, pid;
 	int exit_code, term_signal;
 	int killed;               /* stopped for good */
+	int oom;                  /* killed for memory (memmon.c): its calls fail with 6 */
 	int dying;                /* this process is being killed or has exited:
 	                           * send it nothing more */
 	char *cause;              /* owned: why it died last */

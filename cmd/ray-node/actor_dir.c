@@ -131,6 +131,8 @@ static cJSON *host_json(const actor *a)
 	for (i = 0; a->env && a->env[i]; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(a->env[i]));
 	cJSON_AddItemToObject(j, "req", res_to_json_raw(&a->req));
+	if (a->workdir)
+		cJSON_AddStringToObject(j, "working_dir", a->workdir);
 	if (a->shape.pg[0]) {
 		cJSON_AddStringToObject(j, "pg", a->shape.pg);
 		cJSON_AddNumberToObject(j, "bundle", a->shape.bundle);
@@ -348,6 +350,7 @@ static actor *dir_build(const cJSON *req, int saved, ray_err *err)
 	a->key = name && a->ns ? name_key(a->ns, name) : NULL;
 	a->argv = argv;
 	a->env = json_strv(cJSON_GetObjectItemCaseSensitive(opts, "env"), 1, NULL);
+	a->workdir = rj_str(opts, "working_dir") ? strdup(rj_str(opts, "working_dir")) : NULL;
 	a->req = shape.req;
 	a->shape = shape;
 	a->protocol = proto;
@@ -371,6 +374,7 @@ static void dir_discard(actor *a)
 {
 	ray_strv_free(a->argv);
 	ray_strv_free(a->env);
+	free(a->workdir);
 	free(a->name);
 	free(a->ns);
 	free(a->key);

@@ -27,6 +27,7 @@
 #include "launch.h"
 #include "server.h"
 #include "store.h"
+#include "workdir.h"
 
 #define JOB_ID_LEN 8
 #define MAX_JOBS 10000
@@ -286,14 +287,19 @@ static char *join_argv(const cJSON *argv)
 
 /* ---- drivers run by this daemon (submit) ---- */
 
-static char **driver_env(const job *j)
+/* The driver's environment: ours less RAY_*, its job's RAY_*, then the
+ * job's defaults (user, from the submission: K=V, RAY_JOB_ENV,
+ * RAY_JOB_WORKING_DIR) that its tasks inherit through libray. */
+static char **driver_env(const job *j, char **user)
 {
-	size_t ne = 0, i = 0, k;
+	size_t ne = 0, nu = 0, i = 0, k;
 	char **env, path[PATH_MAX + 64];
 
 	while (environ[ne])
 		ne++;
-	env = calloc(ne + 8, sizeof(*env));
+	while (user && user[nu])
+		nu++;
+	env = calloc(ne + nu + 8, sizeof(*env));
 	if (!env)
 		return NULL;
 	for (k = 0; k < ne; k++)
@@ -308,6 +314,8 @@ static char **driver_env(const job *j)
 	env[i++] = env_kv("RAY_JOB_ID", j->id);
 	if (j->ns)
 		env[i++] = env_kv("RAY_NAMESPACE", j->ns);
+	for (k = 0; k < nu; k++)
+		env[i++] = strdup(user[k]);
 	env[i] = NULL;
 	return env;
 }
@@ -358,7 +366,7 @@ static void job_log_path(const job *j, char *buf, size_t len)
 	snprintf(buf, len, "%s/logs/job-%s.log", N->session, j->id);
 }
 
-static int driver_spawn(job *j, const cJSON *argv, const char *cwd, ray_err *err)
+static int driver_spawn(job *j, const cJSON *argv, const char *cwd, char **user_env, ray_err *err)
 {
 	uv_process_options_t po;
 	uv_stdio_container_t io[3];
@@ -368,7 +376,7 @@ static int driver_spawn(job *j, const cJSON *argv, const char *cwd, ray_err *err
 	int fds[2], rc, i = 0;
 
 	args = calloc((size_t)cJSON_GetArraySize(argv) + 1, sizeof(*args));
-	env = driver_env(j);
+	env = driver_env(j, user_env);
 	job_log_path(j, path, sizeof(path));
 	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	fds[1] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -443,8 +451,11 @@ static void jop_start(conn *c, uint32_t id, cJSON *req)
 {
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(req, "argv"), *it;
 	const char *ns = rj_str(req, "namespace");
-	int submit = rj_bool(req, "submit"), n = cJSON_GetArraySize(argv);
+	int submit = rj_bool(req, "submit"), n = cJSON_GetArraySize(argv), rc;
+	const char *wd = rj_str(req, "working_dir"), *cwd = rj_str(req, "cwd");
+	const cJSON *envj = cJSON_GetObjectItemCaseSensitive(req, "env");
 	ray_err err = { 0, "" };
+	char **user_env = NULL;
 	cJSON *r;
 	job *j;
 
@@ -461,8 +472,18 @@ static void jop_start(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_EUSAGE, "bad namespace: want 1..256 printable characters");
 		return;
 	}
+	if ((wd && workdir_check(wd, &err)) ||
+	    (envj && (cJSON_GetArraySize(envj) > 1024 || !(user_env = json_strv(envj, 1, &err))))) {
+		conn_reply_err(c, id, err.code ? err.code : RAY_EUSAGE, "%s", err.msg[0] ? err.msg : "too many --env");
+		return;
+	}
+	/* A submitted driver runs in the job's working directory when it is
+	 * one of ours (an archive is for its tasks and actors only). */
+	if (wd && !ray_ref_valid(wd))
+		cwd = wd;
 	j = job_new();
 	if (!j || !(j->entrypoint = join_argv(argv)) || (ns && !(j->ns = strdup(ns)))) {
+		ray_strv_free(user_env);
 		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
 		if (j) {
 			job_unlink(j);
@@ -472,7 +493,9 @@ static void jop_start(conn *c, uint32_t id, cJSON *req)
 	}
 	j->submitted = submit;
 	if (submit) {
-		if (driver_spawn(j, argv, rj_str(req, "cwd"), &err)) {
+		rc = driver_spawn(j, argv, cwd, user_env, &err);
+		ray_strv_free(user_env);
+		if (rc) {
 			j->status = J_RUNNING;
 			job_finish(j, J_FAILED, err.msg);
 			conn_reply_err(c, id, err.code, "job %s: %s", j->id, err.msg);
@@ -481,6 +504,7 @@ static void jop_start(conn *c, uint32_t id, cJSON *req)
 	} else {
 		char host[160];
 		const char *theirs = rj_str(req, "host");
+		ray_strv_free(user_env);   /* ray-job run gives its driver these itself */
 		ray_host_ident(host, sizeof(host));
 		j->c = c;
 		j->local = host[0] && theirs && !strcmp(host, theirs);

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,9 @@
 #include "res.h"
 #include "spawn.h"
 #include "store.h"
+#include "stream.h"
 #include "task.h"
+#include "workdir.h"
 
 extern char **environ;
 
@@ -275,16 +278,33 @@ void task_seal_ok(task *t)
 	task_ended(t);
 }
 
+/* What memmon.c found when it killed t's last attempt. */
+static void oom_why(const task *t, char *buf, size_t len)
+{
+	if (t->oom == OOM_LIMIT)
+		snprintf(buf, len, "killed for memory: its processes held %lld MiB resident, over its --memory %lld MiB",
+		         (long long)(t->oom_bytes >> 20), (long long)(t->req.mem >> 20));
+	else
+		snprintf(buf, len, "killed for memory: the host was %lld.%02lld%% used, above --memory-threshold "
+		         "%lld.%02lld%%, and it was the most recently started task",
+		         (long long)(t->oom_bytes / 100), (long long)(t->oom_bytes % 100),
+		         (long long)(N->mem_threshold / 100), (long long)(N->mem_threshold % 100));
+}
+
 static void on_reaped(void *ud, int status, int sig, int exec_err)
 {
 	task *t = ud;
-	char desc[256], tail[600], msg[1024];
+	char desc[256], tail[600], msg[1300], why[200];
 
 	t->exit_code = status;
 	t->term_signal = sig;
 	t->pid = 0;
 	t->proc_live = 0;
 	N->nrunning--;
+	if (t->req.mem > 0)
+		N->nmem_running--;
+	if (t->stream_bp)
+		stream_reaped(t, !exec_err && !N->stopping && (sig || status || t->cancel) && should_retry(t));
 	if (exec_err && !N->stopping) {
 		release_resources(t);
 		close_rets_tmp(t);
@@ -311,6 +331,11 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 		if (t->cancel) {
 			snprintf(msg, sizeof(msg), "%s was cancelled", desc);
 			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+		} else if (sig && t->oom) {
+			oom_why(t, why, sizeof(why));
+			snprintf(msg, sizeof(msg), "%s was %s, on node %s after %d attempt%s%s%s", desc, why, N->id,
+			         t->attempt + 1, t->attempt ? "s" : "", tail[0] ? "; stderr: " : "", tail);
+			task_finish_error(t, T_FAILED, RAY_ECRASH, msg);
 		} else if (sig) {
 			snprintf(msg, sizeof(msg), "%s was killed by signal %d (%s) on node %s after %d attempt%s%s%s",
 			         desc, sig, strsignal(sig), N->id, t->attempt + 1, t->attempt ? "s" : "",
@@ -465,12 +490,17 @@ static char **build_argv(task *t)
 
 void task_start(task *t)
 {
-	char path[PATH_MAX + 64], desc[256], msg[1024];
+	char path[PATH_MAX + 64], desc[256], msg[1024], why[PATH_MAX + 128] = "";
 	char **argv = build_argv(t);
 	char **env;
-	int fds[3] = { -1, -1, -1 }, rc, i;
+	int fds[3] = { -1, -1, -1 }, pfd[2] = { -1, -1 }, rc, i;
 	res *pool = task_pool(t);
 
+	if (argv && t->workdir) {
+		char **wrapped = workdir_argv(t->workdir, argv, why, sizeof(why));
+		ray_strv_free(argv);
+		argv = wrapped;
+	}
 	if (pool)
 		res_sub(pool, &t->req);
 	gpu_take(&t->req, t->gpu_ids, sizeof(t->gpu_ids));
@@ -482,7 +512,17 @@ void task_start(task *t)
 		fds[0] = N->devnull;   /* lent, not closed below */
 	log_path(t, path, sizeof(path));
 	fds[2] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (t->num_returns == 1) {
+	if (t->stream_bp) {
+		/* Its return is empty (or its error); its lines go to stream.c. */
+		snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[0]->ref);
+		i = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (i >= 0 && !pipe2(pfd, O_CLOEXEC)) {
+			fds[1] = pfd[1];
+			pfd[1] = -1;
+		}
+		if (i >= 0)
+			close(i);
+	} else if (t->num_returns == 1) {
 		snprintf(path, sizeof(path), "%s/tmp/%s", N->store, t->rets[0]->ref);
 		fds[1] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	} else {
@@ -495,6 +535,13 @@ void task_start(task *t)
 			close(fds[i]);
 	ray_strv_free(argv);
 	env_free(env);
+	if (!rc && pfd[0] >= 0 && stream_attach(t, pfd[0])) {
+		/* Nobody would read it: the task would block on a full pipe. */
+		kill(-t->pid, SIGKILL);
+		close(pfd[0]);
+	} else if (rc && pfd[0] >= 0) {
+		close(pfd[0]);
+	}
 	if (rc) {
 		if ((pool = task_pool(t)))
 			res_add(pool, &t->req);
@@ -502,15 +549,18 @@ void task_start(task *t)
 		close_rets_tmp(t);
 		task_desc(t, desc, sizeof(desc));
 		snprintf(msg, sizeof(msg), "%s could not start '%s' on node %s: %s", desc,
-		         t->shell ? "sh" : t->argv[0], N->id, uv_strerror(rc));
+		         t->shell ? "sh" : t->argv[0], N->id, why[0] ? why : uv_strerror(rc));
 		t->exit_code = 127;
 		task_finish_error(t, T_FAILED, RAY_EFAILED, msg);
 		return;
 	}
 	t->proc_live = 1;
 	N->nrunning++;
+	if (t->req.mem > 0)
+		N->nmem_running++;
 	t->state = T_RUNNING;
 	t->start_ms = ray_now_ms();
 	t->exit_code = 0;
 	t->term_signal = 0;
+	t->oom = OOM_NONE;
 }

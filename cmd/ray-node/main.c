@@ -39,7 +39,9 @@
 #include "launch.h"
 #include "spawn.h"
 #include "spill.h"
+#include "memmon.h"
 #include "state.h"
+#include "stream.h"
 #include "store.h"
 #include "task.h"
 
@@ -56,6 +58,7 @@ static const char USAGE[] =
 	"  --gpus N                     GPUs to offer (default: NVIDIA devices found)\n"
 	"  --memory SIZE                memory to offer (default: RAM less the store)\n"
 	"  --object-store-memory SIZE   object store size (default: 30% of RAM)\n"
+	"  --memory-threshold FRACTION  kill the newest retriable task above this use of RAM (0.95)\n"
 	"  --resources NAME=QTY[,...]   custom resources to offer\n"
 	"  --labels KEY=VAL[,...]       labels that tasks and actors can select\n"
 	"  --spill-dir DIR              where objects spill when the store is full\n"
@@ -93,6 +96,7 @@ typedef struct opts {
 	int port_set;
 	const char *state_store;
 	int metrics_port;         /* -1: none */
+	int64_t mem_threshold;    /* ten-thousandths */
 } opts;
 
 static uint64_t total_ram(void)
@@ -129,6 +133,7 @@ static int node_setup(const opts *o, ray_err *err)
 	N->is_head = o->head;
 	N->transport = o->transport;
 	N->head_timeout_ms = o->head_timeout_ms;
+	N->mem_threshold = o->mem_threshold;
 	ray_random_hex(N->id, RAY_NODEID_LEN / 2);
 	snprintf(N->host, sizeof(N->host), "%s", o->host ? o->host : "127.0.0.1");
 	N->port = o->port;
@@ -216,6 +221,8 @@ static int node_setup(const opts *o, ray_err *err)
 	}
 	if ((rc = spawn_init()))
 		return ray_seterr(err, RAY_EUSAGE, "cannot watch child processes: %s", uv_strerror(rc));
+	if ((rc = memmon_start()))
+		return ray_seterr(err, RAY_EUSAGE, "cannot watch memory: %s", uv_strerror(rc));
 	uv_signal_init(N->loop, &N->sigterm);
 	uv_signal_start(&N->sigterm, on_signal, SIGTERM);
 	uv_signal_init(N->loop, &N->sigint);
@@ -294,6 +301,7 @@ static void node_teardown(void)
 	spawn_release();
 	env_release();
 	tasks_free_all();
+	streams_free_all();
 	actors_free_all();
 	actor_route_free_all();
 	actor_exec_free_all();
@@ -595,7 +603,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "spill-dir", required_argument, 0, 's' }, { "token-file", required_argument, 0, 't' },
 		{ "foreground", no_argument, 0, 'f' }, { "force", no_argument, 0, 'F' },
 		{ "transport", required_argument, 0, 'T' }, { "metrics-port", required_argument, 0, 'M' },
-		{ "head-timeout", required_argument, 0, 'W' },
+		{ "head-timeout", required_argument, 0, 'W' }, { "memory-threshold", required_argument, 0, 'P' },
 		{ "state-store", required_argument, 0, 'S' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
@@ -604,6 +612,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 
 	o->port = RAY_DEFAULT_PORT;
 	o->metrics_port = -1;
+	o->mem_threshold = QTY_ONE * 95 / 100;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -654,6 +663,11 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 			if (ray_parse_uint(optarg, &v) || v > 65535)
 				return bad("metrics-port", optarg, "0..65535");
 			o->metrics_port = (int)v;
+			break;
+		case 'P':
+			if (ray_parse_qty(optarg, &o->mem_threshold) || o->mem_threshold <= 0 ||
+			    o->mem_threshold > QTY_ONE)
+				return bad("memory-threshold", optarg, "a fraction of RAM, more than 0 and at most 1");
 			break;
 		case 'F': *force = 1; break;
 		case 'u': fputs(USAGE, stdout); return 0;

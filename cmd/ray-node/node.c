@@ -28,9 +28,11 @@
 #include "spill.h"
 #include "state.h"
 #include "store.h"
+#include "stream.h"
 #include "task.h"
 #include "transfer.h"
 #include "waiter.h"
+#include "workdir.h"
 
 node *N;
 
@@ -108,6 +110,18 @@ static void head_tick(void)
 		pg_tick();
 }
 
+static void on_task_ended(task *t)
+{
+	remote_task_ended(t);
+	stream_task_ended(t);
+}
+
+static void on_freeing(obj *o)
+{
+	spill_forget(o);
+	workdir_forget(o);
+}
+
 static void on_store_room(obj *landed)
 {
 	store_pressure();
@@ -118,7 +132,7 @@ void node_wire(void)
 {
 	store_on.changed = waiter_notify;
 	store_on.room = on_store_room;
-	store_on.freeing = spill_forget;
+	store_on.freeing = on_freeing;
 	store_on.foreign = foreign_obj;
 	waiter_on.dep_ready = task_dep_ready;
 	waiter_on.lend = task_lend;
@@ -126,7 +140,7 @@ void node_wire(void)
 	waiter_on.fetch = fetch_start;
 	sched_on.before_run = actor_sched;
 	task_on.call_ready = actor_call_ready;
-	task_on.ended = remote_task_ended;
+	task_on.ended = on_task_ended;
 	sched_on.call_cancel = actor_call_cancel;
 	N->kick = sched_run;
 	pg_place_on.find = pg_find;
@@ -139,6 +153,7 @@ void node_wire(void)
 	server_on_close(waiter_conn_closed);
 	server_on_close(store_conn_closed);
 	server_on_close(job_conn_closed);
+	server_on_close(stream_conn_closed);
 	cluster_on_death(actor_route_node_died);   /* before remote_node_died sees its calls */
 	cluster_on_death(actor_node_died);
 	cluster_on_death(remote_node_died);

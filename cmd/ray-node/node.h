@@ -63,6 +63,9 @@ typedef struct obj {
 
 enum obj_io { IO_NONE, IO_SPILL, IO_RESTORE };
 
+/* Why memmon.c killed a task. */
+enum { OOM_NONE, OOM_LIMIT, OOM_HOST };
+
 enum task_state {
 	T_PENDING_ARGS, T_PENDING_NODE, T_SUBMITTED, T_RUNNING,
 	T_FINISHED, T_FAILED, T_CANCELLED
@@ -89,10 +92,17 @@ struct task {
 	int pid;
 	int exit_code, term_signal;
 	int cancel;               /* 1 requested, 2 forced */
+	int cancel_tree;          /* cancelled with the tasks it submitted */
+	char parent[RAY_ID_MAX + 1]; /* the task that submitted it here, or "" */
+	int stream_bp;            /* --stream: its backpressure, else 0 (stream.c) */
+	int oom;                  /* this attempt was killed for memory: OOM_* */
+	int64_t oom_bytes;        /* then: OOM_LIMIT its resident bytes,
+	                           * OOM_HOST the host's use in ten-thousandths */
 	int lent;                 /* CPUs lent back while blocked in get */
 	int queued;
 	char owner[RAY_NODEID_LEN + 1];     /* "" when we own it, else the owner */
 	char exec_node[RAY_NODEID_LEN + 1]; /* where it runs, when forwarded */
+	char *workdir;            /* owned: --working-dir, a path or a ref, or NULL */
 	char *labels;             /* owned: ",k=v,k=v," hard selectors or NULL */
 	char *prefer;             /* owned: "k=v" soft or NULL */
 	char pin[RAY_NODEID_LEN + 1]; int pin_soft;
@@ -193,7 +203,8 @@ typedef struct node {
 	task *qhead, *qtail;
 	size_t nqueued;
 	int nrunning, nprocs;
-	uint64_t nforeign;      /* objects with foreign set (transfer.c), live */
+	uint64_t nforeign;        /* objects with foreign set (transfer.c), live */
+	int nmem_running;         /* running tasks with a --memory (memmon.c's work) */
 	conn *conns;
 	conn *rhead;              /* connections to resume on the next idle */
 	uv_idle_t resume_idle;
@@ -213,6 +224,7 @@ typedef struct node {
 	char join_err[512];
 	unsigned spread_rr;
 	int transport;            /* RAY_TRANSPORT_*: --transport */
+	int64_t mem_threshold;    /* --memory-threshold, ten-thousandths of RAM */
 	void (*kick)(void);       /* resources came back: run the scheduler */
 } node;
 

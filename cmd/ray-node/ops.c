@@ -20,6 +20,7 @@
 #include "server.h"
 #include "status.h"
 #include "store.h"
+#include "stream.h"
 #include "store_status.h"
 #include "transfer.h"
 #include "waiter.h"
@@ -54,6 +55,7 @@ static const op_entry ops[] = {
 	{ "job_",         1, 0, op_job,        NULL },
 	{ "submit",       0, 0, op_submit,     NULL },
 	{ "cancel",       0, 0, op_cancel,     NULL },
+	{ "stream_next",  0, 0, op_stream_next, NULL },
 	{ "store_ls",     0, 0, op_store_ls,   NULL },
 	{ "store_stats",  0, 0, op_store_stats, NULL },
 	{ "status",       0, 0, op_status,     NULL },

@@ -181,6 +181,8 @@ static int forward(task *t, rnode *r)
 		cJSON_AddItemToArray(a, cJSON_CreateNumber(t->retry_codes[i]));
 	if (t->stdin_obj)
 		cJSON_AddStringToObject(j, "stdin", t->stdin_obj->ref);
+	if (t->workdir)
+		cJSON_AddStringToObject(j, "working_dir", t->workdir);
 	if (t->pg[0]) {
 		cJSON_AddStringToObject(j, "pg", t->pg);
 		cJSON_AddNumberToObject(j, "bundle", t->bundle);

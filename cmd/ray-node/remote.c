@@ -24,8 +24,10 @@
 #include "server.h"
 #include "store.h"
 #include "task.h"
+#include "workdir.h"
 
 #define LOG_SHIP_MAX (1u << 20)
+#define SHIP_INLINE_MAX (1u << 20)  /* result bytes in one report */
 
 /* A task_done on its way to the owner: sent again (a few times, each on
  * a fresh connection) when the connection breaks under it, so a broken
@@ -83,10 +85,60 @@ static void report_send(const char *owner, cJSON *req, rbuf *data)
 	}
 }
 
-/* Tells the owner how a task it forwarded here ended. */
+/* The bytes of a small result, so they can ride to the owner with the
+ * report: the owner is where the caller usually reads them, and a pull
+ * costs a locate, a chunk and a file per object (for 5,000 small actor
+ * answers, most of the time of the calls).  Sizes are bounded by
+ * RAY_INLINE_MAX, and a result in a file is on tmpfs: a memory copy. */
+static int result_bytes(obj *o, rbuf *out)
+{
+	char path[PATH_MAX + 64];
+	ssize_t n;
+	int fd;
+
+	if (o->data)
+		return rbuf_append(out, o->data, o->size);
+	if (!o->in_file)
+		return -1;
+	obj_path(o, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = rbuf_reserve(out, o->size) ? -1 : ray_read_full(fd, out->p + out->len, o->size);
+	close(fd);
+	if (n != (ssize_t)o->size)
+		return -1;
+	out->len += o->size;
+	return 0;
+}
+
+/* Appends the task's stderr tail to out; its length goes in log_len. */
+static void log_tail(task *t, cJSON *req, rbuf *out)
+{
+	char path[PATH_MAX + 64];
+	ssize_t n = 0;
+	int fd;
+
+	log_path(t, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		off_t end = lseek(fd, 0, SEEK_END), start = end > (off_t)LOG_SHIP_MAX ? end - (off_t)LOG_SHIP_MAX : 0;
+		if (end > 0 && !rbuf_reserve(out, (size_t)(end - start))) {
+			n = pread(fd, out->p + out->len, (size_t)(end - start), start);
+			out->len += n > 0 ? (size_t)n : 0;
+		}
+		close(fd);
+	}
+	cJSON_AddNumberToObject(req, "log_len", (double)out->len);
+}
+
+/* Tells the owner how a task it forwarded here ended.  The frame's data is
+ * the stderr tail (log_len bytes), then the bytes of each result marked
+ * "inline", in order. */
 static void report_done(task *t)
 {
 	cJSON *req, *a;
+	rbuf data = { 0 };
+	size_t shipped = 0;
 	int i;
 
 	if (!peer_node(t->owner))
@@ -99,35 +151,26 @@ static void report_done(task *t)
 	cJSON_AddNumberToObject(req, "attempt", t->attempt);
 	cJSON_AddNumberToObject(req, "exit_code", t->exit_code);
 	cJSON_AddNumberToObject(req, "signal", t->term_signal);
+	/* The stderr travels to the owner, so logs outlive this node. */
+	log_tail(t, req, &data);
 	a = cJSON_AddArrayToObject(req, "results");
 	for (i = 0; i < t->num_returns; i++) {
 		obj *o = t->rets[i];
 		cJSON *r = cJSON_CreateObject();
 		if (o && o->state == OBJ_READY) {
 			cJSON_AddNumberToObject(r, "size", (double)o->size);
+			if (o->size <= RAY_INLINE_MAX && shipped + o->size <= SHIP_INLINE_MAX &&
+			    !result_bytes(o, &data)) {
+				shipped += o->size;
+				cJSON_AddTrueToObject(r, "inline");
+			}
 		} else {
 			cJSON_AddNumberToObject(r, "code", o ? o->err_code : RAY_ELOST);
 			cJSON_AddStringToObject(r, "msg", o && o->err_msg ? o->err_msg : "lost");
 		}
 		cJSON_AddItemToArray(a, r);
 	}
-	{
-		/* The stderr travels to the owner, so logs outlive this node. */
-		char path[PATH_MAX + 64];
-		rbuf log = { 0 };
-		int fd;
-		log_path(t, path, sizeof(path));
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			off_t end = lseek(fd, 0, SEEK_END), start = end > (off_t)LOG_SHIP_MAX ? end - (off_t)LOG_SHIP_MAX : 0;
-			if (end > 0 && !rbuf_reserve(&log, (size_t)(end - start))) {
-				ssize_t n = pread(fd, log.p, (size_t)(end - start), start);
-				log.len = n > 0 ? (size_t)n : 0;
-			}
-			close(fd);
-		}
-		report_send(t->owner, req, &log);
-	}
+	report_send(t->owner, req, &data);
 }
 
 void remote_task_ended(task *t)
@@ -141,6 +184,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	const char *owner = rj_str(req, "owner");
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "task"), *it;
 	const char *tid = rj_str(j, "id"), *job = rj_str(j, "job"), *sin = rj_str(j, "stdin");
+	const char *wd = rj_str(j, "working_dir");
 	ray_err err = { 0, "" };
 	char ref[RAY_REF_MAX + 1];
 	task *t;
@@ -164,6 +208,10 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%.80s'", sin);
 		return;
 	}
+	if (wd && workdir_check(wd, &err)) {
+		conn_reply_err(c, id, err.code, "%s", err.msg);
+		return;
+	}
 	n = (int)rj_int(j, "num_returns", 1);
 	if (n < 1 || n > MAX_RETURNS) {
 		conn_reply_err(c, id, RAY_EUSAGE, "bad num_returns");
@@ -184,6 +232,7 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 	snprintf(t->job, sizeof(t->job), "%s", job && strlen(job) <= RAY_ID_MAX ? job : "00000000");
 	t->name = rj_str(j, "name") ? strdup(rj_str(j, "name")) : NULL;
 	t->shell = rj_bool(j, "shell");
+	t->workdir = wd ? strdup(wd) : NULL;
 	t->argv = json_strv(cJSON_GetObjectItemCaseSensitive(j, "argv"), 0, NULL);
 	t->env = json_strv(cJSON_GetObjectItemCaseSensitive(j, "env"), 1, NULL);
 	res_from_json_raw(&t->req, cJSON_GetObjectItemCaseSensitive(j, "req"));
@@ -228,6 +277,8 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 		t->stdin_obj = store_find(sin);
 		task_add_dep(t, t->stdin_obj);
 	}
+	if (t->workdir && ray_ref_valid(t->workdir))
+		task_add_dep(t, store_find(t->workdir));
 	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
 	if (task_queue_if_ready(t))
 		node_kick();
@@ -239,23 +290,29 @@ void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dle
 	const char *from = rj_str(req, "node_id");
 	const cJSON *results = cJSON_GetObjectItemCaseSensitive(req, "results"), *it;
 	int state = (int)rj_int(req, "state", T_FAILED), i = 0;
+	int64_t loglen;
+	size_t off;
 	rnode *r;
 
 	conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
 	if (!t || t->owner[0] || t->state >= T_FINISHED || !from || strcmp(from, t->exec_node) ||
 	    cJSON_GetArraySize(results) != t->num_returns)
 		return;
-	if (dlen) {
+	loglen = rj_int(req, "log_len", (int64_t)dlen);
+	if (loglen < 0 || (uint64_t)loglen > dlen)
+		loglen = (int64_t)dlen;
+	if (loglen) {
 		char path[PATH_MAX + 64];
 		int fd;
 		log_path(t, path, sizeof(path));
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd >= 0) {
-			if (write(fd, data, dlen) < 0)
+			if (write(fd, data, (size_t)loglen) < 0)
 				node_log("cannot keep the log of %s", t->id);
 			close(fd);
 		}
 	}
+	off = (size_t)loglen;
 	t->attempt = (int)rj_int(req, "attempt", t->attempt);
 	t->exit_code = (int)rj_int(req, "exit_code", 0);
 	t->term_signal = (int)rj_int(req, "signal", 0);
@@ -274,6 +331,14 @@ void op_task_done(conn *c, uint32_t id, cJSON *req, const char *data, size_t dle
 			if (size < 0) {
 				store_fail(o, RAY_ELOST, "lost");
 				continue;
+			}
+			/* Bytes that came along are taken only when they are all
+			 * there; else the object is pulled as any other. */
+			if (rj_bool(it, "inline") && (uint64_t)size <= RAY_INLINE_MAX &&
+			    (uint64_t)size <= dlen - off) {
+				off += (size_t)size;
+				if (!store_fill(o, data + off - size, (size_t)size))
+					continue;
 			}
 			o->size = (uint64_t)size;
 			o->remote = 1;
@@ -323,6 +388,8 @@ static void task_rebuild(task *t)
 	}
 	if (t->stdin_obj)
 		task_add_dep(t, t->stdin_obj);
+	if (t->workdir && ray_ref_valid(t->workdir) && store_find(t->workdir))
+		task_add_dep(t, store_find(t->workdir));
 	if (t->deps_missing)
 		t->state = T_PENDING_ARGS;
 	else

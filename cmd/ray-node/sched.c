@@ -24,6 +24,7 @@
 #include "server.h"
 #include "store.h"
 #include "task.h"
+#include "workdir.h"
 
 #define SCAN_LIMIT 512
 
@@ -84,6 +85,9 @@ typedef struct tmpl {
 	int bundle;
 	int *codes; int ncodes;
 	const char *name, *stdin_ref, *job;
+	const char *parent;       /* the submitting task, or NULL */
+	const char *working_dir;  /* a path or a ref, or NULL */
+	int stream_bp;            /* --stream's backpressure, or 0 */
 	char **env;
 	char warning[512];
 } tmpl;
@@ -126,6 +130,17 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 	tp->job = rj_str(o, "job_id");
 	if (tp->job && (strlen(tp->job) > RAY_ID_MAX || !*tp->job))
 		return ray_seterr(err, RAY_EUSAGE, "bad job id");
+	tp->stream_bp = (int)rj_int(o, "stream", 0);
+	if (tp->stream_bp < 0 || tp->stream_bp > 1000000)
+		return ray_seterr(err, RAY_EUSAGE, "bad --backpressure: want 1..1000000");
+	if (tp->stream_bp && tp->num_returns != 1)
+		return ray_seterr(err, RAY_EUSAGE, "--stream makes one object per line: no --num-returns");
+	tp->working_dir = rj_str(o, "working_dir");
+	if (tp->working_dir && !from_store && (rc = workdir_check(tp->working_dir, err)))
+		return rc;
+	tp->parent = rj_str(o, "parent");
+	if (tp->parent && strlen(tp->parent) > RAY_ID_MAX)
+		tp->parent = NULL;   /* only links it for cancelling: never refused */
 	a = cJSON_GetObjectItemCaseSensitive(o, "env");
 	if (a) {
 		tp->env = json_strv(a, 1, err);
@@ -271,6 +286,15 @@ static int check_task_refs(const cJSON *t, ray_err *err)
 	return 0;
 }
 
+/* A task submitted by one that was cancelled with its tree while it was
+ * being asked for (the parent's SIGTERM races its last submissions). */
+static int parent_cancelled(const task *t)
+{
+	const task *p = t->parent[0] ? task_find(t->parent) : NULL;
+
+	return p && p->cancel_tree;
+}
+
 static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 {
 	task *t = calloc(1, sizeof(*t));
@@ -282,12 +306,24 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	ray_random_hex(rnd, 8);
 	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
 	snprintf(t->job, sizeof(t->job), "%s", tp->job ? tp->job : "00000000");
+	snprintf(t->parent, sizeof(t->parent), "%s", tp->parent ? tp->parent : "");
+	if (tp->working_dir && !(t->workdir = strdup(tp->working_dir))) {
+		task_release(t);
+		return NULL;
+	}
 	t->name = tp->name ? strdup(tp->name) : NULL;
 	t->req = tp->req;
 	t->labels = tp->labels[0] ? strdup(tp->labels) : NULL;
 	t->prefer = tp->prefer ? strdup(tp->prefer) : NULL;
 	snprintf(t->pin, sizeof(t->pin), "%s", tp->pin);
 	t->pin_soft = tp->pin_soft;
+	t->stream_bp = tp->stream_bp;
+	if (t->stream_bp) {
+		/* Its lines are read by the node that runs it, which its
+		 * reader asks: this one. */
+		snprintf(t->pin, sizeof(t->pin), "%s", N->id);
+		t->pin_soft = 0;
+	}
 	t->spread = tp->spread;
 	snprintf(t->pg, sizeof(t->pg), "%s", tp->pg);
 	t->bundle = tp->bundle;
@@ -348,6 +384,16 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 		t->stdin_obj = store_find(tp->stdin_ref);
 		task_add_dep(t, t->stdin_obj);
 	}
+	/* An archive to unpack: here (pulled, restored) before the task runs. */
+	if (t->workdir && ray_ref_valid(t->workdir))
+		task_add_dep(t, store_find(t->workdir));
+	if (parent_cancelled(t)) {
+		char desc[256], msg[512];
+		task_desc(t, desc, sizeof(desc));
+		snprintf(msg, sizeof(msg), "%s was cancelled with task %s, which submitted it", desc, t->parent);
+		task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+		return t;
+	}
 	task_queue_if_ready(t);
 	return t;
 }
@@ -405,11 +451,58 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 	sched_run();
 }
 
+/* Cancels t (which makes o); with tree, also the tasks it submitted,
+ * down the tree.  Returns how many were cancelled. */
+static int cancel_task(task *t, obj *o, int force, int tree)
+{
+	char desc[256], msg[512];
+	task *k;
+	int n = 0;
+
+	task_desc(t, desc, sizeof(desc));
+	snprintf(msg, sizeof(msg), "%s was cancelled", desc);
+	if (t->act)
+		return sched_on.call_cancel(t, msg);
+	if (t->state >= T_FINISHED)
+		return 0;
+	if (tree)
+		t->cancel_tree = 1;
+	if (t->state == T_PENDING_ARGS || t->state == T_PENDING_NODE) {
+		queue_remove(t);
+		task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+		return 1;
+	}
+	if (t->state == T_SUBMITTED && t->exec_node[0]) {
+		/* It runs elsewhere, and so do the tasks it submits. */
+		peer *p = peer_node(t->exec_node);
+		cJSON *fw = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(fw, "refs");
+		cJSON_AddStringToObject(fw, "op", "cancel");
+		cJSON_AddItemToArray(a, cJSON_CreateString(o->ref));
+		cJSON_AddBoolToObject(fw, "force", force);
+		cJSON_AddBoolToObject(fw, "no_recursive", !tree);
+		if (p)
+			peer_request(p, fw, NULL, 0, NULL, NULL);
+		cJSON_Delete(fw);
+		return 1;
+	}
+	if ((t->state == T_RUNNING || t->state == T_SUBMITTED) && t->pid > 0) {
+		t->cancel = force ? 2 : 1;
+		kill(-t->pid, force ? SIGKILL : SIGTERM);
+		n = 1;
+	}
+	if (!tree)
+		return n;
+	/* Its children were submitted to the node it runs on: this one. */
+	for (k = N->thead; k; k = k->next)
+		if (k->state < T_FINISHED && !strcmp(k->parent, t->id) && k->num_returns > 0 && k->rets[0])
+			n += cancel_task(k, k->rets[0], force, 1);
+	return n;
+}
+
 void op_cancel(conn *c, uint32_t id, cJSON *req)
 {
 	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(req, "refs"), *it;
-	int force = rj_bool(req, "force"), n = 0;
-	char desc[256], msg[512];
+	int force = rj_bool(req, "force"), tree = !rj_bool(req, "no_recursive"), n = 0;
 	cJSON *r;
 
 	cJSON_ArrayForEach(it, refs) {
@@ -422,37 +515,10 @@ void op_cancel(conn *c, uint32_t id, cJSON *req)
 	}
 	cJSON_ArrayForEach(it, refs) {
 		obj *o = store_find(it->valuestring);
-		task *t = o->producer;
-		if (!t)
-			continue;
-		task_desc(t, desc, sizeof(desc));
-		snprintf(msg, sizeof(msg), "%s was cancelled", desc);
-		if (t->act) {
-			n += sched_on.call_cancel(t, msg);
-			continue;
-		}
-		if (t->state == T_PENDING_ARGS || t->state == T_PENDING_NODE) {
-			queue_remove(t);
-			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
-			n++;
-		} else if (t->state == T_SUBMITTED && t->exec_node[0]) {
-			peer *p = peer_node(t->exec_node);
-			cJSON *fw = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(fw, "refs");
-			cJSON_AddStringToObject(fw, "op", "cancel");
-			cJSON_AddItemToArray(a, cJSON_CreateString(o->ref));
-			cJSON_AddBoolToObject(fw, "force", force);
-			if (p)
-				peer_request(p, fw, NULL, 0, NULL, NULL);
-			cJSON_Delete(fw);
-			n++;
-		} else if ((t->state == T_RUNNING || t->state == T_SUBMITTED) && t->pid > 0) {
-			t->cancel = force ? 2 : 1;
-			kill(-t->pid, force ? SIGKILL : SIGTERM);
-			n++;
-		}
+		if (o->producer)
+			n += cancel_task(o->producer, o, force, tree);
 	}
 	r = cJSON_CreateObject();
 	cJSON_AddNumberToObject(r, "cancelled", n);
 	conn_reply(c, id, r, NULL, 0);
 }
-

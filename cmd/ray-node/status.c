@@ -22,6 +22,7 @@
 #include "spill.h"
 #include "status.h"
 #include "store_status.h"
+#include "stream.h"
 #include "task.h"
 
 #define LOG_MAX (64u << 20)
@@ -65,6 +66,8 @@ static cJSON *task_json(const task *t)
 	cJSON *j = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(j, "task_id", t->id);
+	if (t->stream_bp)
+		stream_status(t, j);
 	cJSON_AddNumberToObject(j, "submit_ms", (double)(t->submit_ms - N->start_ms + N->wall_start_ms));
 	if (t->owner[0])
 		cJSON_AddStringToObject(j, "owner", t->owner);

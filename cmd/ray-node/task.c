@@ -57,6 +57,7 @@ void task_release(task *t)
 	free(t->method);
 	free(t->labels);
 	free(t->prefer);
+	free(t->workdir);
 	free(t);
 }
 

@@ -1,0 +1,14 @@
+/* memmon.h: killing tasks and actors over their --memory, and the newest
+ * retriable task when the host runs short (memmon.c). */
+#ifndef RAY_NODE_MEMMON_H
+#define RAY_NODE_MEMMON_H
+
+#include "node.h"
+
+/* Starts sampling (a libuv timer that does not keep the loop alive). */
+int memmon_start(void);
+/* Session id and resident pages from the text of /proc/PID/stat (n
+ * bytes, not NUL-terminated); 0 on success, -1 when malformed. */
+int memmon_parse_stat(const char *buf, size_t n, long *sid, uint64_t *rss_pages);
+
+#endif

@@ -1,0 +1,86 @@
+#!/usr/bin/env bats
+# ray-cancel down the tree: the tasks that a cancelled task submitted are
+# cancelled with it (their refs give exit 7), on its node or, when it was
+# forwarded, on the node that runs it; --no-recursive spares them.
+
+load lib/helpers
+load lib/cluster
+
+# A parent that submits two sleeping children, writes their refs to $1,
+# then waits for them.
+PARENT='a=$(ray-submit --name kid1 -- sleep 300) && b=$(ray-submit --name kid2 -- sleep 300) &&
+echo "$a $b" >"$1.tmp" && mv "$1.tmp" "$1" && ray-get "$a" "$b"'
+
+# parent_with_kids: a node, and a parent whose two children run; sets
+# parent (its ref) and kids (theirs).
+parent_with_kids() {
+	start_node --cpus 4
+	run_ray 0 ray-submit --name parent -- sh -c "$PARENT" sh "$BATS_TEST_TMPDIR/kids"
+	parent=$output
+	wait_for named_task_in_state kid1 RUNNING
+	wait_for named_task_in_state kid2 RUNNING
+	kids=$(cat "$BATS_TEST_TMPDIR/kids")
+}
+
+@test "a parent cancelled with two running children: all three refs give exit 7" {
+	local parent kids
+	parent_with_kids
+	run_ray 0 ray-cancel "$parent"
+	run_ray 7 ray-get --timeout 30 "$parent"
+	for r in $kids; do
+		run_ray 7 ray-get --timeout 30 "$r"
+		assert_regex "$stderr" "cancel"
+	done
+	assert_equal "$(task_field "$(task_id_named kid1)" state)" CANCELLED
+	assert_equal "$(task_field "$(task_id_named kid2)" state)" CANCELLED
+	wait_for cpus_free 4
+}
+
+@test "--no-recursive spares the children: they run on" {
+	local parent kids
+	parent_with_kids
+	run_ray 0 ray-cancel --no-recursive "$parent"
+	run_ray 7 ray-get --timeout 30 "$parent"
+	assert_equal "$(task_field "$(task_id_named kid1)" state)" RUNNING
+	assert_equal "$(task_field "$(task_id_named kid2)" state)" RUNNING
+	run_ray 0 ray-cancel $kids
+	for r in $kids; do
+		run_ray 7 ray-get --timeout 30 "$r"
+	done
+}
+
+@test "a grandchild pending behind its parent's children is cancelled too" {
+	start_node --cpus 2
+	# The grandchild asks for what no node has: it stays pending.
+	run_ray 0 ray-submit --name parent -- sh -c \
+		'ray-get "$(ray-submit --name child -- sh -c "ray-get \$(ray-submit --name grandchild --resource widget=1 -- true); sleep 300")"'
+	local parent=$output
+	wait_for named_task_in_state grandchild PENDING_NODE_ASSIGNMENT
+	run_ray 0 ray-cancel "$parent"
+	run_ray 7 ray-get --timeout 30 "$parent"
+	wait_for named_task_in_state child CANCELLED
+	wait_for named_task_in_state grandchild CANCELLED
+}
+
+@test "a parent forwarded to another node: the cancel follows it, and its children there" {
+	start_cluster 2 --cpus 0
+	run_ray 0 ray-submit --name parent --node "$(node_id 1)" -- sh -c "$PARENT" sh "$BATS_TEST_TMPDIR/kids"
+	local parent=$output kids
+	# The children are submitted to the node the parent runs on.
+	wait_for on_node 1 named_task_in_state kid1 RUNNING
+	wait_for on_node 1 named_task_in_state kid2 RUNNING
+	kids=$(cat "$BATS_TEST_TMPDIR/kids")
+	run_ray 0 ray-cancel "$parent"
+	run_ray 7 ray-get --timeout 30 "$parent"
+	for r in $kids; do
+		run_ray 7 ray-get --timeout 30 "$r"
+	done
+	wait_for on_node 1 named_task_in_state kid1 CANCELLED
+	wait_for on_node 1 named_task_in_state kid2 CANCELLED
+}
+
+# cpus_free N: the node at RAY_ADDRESS has N CPUs free.
+cpus_free() {
+	local out
+	out=$(ray-status nodes --json) && [[ "$(jq -r '.[0].resources_available.CPU' <<<"$out")" == "$1" ]]
+}
