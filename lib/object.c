@@ -62,7 +62,7 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 				rbuf_release(&data);
 				return ray_seterr(err, RAY_EUSAGE, "object too large for an inline put");
 			}
-			cJSON_AddItemToArray(sizes, cJSON_CreateNumber((double)lens[done]));
+			cJSON_AddItemToArray(sizes, rj_uint_item(lens[done]));
 			if (rbuf_append(&data, bufs[done], lens[done])) {
 				cJSON_Delete(req);
 				rbuf_release(&data);

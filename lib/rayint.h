@@ -184,6 +184,12 @@ const char *ray_fmt_size(uint64_t n, char *buf, size_t len);
 /* JSON helpers that tolerate a NULL or wrong-typed item. */
 const char *rj_str(const cJSON *o, const char *key);
 int64_t rj_int(const cJSON *o, const char *key, int64_t dflt);
+/* A whole number as a JSON item, for the per-object fields of busy
+ * frames (sizes, offsets): cJSON 1.7.15 prints every number with "%1.15g"
+ * and reads it back with sscanf to check it, a tenth of a small put's or
+ * get's CPU; this one is written once as digits (a raw item). */
+cJSON *rj_uint_item(uint64_t v);
+void rj_add_uint(cJSON *o, const char *key, uint64_t v);
 int rj_bool(const cJSON *o, const char *key);
 
 /* Client request: sends req (+data), waits for the reply with that id.

@@ -140,6 +140,25 @@ const char *rj_str(const cJSON *o, const char *key)
 	return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
+cJSON *rj_uint_item(uint64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf) - 1;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return cJSON_CreateRaw(p);
+}
+
+void rj_add_uint(cJSON *o, const char *key, uint64_t v)
+{
+	cJSON *it = rj_uint_item(v);
+
+	if (it)
+		cJSON_AddItemToObject(o, key, it);
+}
+
 int64_t rj_int(const cJSON *o, const char *key, int64_t dflt)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);

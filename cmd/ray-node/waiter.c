@@ -85,7 +85,7 @@ static cJSON *obj_desc(obj *o, int want_inline, rbuf *data, conn *c)
 		cJSON_AddStringToObject(d, "msg", o->err_msg ? o->err_msg : "failed");
 		return d;
 	}
-	cJSON_AddNumberToObject(d, "size", (double)o->size);
+	rj_add_uint(d, "size", o->size);
 	o->ra_until = 0;
 	if (!obj_resident(o)) {
 		uint64_t sum;
@@ -102,7 +102,7 @@ static cJSON *obj_desc(obj *o, int want_inline, rbuf *data, conn *c)
 		return d;
 	}
 	if (o->data) {
-		cJSON_AddNumberToObject(d, "off", (double)data->len);
+		rj_add_uint(d, "off", data->len);
 		rbuf_append(data, o->data, o->size);
 		return d;
 	}
@@ -124,7 +124,7 @@ static cJSON *obj_desc(obj *o, int want_inline, rbuf *data, conn *c)
 			close(fd);
 		if (got == o->size) {
 			data->len = start + got;
-			cJSON_AddNumberToObject(d, "off", (double)start);
+			rj_add_uint(d, "off", start);
 			return d;
 		}
 	}
