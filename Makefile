@@ -1,6 +1,6 @@
 # ray-tools: one Makefile for build, check, demo, bench, install and deps.
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit bats demo bench bench-actors bench-pg bench-stream chaos install uninstall deb clean
+.PHONY: all deps check unit bats demo bench bench-actors bench-pg bench-stream bench-workers chaos install uninstall deb clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -43,7 +43,7 @@ endif
 # (instead of "uv.h: No such file"); the targets that install them pass.
 MISSING_PKGS := $(strip $(foreach p,$(PKGS) $(NODE_PKGS),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
 ifneq ($(MISSING_PKGS),)
-ifneq ($(filter-out deps check demo bench bench-actors bench-pg bench-stream chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out deps check demo bench bench-actors bench-pg bench-stream bench-workers chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
 $(error missing libraries: $(MISSING_PKGS) (pkg-config finds no .pc). Run 'make deps' to install them (Debian), or 'make demo' to install them and run the demo)
 endif
 endif
@@ -132,6 +132,16 @@ bench-actors: deps
 bench/actor_calls: bench/actor_calls.c lib/libray.a include/ray.h
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
 
+bench-workers: deps
+	$(MAKE) all bench/pool_tasks bench/frame-worker
+	PATH="$(CURDIR)/bin:$$PATH" bash bench/workers.sh
+
+bench/pool_tasks: bench/pool_tasks.c lib/libray.a include/ray.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libray.a $(LDLIBS)
+
+bench/frame-worker: share/examples/frame-worker.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 bench-pg: deps
 	$(MAKE) all bench/pg_bench
 	PATH="$(CURDIR)/bin:$$PATH" bash bench/pg.sh
@@ -217,7 +227,7 @@ deb:
 	lintian --fail-on error $(DEBDIR)/ray-tools_$(VERSION)_*.changes
 
 clean:
-	rm -rf bin build lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o cmd/ray-node/libnode.a $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench bench/stream_bench
+	rm -rf bin build lib/*.o lib/*.a lib/*.so lib/ray.pc cmd/ray-node/*.o cmd/ray-node/libnode.a $(UNIT_BIN) bench/putget bench/actor_calls bench/pg_bench bench/stream_bench bench/pool_tasks bench/frame-worker
 
 # make fuzz: libFuzzer targets (clang, from Debian) over the parsers that
 # see untrusted bytes: frames, the handshake, the actor protocols, refs and

@@ -37,13 +37,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-out=$here/out
-mkdir -p "$out"
-log=$out/actors.log
-results=$out/actors.tsv
-summary=$out/actors.txt
-: > "$log"
-printf 'benchmark\tours\tpeer\tratio\ttarget\tstatus\n' > "$results"
+. "$here/lib.sh"
+bench_files actors.log actors.tsv actors.txt
 
 CALLS=${BENCH_ACTOR_CALLS:-5000}
 SEQ=${BENCH_ACTOR_SEQ:-1000}
@@ -53,9 +48,6 @@ DASK_REPS=${BENCH_DASK_REPS:-1}
 NPROC=$(nproc)
 TMPBASE=${TMPDIR:-/tmp}
 ACTOR_CALLS=$here/actor_calls
-
-say() { printf '%s\n' "$*" | tee -a "$log" >&2; }
-note() { printf '%s\n' "$*" >> "$log"; }
 
 for tool in ray-node ray-actor ray-get; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
@@ -67,24 +59,6 @@ if [[ ! -x $ACTOR_CALLS ]]; then
 	say "bench: $ACTOR_CALLS is not built; building it (make bench/actor_calls)"
 	make -C "$root" -s bench/actor_calls >> "$log" 2>&1 || { say "bench: cannot build bench/actor_calls"; exit 2; }
 fi
-
-# ---- helpers (as in bench/run.sh) ----------------------------------------
-
-now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
-fix() { awk -v v="$1" -v d="${2:-3}" 'BEGIN { printf "%.*f", d, v }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-
-ROWS=()
-row() {
-	ROWS+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$@")")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$results"
-	say "  => $1: ours $2, peer $3, ratio $4 (target $5): $6"
-}
-
-have_dask() { [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import dask.distributed' >/dev/null 2>&1; }
 
 install_dask() {
 	have_dask && return 0
@@ -103,22 +77,7 @@ install_dask() {
 
 # ---- a node of our own ------------------------------------------------------
 
-RAY_TMPDIR=$(mktemp -d "$TMPBASE/ray-bench-actors.XXXXXX")
-export RAY_TMPDIR
-unset RAY_ADDRESS RAY_TOKEN_FILE RAY_NODE_ID RAY_TASK_ID RAY_JOB_ID RAY_NAMESPACE
-WORK=$RAY_TMPDIR/work
-mkdir -p "$WORK"
-cleanup() {
-	ray-node stop >/dev/null 2>&1
-	rm -rf "$RAY_TMPDIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-env=$(ray-node start --head --port 0 --cpus "$NPROC" 2>>"$log") || { say "bench: ray-node start failed"; exit 1; }
-eval "$env"
-SOCK=$RAY_TMPDIR/node-$RAY_NODE_ID/node.sock
+bench_node actors
 note "node $RAY_NODE_ID at $RAY_ADDRESS ($SOCK)"
 
 say "ray-tools actor bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $NPROC CPUs, $(uname -sr), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"

@@ -25,13 +25,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-out=$here/out
-mkdir -p "$out"
-log=$out/run.log
-results=$out/results.tsv
-summary=$out/summary.txt
-: > "$log"
-printf 'benchmark\tours\tpeer\tratio\ttarget\tstatus\n' > "$results"
+. "$here/lib.sh"
+bench_files run.log results.tsv summary.txt
 
 ONLY=${BENCH_ONLY:-a b c d}
 NTASKS=${BENCH_TASKS:-2000}
@@ -42,8 +37,6 @@ LAT_REPS=${BENCH_LAT_REPS:-200}
 NPROC=$(nproc)
 TMPBASE=${TMPDIR:-/tmp}
 
-say() { printf '%s\n' "$*" | tee -a "$log" >&2; }
-note() { printf '%s\n' "$*" >> "$log"; }
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 for tool in ray-node ray-put ray-get ray-submit ray-store; do
@@ -60,30 +53,14 @@ fi
 
 # ---- timing helpers ----------------------------------------------------
 
-now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
-# sub A B: B - A, in seconds.
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 pct() { # pct P values...: the P-th percentile (nearest rank)
 	local p=$1; shift
 	printf '%s\n' "$@" | sort -g | awk -v p="$p" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; print v[i] }'
-}
-calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
-fix() { awk -v v="$1" -v d="${2:-3}" 'BEGIN { printf "%.*f", d, v }'; }   # fix V [DECIMALS]
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-
-# row NAME OURS PEER RATIO TARGET STATUS: one line of the summary table.
-ROWS=()
-row() {
-	ROWS+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$@")")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$results"
-	say "  => $1: ours $2, peer $3, ratio $4 (target $5): $6"
 }
 
 # ---- peers -------------------------------------------------------------
 
 have_parallel() { command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null | grep -q 'GNU parallel'; }
-have_dask() { [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import dask.distributed' >/dev/null 2>&1; }
 have_redis() { command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
 
 install_peers() {

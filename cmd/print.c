@@ -10,7 +10,7 @@
 #include "print.h"
 #include "rayint.h"
 
-#define MAX_COLS 4
+#define MAX_COLS 6
 
 /* A column: a string member (kind 's', "-" when absent), a number (kind
  * 'n'), or a boolean shown as yes or no (kind 'b'). */
@@ -35,6 +35,7 @@ static const struct view {
 	{ "actors", { S("actor_id"), S("state"), S("name"), S("node_id") } },
 	{ "pgs", { S("pg_id"), S("state"), S("strategy"), S("name") } },
 	{ "jobs", { S("job_id"), S("status"), S("entrypoint"), END } },
+	{ "workers", { S("worker_id"), S("state"), S("node_id"), N("pid"), N("tasks_done"), S("command") } },
 	{ "store", { S("ref"), N("size"), S("where"), B("pinned", "pinned", "-") } },
 };
 

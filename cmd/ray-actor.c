@@ -83,9 +83,8 @@ static int cmd_create(int argc, char **argv)
 				return tool_usage(prog, USAGE, "bad --max-concurrency '%s': want at least 1", optarg);
 			break;
 		case 'P':
-			if (strcmp(optarg, "line") && strcmp(optarg, "tagged") && strcmp(optarg, "frame"))
-				return tool_usage(prog, USAGE, "bad --protocol '%s': want line, tagged or frame", optarg);
-			o.protocol = optarg;
+			if (taskopt_protocol(prog, optarg, &o.protocol))
+				return 2;
 			break;
 		default: return tool_bad_opt(prog, argc, argv);
 		}

@@ -1,5 +1,5 @@
 /* ray-status: what the cluster is doing.  The summary, or a list of
- * nodes, tasks, actors, objects, placement groups or jobs (one per line,
+ * nodes, tasks, actors, objects, placement groups, jobs or pooled workers (one per line,
  * or --json), a task's stderr, a Chrome trace, or Prometheus metrics.
  * Every view is one libray call; cmd/print.c prints it. */
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 static const char USAGE[] =
 	"usage: ray-status\n"
-	"       ray-status nodes|tasks|actors|objects|pgs|jobs [--json] [--state S] [--limit N]\n"
+	"       ray-status nodes|tasks|actors|objects|pgs|jobs|workers [--json] [--state S] [--limit N]\n"
 	"       ray-status logs ID\n"
 	"       ray-status timeline [-o FILE]\n"
 	"       ray-status metrics\n"
@@ -25,7 +25,7 @@ static const char USAGE[] =
 
 static const char *prog = "ray-status";
 
-static const char *const LISTS[] = { "nodes", "tasks", "actors", "objects", "pgs", "jobs", NULL };
+static const char *const LISTS[] = { "nodes", "tasks", "actors", "objects", "pgs", "jobs", "workers", NULL };
 
 static int is_list(const char *what)
 {

@@ -2,7 +2,9 @@
  * sh -c) as a task somewhere in the cluster; print its return ref(s), or
  * with --get wait and print the result.  A batch is one round trip.  With
  * --stream, each line the command writes is an object whose ref is printed
- * (and flushed) as soon as the line is complete. */
+ * (and flushed) as soon as the line is complete.  With --worker, each task
+ * is a call, METHOD ARG... (a batch line: METHOD<TAB>ARG...), served by a
+ * pooled worker process. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -13,9 +15,13 @@ static const char USAGE[] =
 	"usage: ray-submit [OPTIONS] -- COMMAND [ARG...]\n"
 	"       ray-submit [OPTIONS] --batch < COMMANDS\n"
 	"       ray-submit --stream [--backpressure N] [OPTIONS] -- COMMAND [ARG...]\n"
+	"       ray-submit [OPTIONS] --worker CMDLINE [--protocol P] -- METHOD [ARG...]\n"
+	"       ray-submit [OPTIONS] --worker CMDLINE [--protocol P] --batch < CALLS\n"
 	"options:\n"
 	TASKOPT_HELP
 	"  --batch                      one command per line from stdin, one task each\n"
+	"  --worker CMDLINE             a pooled task: a call served by a reused worker\n"
+	"  --protocol line|tagged|frame the worker's protocol (default line)\n"
 	"  --num-returns N              return objects per task (default 1)\n"
 	"  --max-retries N              retries after a system error (default 3)\n"
 	"  --retry-exceptions           also retry a task that exits non-zero\n"
@@ -176,6 +182,7 @@ int main(int argc, char **argv)
 		{ "name", required_argument, 0, 'N' }, { "stdin", required_argument, 0, 'i' },
 		{ "get", no_argument, 0, 'G' }, { "batch", no_argument, 0, 'B' },
 		{ "stream", no_argument, 0, 'S' }, { "backpressure", required_argument, 0, 'P' },
+		{ "worker", required_argument, 0, 'w' }, { "protocol", required_argument, 0, 'T' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	const char *prog = "ray-submit";
@@ -223,6 +230,15 @@ int main(int argc, char **argv)
 				return tool_usage(prog, USAGE, "bad --backpressure '%s': want 1..1000000", optarg);
 			backpressure = (int)v;
 			break;
+		case 'w':
+			if (!optarg[strspn(optarg, " \t\n")])
+				return tool_usage(prog, USAGE, "empty --worker '%s'", optarg);
+			o.worker = optarg;
+			break;
+		case 'T':
+			if (taskopt_protocol(prog, optarg, &o.protocol))
+				return 2;
+			break;
 		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
@@ -230,14 +246,20 @@ int main(int argc, char **argv)
 	o.n_retry_exit_codes = ncodes;
 	if (taskopt_check(&t, prog))
 		return 2;
+	if (o.protocol && !o.worker)
+		return tool_usage(prog, USAGE, "--protocol is for pooled tasks (--worker)%s", "");
+	if (o.worker && o.stdin_ref)
+		return tool_usage(prog, USAGE, "--stdin is for command tasks, not pooled ones (--worker)%s", "");
 	if (backpressure && !stream)
 		return tool_usage(prog, USAGE, "--backpressure is for --stream%s", "");
 	if (stream && (batch || get || o.num_returns > 1))
 		return tool_usage(prog, USAGE, "--stream takes one command, and no --batch, --get or --num-returns%s", "");
+	if (stream && o.worker)
+		return tool_usage(prog, USAGE, "--stream is for command tasks, not pooled ones (--worker)%s", "");
 	if (batch && optind < argc)
 		return tool_usage(prog, USAGE, "--batch takes commands on stdin, not '%s'", argv[optind]);
 	if (!batch && optind >= argc)
-		return tool_usage(prog, USAGE, "no command given%s", "");
+		return tool_usage(prog, USAGE, o.worker ? "no method given%s" : "no command given%s", "");
 	if (!batch && !argv[optind][strspn(argv[optind], " \t\n")])
 		return tool_usage(prog, USAGE, "empty command '%s'", argv[optind]);
 	if (batch && (rc = read_lines(prog, &lines, &nlines)))

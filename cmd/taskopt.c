@@ -112,3 +112,11 @@ int taskopt_next(taskopt *t, const char *prog, int argc, char **argv,
 	}
 	return -1;
 }
+
+int taskopt_protocol(const char *prog, const char *arg, const char **out)
+{
+	if (strcmp(arg, "line") && strcmp(arg, "tagged") && strcmp(arg, "frame"))
+		return tool_usage(prog, NULL, "bad --protocol '%s': want line, tagged or frame", arg);
+	*out = arg;
+	return 0;
+}

@@ -76,5 +76,8 @@ int taskopt_next(taskopt *t, const char *prog, int argc, char **argv,
 /* After the last option, what the options say together (--bundle needs
  * --pg): 0, or 2 after printing a usage error. */
 int taskopt_check(const taskopt *t, const char *prog);
+/* --protocol ARG (actors and pooled workers): 0 with *out set, or 2 after
+ * printing a usage error. */
+int taskopt_protocol(const char *prog, const char *arg, const char **out);
 
 #endif

@@ -508,7 +508,8 @@ int ray_request_json(ray_client *c, const char *request, int64_t timeout_ms,
 
 void ray_req_add_task(cJSON *req)
 {
-	const char *t = getenv("RAY_TASK_ID");
+	/* A pooled worker lends the CPUs of the task it serves. */
+	const char *t = getenv("RAY_TASK_ID") ? getenv("RAY_TASK_ID") : getenv("RAY_WORKER_ID");
 
 	if (t && *t)
 		cJSON_AddStringToObject(req, "task_id", t);

@@ -64,6 +64,7 @@ static const struct { const char *list, *states; } list_states[] = {
 	{ "objects", "PENDING READY ERROR" },
 	{ "pgs", "PENDING CREATED RESCHEDULING REMOVED" },
 	{ "jobs", "PENDING RUNNING SUCCEEDED FAILED STOPPED" },
+	{ "workers", "IDLE BUSY" },
 };
 
 static int state_known(const char *what, const char *st, ray_err *err)

@@ -204,7 +204,8 @@ int ray_recv(ray_client *c, int64_t timeout_ms, cJSON **reply, rbuf *rdata,
              ray_err *err);
 /* The store directory when this client can open the node's files, or NULL. */
 const char *ray_client_store(const ray_client *c);
-/* Attach the task id from RAY_TASK_ID so a waiting task lends its CPUs. */
+/* Attach the task id from RAY_TASK_ID (a pooled worker: its RAY_WORKER_ID)
+ * so a waiting task lends its CPUs. */
 void ray_req_add_task(cJSON *req);
 
 /* This host and pid namespace as a string ("" when unknown): two processes

@@ -13,6 +13,30 @@ void ray_task_opts_init(ray_task_opts *o)
 	o->bundle = -1;
 }
 
+/* A pooled task's line, METHOD<TAB>ARG..., as its words. */
+static cJSON *tab_words(const char *line)
+{
+	cJSON *a = cJSON_CreateArray();
+	const char *p = line;
+
+	for (;;) {
+		const char *tab = strchr(p, '\t');
+		size_t n = tab ? (size_t)(tab - p) : strlen(p);
+		char *w = malloc(n + 1);
+		if (!w) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+		memcpy(w, p, n);
+		w[n] = '\0';
+		cJSON_AddItemToArray(a, cJSON_CreateString(w));
+		free(w);
+		if (!tab)
+			return a;
+		p = tab + 1;
+	}
+}
+
 static cJSON *str_array(const char *const *v)
 {
 	cJSON *a = cJSON_CreateArray();
@@ -120,6 +144,12 @@ cJSON *ray_task_opts_json(const ray_task_opts *o)
 		cJSON_AddStringToObject(j, "job_id", job);
 	if (getenv("RAY_TASK_ID"))
 		cJSON_AddStringToObject(j, "parent", getenv("RAY_TASK_ID"));
+	else if (getenv("RAY_WORKER_ID"))   /* a pooled worker: its node knows the call */
+		cJSON_AddStringToObject(j, "parent", getenv("RAY_WORKER_ID"));
+	if (o->worker)
+		cJSON_AddStringToObject(j, "worker", o->worker);
+	if (o->protocol)
+		cJSON_AddStringToObject(j, "protocol", o->protocol);
 	return j;
 }
 
@@ -147,6 +177,8 @@ int ray_submit(ray_client *c, const ray_task_opts *o, size_t n,
 				return ray_seterr(err, RAY_EUSAGE, "empty command");
 			}
 			cJSON_AddItemToArray(arr, str_array(argvs[i]));
+		} else if (o->worker) {
+			cJSON_AddItemToArray(arr, tab_words(cmds[i]));
 		} else {
 			cJSON_AddItemToArray(arr, cJSON_CreateString(cmds[i]));
 		}

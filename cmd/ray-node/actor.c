@@ -32,6 +32,7 @@
 #include "proto.h"
 #include "res.h"
 #include "server.h"
+#include "uvread.h"
 #include "workdir.h"
 
 actor_hooks actor_on;
@@ -139,11 +140,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	actor *a = h->data;
 
 	(void)hint;
-	if (rbuf_reserve(&a->rx, 65536)) {
-		*b = uv_buf_init(NULL, 0);
-		return;
-	}
-	*b = uv_buf_init(a->rx.p + a->rx.len, (unsigned)(a->rx.cap - a->rx.len));
+	uvr_room(&a->rx, b);
 }
 
 static void eof_closed(uv_handle_t *h)
@@ -216,29 +213,9 @@ static void close_handles(actor *a)
 		uv_close((uv_handle_t *)&a->proc, on_handle_closed);
 }
 
-/* The process has exited: whatever it wrote before is already in the pipe,
- * though maybe not yet read.  Read it now, before the pipe is closed, so
- * that an actor that answers and then exits does not lose the answer. */
-static void drain(actor *a)
+static int took_answers(void *ud)
 {
-	uv_os_fd_t fd;
-
-	if (!uv_is_active((uv_handle_t *)&a->out) || uv_fileno((uv_handle_t *)&a->out, &fd) ||
-	    !(fcntl(fd, F_GETFL) & O_NONBLOCK))
-		return;
-	for (;;) {
-		ssize_t n;
-		if (rbuf_reserve(&a->rx, 65536))
-			return;
-		n = read(fd, a->rx.p + a->rx.len, a->rx.cap - a->rx.len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		a->rx.len += (size_t)n;
-		if (actor_on.answers(a))
-			return;
-	}
+	return actor_on.answers(ud);
 }
 
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
@@ -246,7 +223,9 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 	actor *a = p->data;
 	char buf[128];
 
-	drain(a);
+	/* What it wrote before exiting may not be read yet: read it now, so
+	 * that an actor that answers and then exits does not lose the answer. */
+	uvr_drain((uv_stream_t *)&a->out, &a->rx, took_answers, a);
 	a->exited = 1;
 	a->dying = 1;
 	a->exit_code = (int)status;

@@ -17,6 +17,7 @@
 #include "node.h"
 #include "actor.h"
 #include "actor_call.h"
+#include "callret.h"
 #include "uvwrite.h"
 #include "cluster.h"
 #include "launch.h"
@@ -38,57 +39,13 @@ void actor_call_fail(task *t, int code, const char *why)
 	task_finish_error(t, code == RAY_ECANCEL ? T_CANCELLED : T_FAILED, code, msg);
 }
 
-/* A result that cannot be stored is an error object, never a ref that
- * stays pending for ever. */
-static void put_result(obj *o, const char *data, size_t len)
-{
-	if (o && store_fill(o, data, len))
-		store_fail(o, RAY_ERESOURCE, "the actor's result could not be stored: object store full or out of memory");
-}
-
 static void call_done(task *t, const char *data, size_t len)
 {
-	int i;
+	char why[128];
 
-	if (t->num_returns == 1) {
-		put_result(t->rets[0], data, len);
-	} else {
-		const char **parts = calloc((size_t)t->num_returns, sizeof(*parts));
-		size_t *lens = calloc((size_t)t->num_returns, sizeof(*lens));
-		int n = parts && lens ? proto_split_returns(t->act->protocol, data, len, t->num_returns, parts, lens) : -2;
-		char why[128];
-
-		if (n != t->num_returns) {
-			if (n == -2)
-				snprintf(why, sizeof(why), "could not be stored: out of memory");
-			else if (n < 0)
-				snprintf(why, sizeof(why), "failed: its answer is not %d u32-prefixed items", t->num_returns);
-			else
-				snprintf(why, sizeof(why), "failed: it answered %d values but %d were asked for", n,
-				         t->num_returns);
-			free(parts);
-			free(lens);
-			actor_call_fail(t, RAY_EFAILED, why);
-			return;
-		}
-		for (i = 0; i < n; i++) {
-			if (t->act->protocol == P_FRAME) {
-				put_result(t->rets[i], parts[i], lens[i]);
-			} else {
-				/* Each text field is a result line: it gets the newline. */
-				char *f = malloc(lens[i] + 1);
-				if (f) {
-					memcpy(f, parts[i], lens[i]);
-					f[lens[i]] = '\n';
-					put_result(t->rets[i], f, lens[i] + 1);
-					free(f);
-				} else if (t->rets[i]) {
-					store_fail(t->rets[i], RAY_ERESOURCE, "out of memory");
-				}
-			}
-		}
-		free(parts);
-		free(lens);
+	if (callret_store(t, t->act->protocol, data, len, why, sizeof(why))) {
+		actor_call_fail(t, RAY_EFAILED, why);
+		return;
 	}
 	t->state = T_FINISHED;
 	t->end_ms = ray_now_ms();

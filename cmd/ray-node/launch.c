@@ -177,10 +177,10 @@ void log_path(const task *t, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s.err", N->logdir, t->id);
 }
 
-/* The last few lines of the task's stderr, on one line. */
-static void stderr_tail(const task *t, char *out, size_t len)
+/* The last few lines of the log at path, on one line. */
+void log_last_lines(const char *path, char *out, size_t len)
 {
-	char path[PATH_MAX + 64], buf[1024];
+	char buf[1024];
 	int fd, lines = 0;
 	off_t end;
 	ssize_t n;
@@ -188,7 +188,6 @@ static void stderr_tail(const task *t, char *out, size_t len)
 	char *p;
 
 	out[0] = '\0';
-	log_path(t, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -224,6 +223,14 @@ static void stderr_tail(const task *t, char *out, size_t len)
 	out[o] = '\0';
 }
 
+static void stderr_tail(const task *t, char *out, size_t len)
+{
+	char path[PATH_MAX + 64];
+
+	log_path(t, path, sizeof(path));
+	log_last_lines(path, out, len);
+}
+
 static int should_retry(task *t)
 {
 	int i;
@@ -252,6 +259,11 @@ static void release_resources(task *t)
 	gpu_give(&t->req, t->gpu_ids);
 }
 
+void task_give_back(task *t)
+{
+	release_resources(t);
+}
+
 void task_seal_ok(task *t)
 {
 	char desc[256], msg[512];
@@ -278,8 +290,7 @@ void task_seal_ok(task *t)
 	task_ended(t);
 }
 
-/* What memmon.c found when it killed t's last attempt. */
-static void oom_why(const task *t, char *buf, size_t len)
+void task_oom_why(const task *t, char *buf, size_t len)
 {
 	if (t->oom == OOM_LIMIT)
 		snprintf(buf, len, "killed for memory: its processes held %lld MiB resident, over its --memory %lld MiB",
@@ -332,7 +343,7 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 			snprintf(msg, sizeof(msg), "%s was cancelled", desc);
 			task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
 		} else if (sig && t->oom) {
-			oom_why(t, why, sizeof(why));
+			task_oom_why(t, why, sizeof(why));
 			snprintf(msg, sizeof(msg), "%s was %s, on node %s after %d attempt%s%s%s", desc, why, N->id,
 			         t->attempt + 1, t->attempt ? "s" : "", tail[0] ? "; stderr: " : "", tail);
 			task_finish_error(t, T_FAILED, RAY_ECRASH, msg);

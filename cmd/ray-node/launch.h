@@ -34,6 +34,13 @@ void env_free(char **env);
 void env_release(void);
 /* Where task t's stderr is kept. */
 void log_path(const task *t, char *buf, size_t len);
+/* The last few lines of the log at path, on one line. */
+void log_last_lines(const char *path, char *out, size_t len);
+/* What memmon.c found when it killed t's last attempt ("killed for
+ * memory: ..."). */
+void task_oom_why(const task *t, char *buf, size_t len);
+/* Gives t's resources (less CPUs it lent) and GPUs back to its pool. */
+void task_give_back(task *t);
 /* Takes t's resources and starts its process; fails t when it cannot. */
 void task_start(task *t);
 /* Seals t's returns after a clean exit; t is FINISHED. */

@@ -34,6 +34,7 @@
 #include "job.h"
 #include "metrics.h"
 #include "pg.h"
+#include "pool.h"
 #include "res.h"
 #include "server.h"
 #include "launch.h"
@@ -65,6 +66,7 @@ static const char USAGE[] =
 	"  --token-file FILE            the cluster token (head: use it; joining: prove it)\n"
 	"  --transport plain|encrypted  require encryption of TCP peers, or of none\n"
 	"  --head-timeout SEC           joining: how long to carry on without the head (60)\n"
+	"  --worker-idle-timeout SEC    stop pooled workers idle this long (60)\n"
 	"  --state-store URL            head: file:DIR or redis://HOST:PORT[/PREFIX] or none\n"
 	"  --metrics-port PORT          serve Prometheus metrics at :PORT/metrics\n"
 	"  --foreground                 stay attached; stop on SIGTERM\n"
@@ -96,6 +98,7 @@ typedef struct opts {
 	int port_set;
 	const char *state_store;
 	int metrics_port;         /* -1: none */
+	int64_t worker_idle_ms;   /* --worker-idle-timeout; -1: the default */
 	int64_t mem_threshold;    /* ten-thousandths */
 } opts;
 
@@ -133,6 +136,8 @@ static int node_setup(const opts *o, ray_err *err)
 	N->is_head = o->head;
 	N->transport = o->transport;
 	N->head_timeout_ms = o->head_timeout_ms;
+	if (o->worker_idle_ms >= 0)
+		pool_set_idle_timeout(o->worker_idle_ms);
 	N->mem_threshold = o->mem_threshold;
 	ray_random_hex(N->id, RAY_NODEID_LEN / 2);
 	snprintf(N->host, sizeof(N->host), "%s", o->host ? o->host : "127.0.0.1");
@@ -301,6 +306,7 @@ static void node_teardown(void)
 	spawn_release();
 	env_release();
 	tasks_free_all();
+	pool_free_all();
 	streams_free_all();
 	actors_free_all();
 	actor_route_free_all();
@@ -605,6 +611,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		{ "transport", required_argument, 0, 'T' }, { "metrics-port", required_argument, 0, 'M' },
 		{ "head-timeout", required_argument, 0, 'W' }, { "memory-threshold", required_argument, 0, 'P' },
 		{ "state-store", required_argument, 0, 'S' },
+		{ "worker-idle-timeout", required_argument, 0, 'I' },
 		{ "help", no_argument, 0, 'u' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	int c;
@@ -612,6 +619,7 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 
 	o->port = RAY_DEFAULT_PORT;
 	o->metrics_port = -1;
+	o->worker_idle_ms = -1;
 	o->mem_threshold = QTY_ONE * 95 / 100;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -654,6 +662,10 @@ static int parse_args(int argc, char **argv, opts *o, int *force, const char **c
 		case 'W':
 			if (ray_parse_seconds(optarg, &o->head_timeout_ms) || o->head_timeout_ms <= 0)
 				return bad("head-timeout", optarg, "seconds, more than 0");
+			break;
+		case 'I':
+			if (ray_parse_seconds(optarg, &o->worker_idle_ms) || o->worker_idle_ms < 0)
+				return bad("worker-idle-timeout", optarg, "seconds");
 			break;
 		case 'T':
 			if ((o->transport = ray_transport_parse(optarg)) <= RAY_TRANSPORT_AUTO)

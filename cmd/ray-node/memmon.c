@@ -7,7 +7,8 @@
  * --max-retries lasts, then exit 6 with a message naming memory (launch.c
  * words it from t->oom).  A host above --memory-threshold loses its most
  * recently started retriable task (any task when none is retriable), one
- * at a time, as Ray's memory monitor does, and the node log says so.
+ * at a time, as Ray's memory monitor does, and the node log says so; idle
+ * pooled workers are stopped before any task is (the trim hook).
  *
  * Why sampling, not cgroups: a memory cgroup of our own needs a writable,
  * delegated cgroup v2 tree, which containers and shared hosts rarely give
@@ -30,6 +31,8 @@
 #include "memmon.h"
 
 #define MEMMON_MS 200
+
+memmon_hooks memmon_on;
 
 static uv_timer_t timer;
 static char victim[RAY_ID_MAX + 1];  /* the task last killed for the host */
@@ -156,9 +159,11 @@ static uint64_t session_rss(const sample *v, size_t n, long sid)
 	return sum;
 }
 
+/* A task running in a process: its own, or (t->pw) the pooled worker
+ * serving it, whose session is then measured and killed for it. */
 static int is_proc_task(const task *t)
 {
-	return !t->act && t->proc_live && t->pid > 0 && t->state == T_RUNNING;
+	return !t->act && (t->proc_live || t->pw) && t->pid > 0 && t->state == T_RUNNING;
 }
 
 /* Each task and actor over its --memory is killed. */
@@ -224,8 +229,14 @@ static void relieve_host(void)
 	used = (int64_t)((total - (avail < total ? avail : total)) * (uint64_t)QTY_ONE / total);
 	if (used <= N->mem_threshold)
 		return;
-	if (last && last->proc_live && last->pid == victim_pid)
+	if (last && (last->proc_live || last->pw) && last->pid == victim_pid)
 		return;   /* one at a time: let the last one's memory come back */
+	/* Idle pooled workers hold memory and no work: they go first. */
+	if (memmon_on.trim && memmon_on.trim() > 0) {
+		node_log("host memory is %lld.%02lld%% used, above --memory-threshold: idle workers stopped",
+		         (long long)(used / 100), (long long)(used % 100));
+		return;
+	}
 	for (t = N->thead; t; t = t->next) {
 		if (!is_proc_task(t) || t->oom)
 			continue;

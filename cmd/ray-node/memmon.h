@@ -5,6 +5,12 @@
 
 #include "node.h"
 
+/* What the monitor asks of the parts above it, which node.c fills in. */
+typedef struct memmon_hooks {
+	int (*trim)(void);   /* the host is short: stop idle workers, say how many */
+} memmon_hooks;
+extern memmon_hooks memmon_on;
+
 /* Starts sampling (a libuv timer that does not keep the loop alive). */
 int memmon_start(void);
 /* Session id and resident pages from the text of /proc/PID/stat (n

@@ -17,10 +17,12 @@
 #include "cluster.h"
 #include "job.h"
 #include "metrics.h"
+#include "memmon.h"
 #include "metrics_text.h"
 #include "ops.h"
 #include "pg.h"
 #include "pg_place.h"
+#include "pool.h"
 #include "put.h"
 #include "remote.h"
 #include "sched.h"
@@ -96,6 +98,7 @@ void node_shutdown(void)
 		metrics_stop();
 		cluster_stop();
 		tasks_kill_all();
+		pool_stop_all();
 		actors_stop_all();
 		jobs_kill_all();
 	}
@@ -128,6 +131,18 @@ static void on_store_room(obj *landed)
 	spill_landed(landed);
 }
 
+/* A task blocked in a get lends its CPUs; a pooled worker asks in the
+ * name of the task it serves. */
+static int lend(const char *id)
+{
+	return task_lend(pool_task_of(id));
+}
+
+static void unlend(const char *id)
+{
+	task_unlend(pool_task_of(id));
+}
+
 void node_wire(void)
 {
 	store_on.changed = waiter_notify;
@@ -135,13 +150,16 @@ void node_wire(void)
 	store_on.freeing = on_freeing;
 	store_on.foreign = foreign_obj;
 	waiter_on.dep_ready = task_dep_ready;
-	waiter_on.lend = task_lend;
-	waiter_on.unlend = task_unlend;
+	waiter_on.lend = lend;
+	waiter_on.unlend = unlend;
 	waiter_on.fetch = fetch_start;
 	sched_on.before_run = actor_sched;
 	task_on.call_ready = actor_call_ready;
 	task_on.ended = on_task_ended;
 	sched_on.call_cancel = actor_call_cancel;
+	sched_on.start_pooled = pool_start;
+	sched_on.task_of = pool_task_of;
+	memmon_on.trim = pool_trim;
 	N->kick = sched_run;
 	pg_place_on.find = pg_find;
 	pg_place_on.settled = pg_settled;

@@ -120,6 +120,11 @@ struct task {
 	task *anext;              /* actor calls: in-flight list */
 	struct actor_handle *handle;  /* not owned: a call to an actor that another
 	                           * node hosts (actor_route.c) */
+	char *worker;             /* owned: a pooled task's worker command line
+	                           * (argv is then METHOD ARG...), else NULL */
+	int wproto;               /* its protocol (proto.h P_*) */
+	struct pworker *pw;       /* not owned: the worker serving it (pool.c) */
+	int wpid;                 /* the pid of the worker that served it last */
 };
 
 /* A get or wait that blocks until objects are ready. */

@@ -165,6 +165,10 @@ static int forward(task *t, rnode *r)
 		cJSON_AddStringToObject(j, "name", t->name);
 	cJSON_AddStringToObject(j, "job", t->job);
 	cJSON_AddBoolToObject(j, "shell", t->shell);
+	if (t->worker) {
+		cJSON_AddStringToObject(j, "worker", t->worker);
+		cJSON_AddNumberToObject(j, "protocol", t->wproto);
+	}
 	a = cJSON_AddArrayToObject(j, "argv");
 	for (i = 0; t->argv[i]; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(t->argv[i]));

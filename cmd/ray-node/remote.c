@@ -19,6 +19,7 @@
 #include "launch.h"
 #include "peer.h"
 #include "pg.h"
+#include "proto.h"
 #include "remote.h"
 #include "res.h"
 #include "server.h"
@@ -246,7 +247,14 @@ void op_task_run(conn *c, uint32_t id, cJSON *req)
 			t->retry_codes[t->nretry_codes++] = cJSON_IsNumber(it) ? (int)it->valuedouble : -1;
 	}
 	t->rets = calloc((size_t)t->num_returns, sizeof(obj *));
-	if (!t->argv || !t->argv[0] || !t->rets || (t->shell && (!t->argv[1] || !t->argv[2]))) {
+	if (rj_str(j, "worker")) {
+		t->worker = strdup(rj_str(j, "worker"));
+		t->wproto = (int)rj_int(j, "protocol", P_LINE);
+		if (t->wproto < P_LINE || t->wproto > P_FRAME)
+			t->wproto = P_LINE;
+	}
+	if (!t->argv || !t->argv[0] || !t->rets || (t->shell && (!t->argv[1] || !t->argv[2])) ||
+	    (rj_str(j, "worker") && (!t->worker || t->shell))) {
 		task_release(t);
 		conn_reply_err(c, id, RAY_EUSAGE, "bad task");
 		return;

@@ -19,6 +19,7 @@
 #include "peer.h"
 #include "pg.h"
 #include "place.h"
+#include "proto.h"
 #include "res.h"
 #include "sched.h"
 #include "server.h"
@@ -58,7 +59,10 @@ void sched_run(void)
 		}
 		if (where == 0) {
 			queue_remove(t);
-			task_start(t);
+			if (t->worker)
+				sched_on.start_pooled(t);
+			else
+				task_start(t);
 		} else if (where == 1) {
 			queue_remove(t);
 			t->state = T_SUBMITTED;
@@ -89,6 +93,8 @@ typedef struct tmpl {
 	const char *working_dir;  /* a path or a ref, or NULL */
 	int stream_bp;            /* --stream's backpressure, or 0 */
 	char **env;
+	const char *worker;       /* --worker CMDLINE, or NULL */
+	int wproto;
 	char warning[512];
 } tmpl;
 
@@ -193,6 +199,15 @@ static int parse_opts(const cJSON *o, tmpl *tp, ray_err *err)
 		snprintf(tp->pg, sizeof(tp->pg), "%s", gid);
 		tp->bundle = bi < 0 ? -1 : (int)bi;
 	}
+	tp->worker = rj_str(o, "worker");
+	if (tp->worker && (!tp->worker[strspn(tp->worker, " \t\n")] || strlen(tp->worker) > 65536))
+		return ray_seterr(err, RAY_EUSAGE, "bad --worker: want a command line");
+	if (tp->worker && tp->stdin_ref)
+		return ray_seterr(err, RAY_EUSAGE, "--stdin is for command tasks: a pooled task's input is its arguments");
+	tp->wproto = proto_parse_name(rj_str(o, "protocol"));
+	if (tp->wproto < 0)
+		return ray_seterr(err, RAY_EUSAGE, "bad --protocol '%.40s': want line, tagged or frame",
+		                  rj_str(o, "protocol"));
 	tp->prefer = rj_str(o, "prefer_label");
 	a = cJSON_GetObjectItemCaseSensitive(o, "labels");
 	tp->labels[0] = '\0';
@@ -256,13 +271,16 @@ int sched_shape(const cJSON *opts, task *shape, char *warning, size_t wlen, ray_
 	return 0;
 }
 
-/* Checks that every ref named by a task exists; returns the bad one. */
-static int check_task_refs(const cJSON *t, ray_err *err)
+/* Checks that every ref named by a task exists; returns the bad one.  A
+ * pooled task (tp->worker) is METHOD ARG... that its protocol can carry. */
+static int check_task_refs(const tmpl *tp, const cJSON *t, ray_err *err)
 {
 	char refs[65][RAY_REF_MAX + 1];
 	const cJSON *it;
 	int n, i, rc;
 
+	if (tp->worker && (!cJSON_IsArray(t) || !cJSON_IsString(t->child) || !t->child->valuestring[0]))
+		return ray_seterr(err, RAY_EUSAGE, "a pooled task is METHOD [ARG...], with a method name");
 	if (cJSON_IsString(t)) {
 		n = line_refs(t->valuestring, refs, 65);
 		if (n > 64)
@@ -280,6 +298,12 @@ static int check_task_refs(const cJSON *t, ray_err *err)
 		if (!cJSON_IsString(it))
 			return ray_seterr(err, RAY_EUSAGE, "command words must be strings");
 		a = it->valuestring;
+		if (tp->worker && tp->wproto != P_FRAME && strpbrk(a, "\t\n"))
+			return ray_seterr(err, RAY_EUSAGE,
+			                  "'%.40s' holds a TAB or newline, which the %s protocol cannot carry: pass it as an @REF or use --protocol frame",
+			                  a, proto_name(tp->wproto));
+		if (it == t->child && tp->worker)
+			continue;   /* the method name */
 		if ((rc = task_arg_check(a, err)))
 			return rc;
 	}
@@ -306,7 +330,9 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 	ray_random_hex(rnd, 8);
 	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
 	snprintf(t->job, sizeof(t->job), "%s", tp->job ? tp->job : "00000000");
-	snprintf(t->parent, sizeof(t->parent), "%s", tp->parent ? tp->parent : "");
+	/* Submitted from a pooled worker: the parent is the call it serves. */
+	snprintf(t->parent, sizeof(t->parent), "%s",
+	         !tp->parent ? "" : sched_on.task_of ? sched_on.task_of(tp->parent) : tp->parent);
 	if (tp->working_dir && !(t->workdir = strdup(tp->working_dir))) {
 		task_release(t);
 		return NULL;
@@ -357,7 +383,11 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 		t->argv = json_strv(spec, 0, NULL);
 	}
 	t->rets = calloc((size_t)t->num_returns, sizeof(obj *));
-	if (!t->argv || !t->rets) {
+	if (tp->worker) {
+		t->worker = strdup(tp->worker);
+		t->wproto = tp->wproto;
+	}
+	if (!t->argv || !t->rets || (tp->worker && !t->worker)) {
 		task_release(t);
 		return NULL;
 	}
@@ -376,7 +406,7 @@ static task *task_create(const tmpl *tp, const cJSON *spec, cJSON *refs_out)
 		for (i = 0; i < n; i++)
 			task_add_dep(t, store_find(refs[i]));
 	} else {
-		for (i = 0; t->argv[i]; i++)
+		for (i = t->worker ? 1 : 0; t->argv[i]; i++)
 			if (is_ref_arg(t->argv[i]))
 				task_add_dep(t, store_find(t->argv[i] + 1));
 	}
@@ -425,7 +455,7 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 	cJSON_ArrayForEach(it, tasks) {
 		if (rc)
 			break;
-		rc = check_task_refs(it, &err);
+		rc = check_task_refs(&tp, it, &err);
 	}
 	if (rc) {
 		conn_reply_err(c, id, rc, "%s", err.msg);

@@ -13,6 +13,8 @@ void sched_run(void);
 typedef struct sched_hooks {
 	void (*before_run)(void);   /* actors start before tasks take what is free */
 	int (*call_cancel)(task *t, const char *msg); /* 1 when cancelled */
+	void (*start_pooled)(task *t);  /* runs a pooled task placed here */
+	const char *(*task_of)(const char *id); /* a busy worker's id: its task's */
 } sched_hooks;
 extern sched_hooks sched_on;
 

@@ -17,6 +17,7 @@
 #include "peer.h"
 #include "pg.h"
 #include "place.h"
+#include "pool.h"
 #include "res.h"
 #include "server.h"
 #include "spill.h"
@@ -87,6 +88,8 @@ static cJSON *task_json(const task *t)
 	cJSON_AddStringToObject(j, "job_id", t->job);
 	if (t->pid > 0)
 		cJSON_AddNumberToObject(j, "pid", t->pid);
+	if (t->wpid > 0)
+		cJSON_AddNumberToObject(j, "worker_pid", t->wpid);
 	cJSON_AddNumberToObject(j, "cpus", t->req.cpu / 1e4);
 	if (t->start_ms) {
 		cJSON_AddNumberToObject(j, "start_ms", (double)(t->start_ms - N->start_ms + N->wall_start_ms));
@@ -134,6 +137,7 @@ typedef struct gather {
 	int pending;
 	int64_t limit;
 	cJSON *items;
+	const char *key;          /* the items' id: task_id or worker_id */
 } gather;
 
 static int state_rank(const cJSON *j)
@@ -147,9 +151,12 @@ static int state_rank(const cJSON *j)
 	return -1;
 }
 
+/* Tasks by submission, workers by start. */
 static int by_submit(const void *a, const void *b)
 {
-	double x = rj_int(*(cJSON *const *)a, "submit_ms", 0), y = rj_int(*(cJSON *const *)b, "submit_ms", 0);
+	const cJSON *p = *(cJSON *const *)a, *q = *(cJSON *const *)b;
+	double x = rj_int(p, "submit_ms", rj_int(p, "start_ms", 0));
+	double y = rj_int(q, "submit_ms", rj_int(q, "start_ms", 0));
 
 	return x < y ? -1 : x > y;
 }
@@ -159,13 +166,13 @@ static void gather_add(gather *g, const cJSON *arr)
 	const cJSON *it;
 
 	cJSON_ArrayForEach(it, arr) {
-		const char *id = rj_str(it, "task_id");
+		const char *id = rj_str(it, g->key);
 		cJSON *cur;
 		int dup = 0;
 		if (!id)
 			continue;
 		cJSON_ArrayForEach(cur, g->items) {
-			const char *cid = rj_str(cur, "task_id");
+			const char *cid = rj_str(cur, g->key);
 			if (!cid || strcmp(cid, id))
 				continue;
 			dup = 1;
@@ -213,7 +220,8 @@ static void on_gathered(void *ud, int rc, cJSON *reply, const char *d, size_t dl
 		gather_finish(g);
 }
 
-static void gather_tasks(conn *c, uint32_t id, const char *state, int64_t limit)
+/* A list (tasks, workers) from every live node, merged. */
+static void gather_list(conn *c, uint32_t id, const char *what, const char *state, int64_t limit)
 {
 	gather *g = calloc(1, sizeof(*g));
 	cJSON *mine = cJSON_CreateArray(), *req;
@@ -228,7 +236,11 @@ static void gather_tasks(conn *c, uint32_t id, const char *state, int64_t limit)
 	g->id = id;
 	g->limit = limit;
 	g->items = cJSON_CreateArray();
-	list_tasks(mine, state, -1);
+	g->key = !strcmp(what, "workers") ? "worker_id" : "task_id";
+	if (!strcmp(what, "workers"))
+		pool_json(mine, state);
+	else
+		list_tasks(mine, state, -1);
 	gather_add(g, mine);
 	cJSON_Delete(mine);
 	conn_ref(c);
@@ -236,7 +248,7 @@ static void gather_tasks(conn *c, uint32_t id, const char *state, int64_t limit)
 	g->pending = 1;
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "status");
-	cJSON_AddStringToObject(req, "what", "tasks");
+	cJSON_AddStringToObject(req, "what", what);
 	cJSON_AddBoolToObject(req, "local", 1);
 	if (state)
 		cJSON_AddStringToObject(req, "state", state);
@@ -372,10 +384,19 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 	} else if (!strcmp(what, "tasks")) {
 		if (!rj_bool(req, "local") && view_alive_others() > 0) {
 			cJSON_Delete(r);
-			gather_tasks(c, id, state, limit);
+			gather_list(c, id, what, state, limit);
 			return;
 		}
 		list_tasks(items, state, rj_bool(req, "local") ? -1 : limit);
+	} else if (!strcmp(what, "workers")) {
+		if (!rj_bool(req, "local") && view_alive_others() > 0) {
+			cJSON_Delete(r);
+			gather_list(c, id, what, state, limit);
+			return;
+		}
+		pool_json(items, state);
+		while (limit >= 0 && cJSON_GetArraySize(items) > limit)
+			cJSON_DeleteItemFromArray(items, 0);   /* the newest are kept */
 	} else if (!strcmp(what, "objects")) {
 		list_objects(items, state, limit);
 	} else if (!strcmp(what, "actors")) {
@@ -417,8 +438,8 @@ void op_logs(conn *c, uint32_t id, cJSON *req)
 	if (!task_find(tid) && !actor_owns_id(tid) && strlen(tid) > 2 * RAY_NODEID_LEN) {
 		tid[2 * RAY_NODEID_LEN] = '\0';  /* a ref: its task id prefix */
 	}
-	if (!task_find(tid) && !actor_owns_id(tid)) {
-		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task or actor '%s'", want);
+	if (!task_find(tid) && !actor_owns_id(tid) && !pool_owns_id(tid)) {
+		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task, actor or worker '%s'", want);
 		return;
 	}
 	{

@@ -57,6 +57,7 @@ void task_release(task *t)
 	free(t->method);
 	free(t->labels);
 	free(t->prefer);
+	free(t->worker);
 	free(t->workdir);
 	free(t);
 }
@@ -99,7 +100,7 @@ void prune_history(void)
 	while (N->ntasks > MAX_HISTORY && t) {
 		int i;
 		next = t->next;
-		if (t->state >= T_FINISHED && !t->proc_live) {
+		if (t->state >= T_FINISHED && !t->proc_live && !t->pw) {
 			for (i = 0; i < t->num_returns; i++)
 				if (t->rets[i])
 					t->rets[i]->producer = NULL;
