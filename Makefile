@@ -1,6 +1,6 @@
 # ray-tools: one Makefile for build, check, demo, bench, install and deps.
 .DELETE_ON_ERROR:
-.PHONY: all deps check unit bats demo bench bench-actors bench-pg bench-stream bench-workers chaos install uninstall deb clean
+.PHONY: all deps check unit bats demo bench bench-actors bench-pg bench-stream bench-workers chaos soak install uninstall deb clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -17,7 +17,8 @@ PKGS = libuv libcjson libsodium libcurl
 # The daemon's own: its state store and /metrics (not libray's, nor ray.pc's).
 NODE_PKGS = sqlite3 hiredis libmicrohttpd
 DEPS_DEB = libuv1-dev libcjson-dev libsodium-dev libcurl4-openssl-dev libmicrohttpd-dev bats bats-support bats-assert pkg-config \
-           jq python3 tcpdump curl prometheus libsqlite3-dev libhiredis-dev redis-server
+           jq python3 tcpdump curl prometheus libsqlite3-dev libhiredis-dev redis-server tmux \
+           munge slurmctld slurmd slurm-client
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
        -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 override CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Ilib \
@@ -43,7 +44,7 @@ endif
 # (instead of "uv.h: No such file"); the targets that install them pass.
 MISSING_PKGS := $(strip $(foreach p,$(PKGS) $(NODE_PKGS),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
 ifneq ($(MISSING_PKGS),)
-ifneq ($(filter-out deps check demo bench bench-actors bench-pg bench-stream bench-workers chaos deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out deps check demo bench bench-actors bench-pg bench-stream bench-workers chaos soak deb clean uninstall,$(or $(MAKECMDGOALS),all)),)
 $(error missing libraries: $(MISSING_PKGS) (pkg-config finds no .pc). Run 'make deps' to install them (Debian), or 'make demo' to install them and run the demo)
 endif
 endif
@@ -160,6 +161,13 @@ chaos: deps
 	$(MAKE) all
 	PATH="$(CURDIR)/bin:$$PATH" bash bench/chaos.sh
 
+# make soak: three nodes under a mixed load for SOAK_SECONDS (600), every
+# daemon's memory and fds sampled; fails unless they stay flat, every
+# answer checks out and nothing is left after the stop (bench/soak.sh).
+soak: deps
+	$(MAKE) all
+	PATH="$(CURDIR)/bin:$$PATH" bash bench/soak.sh
+
 # Install and uninstall: every directory is read when the command runs, so
 # `make && make install PREFIX=/opt/ray` is right, ray.pc included (it is
 # written here, not at build time).  uninstall removes the files install
@@ -231,15 +239,16 @@ clean:
 
 # make fuzz: libFuzzer targets (clang, from Debian) over the parsers that
 # see untrusted bytes: frames, the handshake, the actor protocols, refs and
-# sizes.  Each runs FUZZ_SECONDS (default 600) from the seeds in
+# sizes, and (ops) every op's request validation against a node built
+# in-process, linked with the whole daemon but main.c.  Each runs FUZZ_SECONDS (default 600) from the seeds in
 # t/fuzz/seed/NAME; new finds and any crash go to t/fuzz/work/NAME (not
 # kept).  make fuzz-smoke: 30 s each.
 .PHONY: fuzz fuzz-smoke fuzz-deps fuzz-build
-FUZZ_TARGETS = frame hs proto parse
+FUZZ_TARGETS = frame hs proto parse ops
 FUZZ_CC = clang
 FUZZ_SECONDS ?= 600
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -Iinclude -Ilib -Icmd/ray-node \
+	-fno-sanitize-recover=undefined -Iinclude -Ilib -iquote cmd/ray-node \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_SRC = $(LIB_SRC) cmd/ray-node/proto.c
 
@@ -251,6 +260,14 @@ fuzz-deps: deps
 t/fuzz/bin/%: t/fuzz/%.c $(FUZZ_SRC) include/ray.h lib/rayint.h cmd/ray-node/proto.h
 	@mkdir -p t/fuzz/bin
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(LDLIBS)
+
+# The daemon in-process: nothing it does may start a process, signal one
+# or dial a peer (t/fuzz/ops.c says why each is wrapped).
+FUZZ_WRAP = -Wl,--wrap=uv_spawn -Wl,--wrap=spawn_proc -Wl,--wrap=kill -Wl,--wrap=uv_tcp_connect
+t/fuzz/bin/ops: t/fuzz/ops.c $(LIB_SRC) $(filter-out cmd/ray-node/main.c,$(NODE_SRC)) include/ray.h lib/rayint.h $(wildcard cmd/ray-node/*.h)
+	@mkdir -p t/fuzz/bin
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(NODE_PKGS) 2>/dev/null) -o $@ $< \
+	  $(LIB_SRC) $(filter-out cmd/ray-node/main.c,$(NODE_SRC)) $(FUZZ_WRAP) $(LDLIBS) $(NODE_LDLIBS)
 
 fuzz-build: fuzz-deps
 	$(MAKE) $(addprefix t/fuzz/bin/,$(FUZZ_TARGETS))

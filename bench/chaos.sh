@@ -28,26 +28,21 @@ for tool in ray-node ray-put ray-get ray-submit ray-status; do
 	fi
 done
 
+source "$(dirname "$0")/lib-cluster.sh"
 work=$(mktemp -d /tmp/raychaos.XXXXXX)
-DIRS=() IDS=() ADDRS=()
+WORKER_OPTS=(--cpus "$CPUS")
 say() { printf 'chaos: %s\n' "$*" >&2; }
 now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-field() { sed -n "s/^$1=\\([^;]*\\);.*/\\1/p" <<<"$2"; }
-
 stop_cluster() {
 	local i
-	for ((i = ${#DIRS[@]} - 1; i >= 0; i--)); do
-		RAY_TMPDIR=${DIRS[i]} timeout 30 ray-node stop >/dev/null 2>&1 ||
-			RAY_TMPDIR=${DIRS[i]} timeout 15 ray-node stop --force >/dev/null 2>&1
-	done
+	stop_nodes
 	for i in "${IDS[@]}" "${DEAD_IDS[@]}"; do
 		rm -rf "/dev/shm/ray-$i"
 	done
 	DIRS=() IDS=() ADDRS=()
 }
-DEAD_IDS=()
 cleanup() {
 	[[ -n "${KILLER:-}" ]] && kill "$KILLER" 2>/dev/null
 	stop_cluster
@@ -55,30 +50,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# start_worker I [PORT]: starts node I (a worker) in DIRS[I].
-start_worker() {
-	local out
-	out=$(RAY_TMPDIR=${DIRS[$1]} timeout 30 ray-node start --address "${ADDRS[0]}" \
-		--port "${2:-0}" --cpus "$CPUS") || return 1
-	IDS[$1]=$(field RAY_NODE_ID "$out")
-	ADDRS[$1]=$(field RAY_ADDRESS "$out")
-}
-
-alive_count() {
-	timeout 30 ray-status nodes --json 2>/dev/null | jq '[.[] | select(.state == "ALIVE")] | length'
-}
-
-# wait_alive N: until the head lists N nodes ALIVE (30 s at most).
-wait_alive() {
-	local deadline=$((SECONDS + 30))
-	while ((SECONDS < deadline)); do
-		[[ "$(alive_count)" == "$1" ]] && return 0
-		sleep 0.1
-	done
-	say "the head never listed $1 nodes alive"
-	return 1
-}
 
 start_cluster() {
 	local out i
@@ -96,41 +67,10 @@ start_cluster() {
 	start_worker 1 && start_worker 2 && wait_alive 3
 }
 
-# descendants PID: every process below PID.
-descendants() {
-	local f pid ppid rest q=("$1") cur
-	local -A kids=()
-	for f in /proc/[0-9]*/stat; do
-		read -r pid rest 2>/dev/null <"$f" || continue
-		rest=${rest##*) }
-		read -r _ ppid _ <<<"$rest"
-		kids[$ppid]+=" $pid"
-	done
-	while ((${#q[@]})); do
-		cur=${q[0]}
-		q=("${q[@]:1}")
-		for pid in ${kids[$cur]:-}; do
-			echo "$pid"
-			q+=("$pid")
-		done
-	done
-}
-
-# kill_restart I: SIGKILL node I's daemon and workers, restart it on its port.
-kill_restart() {
-	local i=$1 pid procs port=${ADDRS[$1]##*:} p
-	pid=$(cat "${DIRS[i]}/node-${IDS[i]}/node.pid") || return 1
-	procs=$(descendants "$pid")
-	kill -9 "$pid" $procs 2>/dev/null
-	say "killed node ${IDS[i]} (pid $pid and $(wc -w <<<"$procs") workers) at +$(sub "$T0" "$(now)") s"
-	DEAD_IDS+=("${IDS[i]}")
-	while kill -0 "$pid" 2>/dev/null && [[ $(ps -o stat= -p "$pid") != Z* ]]; do sleep 0.01; done
-	rm -rf "/dev/shm/ray-${IDS[i]}"
-	for p in {1..50}; do
-		start_worker "$i" "$port" && break
-		sleep 0.1
-	done
-	say "restarted it as ${IDS[i]} on port $port at +$(sub "$T0" "$(now)") s"
+# kill_restart I, with the time since the run began.
+kill_restart_timed() {
+	say "at +$(sub "$T0" "$(now)") s:"
+	kill_restart "$1"
 }
 
 # job OUT: the map-reduce; writes the final result and every reducer's
@@ -178,7 +118,7 @@ T0=$(now)
 (
 	for ((k = 1; k <= KILLS; k++)); do
 		sleep "$(awk -v c="$CLEAN" -v k="$k" -v n="$KILLS" 'BEGIN { printf "%.2f", c * 0.8 / (n + 1) }')"
-		kill_restart 1
+		kill_restart_timed 1
 	done
 ) &
 KILLER=$!

@@ -53,6 +53,16 @@ static double jn(const cJSON *o, const char *k)
 	return cJSON_IsNumber(it) ? it->valuedouble : 0;
 }
 
+const char *print_str(const cJSON *o, const char *k)
+{
+	return js(o, k);
+}
+
+double print_num(const cJSON *o, const char *k)
+{
+	return jn(o, k);
+}
+
 static void print_json(const cJSON *j)
 {
 	char *s = cJSON_Print(j);

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 /*
  * Prints a list (a JSON array from libray) on stdout: with as_json the array
  * indented, else one line per item, the view's columns separated by tabs
@@ -19,6 +21,9 @@ void print_fields(const char *json, int as_json);
 void print_summary(const char *json, int as_json);
 /* The cluster summary as Prometheus text. */
 void print_metrics(const char *json);
+/* Member k of o: its string ("-" when absent or not one), its number (0). */
+const char *print_str(const cJSON *o, const char *k);
+double print_num(const cJSON *o, const char *k);
 /* The tasks (ray_list "tasks") as a Chrome trace, one line, into f. */
 void print_timeline(const char *tasks, FILE *f);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "tool.h"
 
 static const char USAGE[] =
@@ -61,6 +62,17 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: cannot create '%s': %s\n", prog, out, strerror(errno));
 			rc = RAY_EUSAGE;
 		}
+	}
+	if (!rc && n > 1 && progress_enabled()) {
+		/* A count while they come in; the fetch below then finds them ready. */
+		unsigned char *ready = calloc(n, 1);
+		int64_t t0 = ray_now_ms();
+		rc = ready ? progress_wait(cl, prog, n, (const char *const *)refs, n, timeout, ready, &err)
+		           : ray_seterr(&err, RAY_EUNREACH, "out of memory");
+		rc = rc < 0 ? rc : 0;
+		if (timeout >= 0)
+			timeout = timeout > ray_now_ms() - t0 ? timeout - (ray_now_ms() - t0) : 0;
+		free(ready);
 	}
 	if (!rc && !dir) {
 		rc = ray_get_to_fd(cl, n, (const char *const *)refs, timeout, fd, &err);

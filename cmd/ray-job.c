@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "follow.h"
 #include "print.h"
 #include "rayint.h"
 #include "tool.h"
@@ -22,7 +23,7 @@ static const char USAGE[] =
 	"usage: ray-job run [--namespace NS] [--env K=V]... [--working-dir DIR|REF] -- COMMAND [ARG...]\n"
 	"       ray-job submit [--namespace NS] [--env K=V]... [--working-dir DIR|REF] -- COMMAND [ARG...]\n"
 	"       ray-job status [--json] JOB\n"
-	"       ray-job logs JOB\n"
+	"       ray-job logs [--follow] JOB\n"
 	"       ray-job stop JOB\n"
 	"       ray-job list [--json]\n"
 	"options:\n"
@@ -32,6 +33,8 @@ static const char USAGE[] =
 	"  --working-dir DIR|REF        run, submit: the default --working-dir of the job's tasks\n"
 	"                               and actors\n"
 	"  --json                       status, list: JSON\n"
+	"  -f, --follow                 logs: print the output as it grows until the job ends,\n"
+	"                               then exit 0 (succeeded), 1 (failed) or 7 (stopped)\n"
 	"  --help                       print this help and exit 0\n"
 	"  --version                    print the version and exit 0\n";
 
@@ -168,7 +171,7 @@ static int cmd_submit(ray_client *cl, char **argv, const char *ns, const jobdef 
 	return tool_finish(prog, 0);
 }
 
-static int cmd_query(ray_client *cl, const char *cmd, const char *job, int json)
+static int cmd_query(ray_client *cl, const char *cmd, const char *job, int json, int follow)
 {
 	ray_err err = { 0, "" };
 	char *out = NULL;
@@ -189,6 +192,10 @@ static int cmd_query(ray_client *cl, const char *cmd, const char *job, int json)
 			puts(cJSON_IsString(st) ? st->valuestring : "UNKNOWN");
 			cJSON_Delete(j);
 		}
+	} else if (!strcmp(cmd, "logs") && follow) {
+		int code = 0;
+		if (!(rc = follow_log(cl, prog, job, 1, &code, &err)))
+			return tool_finish(prog, code);
 	} else if (!strcmp(cmd, "logs")) {
 		rc = ray_job_logs(cl, job, &out, &len, &kept, &err);
 		if (!rc && !kept)
@@ -210,11 +217,12 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "namespace", required_argument, 0, 'n' }, { "json", no_argument, 0, 'j' },
 		{ "env", required_argument, 0, 'e' }, { "working-dir", required_argument, 0, 'w' },
+		{ "follow", no_argument, 0, 'f' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	const char *cmd, *ns = NULL;
 	jobdef d;
-	int c, rc, json = 0, runs;
+	int c, rc, json = 0, follow = 0, runs;
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
@@ -236,8 +244,13 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f", lo, NULL)) != -1) {
 		switch (c) {
+		case 'f':
+			if (strcmp(cmd, "logs"))
+				return tool_usage(prog, USAGE, "--follow is for logs%s", "");
+			follow = 1;
+			break;
 		case 'n':
 			if (!runs)
 				return tool_usage(prog, USAGE, "--namespace is for run and submit%s", "");
@@ -282,7 +295,7 @@ int main(int argc, char **argv)
 	else if (runs)
 		rc = cmd_submit(cl, argv + optind, ns, &d);
 	else
-		rc = cmd_query(cl, cmd, argv[optind], json);
+		rc = cmd_query(cl, cmd, argv[optind], json, follow);
 	ray_client_free(cl);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "print.h"
+#include "progress.h"
 #include "tool.h"
 
 static const char USAGE[] =
@@ -75,8 +76,15 @@ int main(int argc, char **argv)
 	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
 		return tool_fail(prog, rc, &err);
 	if (!strcmp(cmd, "create")) {
+		if (!nowait && progress_enabled()) {
+			char what[128];
+			snprintf(what, sizeof(what), "waiting for %d bundle%s to be placed (%s)", argc - optind,
+			         argc - optind > 1 ? "s" : "", strategy ? strategy : "PACK");
+			progress_say(prog, what);
+		}
 		rc = ray_pg_create(cl, strategy, name, (size_t)(argc - optind), (const char *const *)(argv + optind),
 		                   !nowait, timeout, id, &err);
+		progress_clear();
 		if (id[0])
 			puts(id);
 	} else if (!strcmp(cmd, "remove")) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "tool.h"
 
 static const char USAGE[] =
@@ -63,7 +64,11 @@ int main(int argc, char **argv)
 		return tool_fail(prog, rc, &err);
 	}
 	for (i = 0; i < (nfiles < 0 ? 1 : nfiles) && !rc; i++) {
-		rc = ray_put_fd(cl, fds[i], ref, &err);
+		progress_put *pp;
+		/* On a terminal, a big input's bytes and rate as they go. */
+		int from = progress_put_start(prog, fds[i], &pp);
+		rc = ray_put_fd(cl, from, ref, &err);
+		progress_put_stop(pp);
 		if (!rc)
 			puts(ref);
 	}

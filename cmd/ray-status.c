@@ -6,20 +6,26 @@
 #include <getopt.h>
 #include <stdlib.h>
 
+#include "follow.h"
 #include "print.h"
+#include "top.h"
 #include "tool.h"
 
 static const char USAGE[] =
 	"usage: ray-status\n"
 	"       ray-status nodes|tasks|actors|objects|pgs|jobs|workers [--json] [--state S] [--limit N]\n"
-	"       ray-status logs ID\n"
+	"       ray-status logs [--follow] ID\n"
+	"       ray-status top [--interval SEC]\n"
 	"       ray-status timeline [-o FILE]\n"
 	"       ray-status metrics\n"
 	"options:\n"
 	"  --json                       JSON: an object (summary) or an array (lists)\n"
 	"  --state S                    only items in state S (any case)\n"
 	"  --limit N                    only the newest N items, after --state\n"
+	"  --interval SEC               top: redraw every SEC seconds (default 1)\n"
 	"  -o, --output FILE            timeline: write the trace to FILE\n"
+	"  -f, --follow                 logs: print the log as it grows until the task ends,\n"
+	"                               then exit with its status (as ray-get would)\n"
 	"  --help                       print this help and exit 0\n"
 	"  --version                    print the version and exit 0\n";
 
@@ -97,18 +103,19 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "json", no_argument, 0, 'j' }, { "state", required_argument, 0, 's' },
 		{ "limit", required_argument, 0, 'l' }, { "output", required_argument, 0, 'o' },
+		{ "follow", no_argument, 0, 'f' }, { "interval", required_argument, 0, 'i' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 }
 	};
 	const char *what = "summary", *state = NULL, *out = NULL, *id = NULL;
-	int json = 0, c, rc;
+	int json = 0, follow = 0, code = 0, c, rc;
 	uint64_t limit = 0;
-	int64_t lim = -1;
+	int64_t lim = -1, interval = -1;
 	ray_client *cl;
 	ray_err err = { 0, "" };
 
 	ray_std_fds();
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:f", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 's': state = optarg; break;
@@ -118,6 +125,11 @@ int main(int argc, char **argv)
 			lim = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
 			break;
 		case 'o': out = optarg; break;
+		case 'f': follow = 1; break;
+		case 'i':
+			if (ray_parse_seconds(optarg, &interval) || interval < 100)
+				return tool_usage(prog, USAGE, "bad --interval '%s': want seconds, at least 0.1", optarg);
+			break;
 		default: return tool_std_opt(prog, USAGE, c, argc, argv);
 		}
 	}
@@ -130,17 +142,27 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return tool_usage(prog, USAGE, "unexpected argument '%s'", argv[optind]);
+	if (follow && strcmp(what, "logs"))
+		return tool_usage(prog, USAGE, "--follow is for logs%s", "");
+	if (json && !strcmp(what, "top"))
+		return tool_usage(prog, USAGE, "--json is not for top: use the summary or a list%s", "");
+	if (interval >= 0 && strcmp(what, "top"))
+		return tool_usage(prog, USAGE, "--interval is for top%s", "");
 	if (!is_list(what) && strcmp(what, "summary") && strcmp(what, "logs") &&
-	    strcmp(what, "timeline") && strcmp(what, "metrics"))
+	    strcmp(what, "timeline") && strcmp(what, "metrics") && strcmp(what, "top"))
 		return tool_usage(prog, USAGE, "unknown view '%s'", what);
 	if ((rc = ray_connect(&cl, NULL, NULL, &err)))
 		return tool_fail(prog, rc, &err);
-	if (!strcmp(what, "logs"))
+	if (!strcmp(what, "logs") && follow)
+		rc = follow_log(cl, prog, id, 0, &code, &err);
+	else if (!strcmp(what, "logs"))
 		rc = logs(cl, id, &err);
+	else if (!strcmp(what, "top"))
+		rc = top_run(cl, interval < 0 ? 1000 : interval, &err);
 	else if (!strcmp(what, "timeline"))
 		rc = timeline(cl, out, &err);
 	else
 		rc = show(cl, what, state, lim, json, &err);
 	ray_client_free(cl);
-	return rc ? tool_fail(prog, rc, &err) : tool_finish(prog, 0);
+	return rc ? tool_fail(prog, rc, &err) : tool_finish(prog, code);
 }

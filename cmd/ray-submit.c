@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
+#include "progress.h"
 #include "taskopt.h"
 
 static const char USAGE[] =
@@ -154,7 +155,10 @@ static int run(ray_client *cl, const ray_task_opts *o, char **cmd, char **lines,
 			                refs + done * nr, warning, sizeof(warning), err);
 			if (!rc)
 				done += k;
+			if (nlines > BATCH_CHUNK && progress_enabled())
+				progress_show(prog, done, nlines, "submitted");
 		}
+		progress_clear();
 	}
 	if (!rc && warning[0])
 		fprintf(stderr, "%s: warning: %s\n", prog, warning);
@@ -166,7 +170,15 @@ static int run(ray_client *cl, const ray_task_opts *o, char **cmd, char **lines,
 		for (i = 0; i < done * nr; i++)
 			rv[i] = refs[i];
 		fflush(stdout);
-		rc = ray_get_to_fd(cl, done * nr, rv, -1, 1, err);
+		if (batch && done * nr > 1 && progress_enabled()) {
+			unsigned char *ready = calloc(done * nr, 1);
+			rc = ready ? progress_wait(cl, prog, done * nr, rv, done * nr, -1, ready, err)
+			           : ray_seterr(err, RAY_EUNREACH, "out of memory");
+			rc = rc < 0 ? rc : 0;
+			free(ready);
+		}
+		if (!rc)
+			rc = ray_get_to_fd(cl, done * nr, rv, -1, 1, err);
 		free(rv);
 	}
 	free(refs);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
+#include "progress.h"
 #include "tool.h"
 
 static const char USAGE[] =
@@ -55,7 +56,10 @@ int main(int argc, char **argv)
 		return tool_fail(prog, rc, &err);
 	}
 	ready = calloc(n ? n : 1, 1);
-	rc = ray_wait(cl, n, (const char *const *)refs, (size_t)k, timeout, ready, &err);
+	if (n > 1 && progress_enabled() && ready)
+		rc = progress_wait(cl, prog, n, (const char *const *)refs, (size_t)k, timeout, ready, &err);
+	else
+		rc = ray_wait(cl, n, (const char *const *)refs, (size_t)k, timeout, ready, &err);
 	if (rc >= 0 || rc == RAY_ETIMEOUT)
 		for (i = 0; i < n; i++)
 			if (ready[i])

@@ -324,6 +324,24 @@ int ray_store_stats(ray_client *c, char **json, ray_err *err);
  * hold any bytes). */
 int ray_logs(ray_client *c, const char *id, char **data, size_t *len, ray_err *err);
 
+/* Where a followed log stands after one ray_logs_follow call. */
+typedef struct ray_log_pos {
+	int ended;     /* the task, actor or job has ended: its log is complete */
+	int code;      /* once ended, its exit status: 0 success, else as ray-get of
+	                * its result gives it (1, 4, 6, 7; 5 for an actor; a job:
+	                * 1 failed, 7 stopped) */
+	int kept;      /* jobs: 0 when run by ray-job run (no log on the node) */
+	uint64_t size; /* the log's length when read */
+} ray_log_pos;
+/*
+ * The bytes of a log from offset on, at most 1 MiB a call (*data malloc'd,
+ * caller frees), for following it: call again from offset + *len until
+ * pos->ended and *len is 0.  id is a task id, ref or actor id, or with job
+ * a job id (its driver's output, as ray_job_logs).
+ */
+int ray_logs_follow(ray_client *c, const char *id, int job, uint64_t offset, char **data,
+                    size_t *len, ray_log_pos *pos, ray_err *err);
+
 /* ---- generic request (for programs that speak docs/protocol.md) ---- */
 
 /*

@@ -6,7 +6,7 @@
 
 #include "rayint.h"
 
-static int job_id_valid(const char *id, ray_err *err)
+int ray_job_id_check(const char *id, ray_err *err)
 {
 	size_t i, n = id ? strlen(id) : 0;
 
@@ -136,7 +136,7 @@ int ray_job_start(ray_client *c, const char *const *argv, const char *ns, int su
 	cJSON_Delete(req);
 	if (!rc) {
 		got = rj_str(reply, "job_id");
-		if (job_id_valid(got, NULL))
+		if (ray_job_id_check(got, NULL))
 			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply: no job id");
 		else
 			snprintf(id, RAY_ID_MAX + 1, "%s", got);
@@ -158,7 +158,7 @@ int ray_job_set_pid(ray_client *c, const char *id, long pid, ray_err *err)
 	cJSON *req;
 	int rc;
 
-	if ((rc = job_id_valid(id, err)))
+	if ((rc = ray_job_id_check(id, err)))
 		return rc;
 	req = job_req("job_pid", id);
 	cJSON_AddNumberToObject(req, "pid", (double)pid);
@@ -170,7 +170,7 @@ int ray_job_end(ray_client *c, const char *id, int exit_code, int sig, ray_err *
 	cJSON *req;
 	int rc;
 
-	if ((rc = job_id_valid(id, err)))
+	if ((rc = ray_job_id_check(id, err)))
 		return rc;
 	req = job_req("job_end", id);
 	cJSON_AddNumberToObject(req, "exit_code", exit_code);
@@ -182,7 +182,7 @@ int ray_job_stop(ray_client *c, const char *id, ray_err *err)
 {
 	int rc;
 
-	if ((rc = job_id_valid(id, err)))
+	if ((rc = ray_job_id_check(id, err)))
 		return rc;
 	return job_call(c, job_req("job_stop", id), NULL, err);
 }
@@ -193,7 +193,7 @@ int ray_job_status(ray_client *c, const char *id, char **json, ray_err *err)
 	int rc;
 
 	*json = NULL;
-	if ((rc = job_id_valid(id, err)))
+	if ((rc = ray_job_id_check(id, err)))
 		return rc;
 	rc = job_call(c, job_req("job_status", id), &reply, err);
 	if (!rc) {
@@ -232,7 +232,7 @@ int ray_job_logs(ray_client *c, const char *id, char **data, size_t *len, int *k
 
 	*data = NULL;
 	*len = 0;
-	if ((rc = job_id_valid(id, err)))
+	if ((rc = ray_job_id_check(id, err)))
 		return rc;
 	req = job_req("job_logs", id);
 	rc = ray_call(c, req, NULL, 0, 30000, &reply, &b, err);

@@ -133,19 +133,19 @@ int ray_store_stats(ray_client *c, char **json, ray_err *err)
 	return list_call(c, list_req("store_stats"), NULL, json, err);
 }
 
-int ray_logs(ray_client *c, const char *id, char **data, size_t *len, ray_err *err)
+/* Sends a logs request (frees it); *data gets the bytes, *reply (when
+ * not NULL) the JSON part. */
+static int logs_call(ray_client *c, cJSON *req, char **data, size_t *len, cJSON **reply,
+                     ray_err *err)
 {
-	cJSON *req = list_req("logs");
 	rbuf b = { 0 };
 	int rc;
 
 	*data = NULL;
 	*len = 0;
-	if (!req || !cJSON_AddStringToObject(req, "id", id)) {
-		cJSON_Delete(req);
+	if (!req)
 		return ray_seterr(err, RAY_EUNREACH, "out of memory");
-	}
-	rc = ray_call(c, req, NULL, 0, LIST_TIMEOUT_MS, NULL, &b, err);
+	rc = ray_call(c, req, NULL, 0, LIST_TIMEOUT_MS, reply, &b, err);
 	cJSON_Delete(req);
 	if (!rc) {
 		*data = b.p ? b.p : calloc(1, 1);
@@ -155,5 +155,51 @@ int ray_logs(ray_client *c, const char *id, char **data, size_t *len, ray_err *e
 			rc = ray_seterr(err, RAY_EUNREACH, "out of memory");
 	}
 	rbuf_release(&b);
+	return rc;
+}
+
+int ray_logs(ray_client *c, const char *id, char **data, size_t *len, ray_err *err)
+{
+	cJSON *req = list_req("logs");
+
+	if (req && !cJSON_AddStringToObject(req, "id", id)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return logs_call(c, req, data, len, NULL, err);
+}
+
+int ray_logs_follow(ray_client *c, const char *id, int job, uint64_t offset, char **data,
+                    size_t *len, ray_log_pos *pos, ray_err *err)
+{
+	cJSON *req = list_req(job ? "job_logs" : "logs"), *reply = NULL;
+	const cJSON *code;
+	int rc;
+
+	memset(pos, 0, sizeof(*pos));
+	pos->kept = 1;
+	*data = NULL;
+	*len = 0;
+	if (job && (rc = ray_job_id_check(id, err))) {
+		cJSON_Delete(req);
+		return rc;
+	}
+	if (req && (!cJSON_AddStringToObject(req, job ? "job_id" : "id", id) ||
+	            !cJSON_AddNumberToObject(req, "offset", (double)offset))) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	rc = logs_call(c, req, data, len, &reply, err);
+	if (!rc) {
+		code = cJSON_GetObjectItemCaseSensitive(reply, "code");
+		pos->ended = rj_bool(reply, "ended");
+		pos->code = cJSON_IsNumber(code) ? (int)code->valuedouble : 0;
+		pos->size = (uint64_t)rj_int(reply, "size", 0);
+		if (job)
+			pos->kept = rj_bool(reply, "kept");
+		if (pos->code < 0 || pos->code > 10)
+			pos->code = 1;
+	}
+	cJSON_Delete(reply);
 	return rc;
 }

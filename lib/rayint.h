@@ -156,6 +156,10 @@ int ray_latest_session(char *buf, size_t len, ray_err *err);
 
 int64_t ray_now_ms(void);
 
+/* job.c: 0 when id is a job id (8 lowercase hex digits), else RAY_EUSAGE
+ * with err filled. */
+int ray_job_id_check(const char *id, ray_err *err);
+
 /* sys.c: whole reads and writes (retrying EINTR; -1 with errno set),
  * mkdir -p, a small file written at once, rm -rf, CLOCK_REALTIME in ms. */
 int ray_write_all(int fd, const void *buf, size_t n);

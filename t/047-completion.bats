@@ -31,6 +31,7 @@ complete_line() {
 	assert_line nodes
 	assert_line metrics
 	assert_line timeline
+	assert_line top
 	run complete_line ray-pg r
 	assert_output remove
 	run complete_line ray-node start --metr

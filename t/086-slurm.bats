@@ -1,86 +1,197 @@
 #!/usr/bin/env bats
-# share/slurm, against stand-ins for sbatch, srun, scontrol and scancel
-# (no Slurm daemons here): the batch script makes a cluster, runs the
-# script with its exit status and cleans up; ray-slurm-up's job joins a
-# node of the wanted CPUs labelled with its job id; ray-slurm-down
-# cancels that job.
+# share/slurm and ray-autoscale against a real single-host Slurm: this
+# file starts munged, slurmctld and slurmd (Debian's munge, slurmctld,
+# slurmd, slurm-client; make deps installs them) with their own key,
+# config, ports and spool under its temporary directory, and stops them
+# at the end.  Jobs run here, as the user who runs the tests.
+#
+#  - sbatch share/slurm/ray-cluster.sbatch: the job runs a head and the
+#    user's script with the cluster; the job's exit status is the
+#    script's; nothing is left behind;
+#  - ray-slurm-up: a Slurm job of the wanted shape that joins a node
+#    labelled with its job id; ray-slurm-down cancels it and the node goes;
+#  - ray-autoscale --up ray-slurm-up --down ray-slurm-down: a task too big
+#    for the head gets a Slurm node, runs, and the idle node is given back.
 
 load lib/helpers
 
 SLURM="$BATS_TEST_DIRNAME/../share/slurm"
 
-setup() {
-	FAKE=$BATS_TEST_TMPDIR/fake
-	mkdir -p "$FAKE"
-	JOB=$((RANDOM + 100000))
-	export FAKE JOB
-	cat > "$FAKE/scontrol" <<-'SH'
-	#!/bin/sh
-	[ "$1 $2" = "show hostnames" ] && echo localhost
-	SH
-	# sbatch: run --wrap in the background as job $JOB, print the id.
-	cat > "$FAKE/sbatch" <<-'SH'
-	#!/bin/bash
-	printf '%s\n' "$@" > "$FAKE/sbatch.args"
-	for a; do
-		case $a in
-		--wrap=*) wrap=${a#--wrap=} ;;
-		--cpus-per-task=*) cpus=${a#--cpus-per-task=} ;;
-		esac
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+slurm_idle() {
+	[[ "$(sinfo -h -o %t 2>/dev/null)" == idle ]]
+}
+
+setup_file() {
+	local d=$BATS_FILE_TMPDIR/slurm host p1 p2
+	for t in munged slurmctld slurmd sbatch scontrol; do
+		command -v "$t" >/dev/null || return 0  # each test says so (skip)
 	done
-	SLURM_JOB_ID=$JOB SLURM_CPUS_PER_TASK=$cpus setsid bash -c "$wrap" > "$FAKE/job.out" 2>&1 3>&- &
-	echo $! > "$FAKE/job.pid"
-	echo "$JOB"
-	SH
-	cat > "$FAKE/scancel" <<-'SH'
-	#!/bin/sh
-	printf '%s\n' "$@" > "$FAKE/scancel.args"
-	kill -TERM "$(cat "$FAKE/job.pid")"
-	SH
-	chmod +x "$FAKE"/*
-	export PATH=$FAKE:$PATH
+	host=$(hostname)
+	mkdir -p "$d/state" "$d/spool"
+	chmod 0755 "$BATS_FILE_TMPDIR" "$d"
+	head -c 1024 /dev/urandom >"$d/munge.key"
+	chmod 0400 "$d/munge.key"
+	munged -F -f --socket="$d/munge.sock" --key-file="$d/munge.key" --pid-file="$d/munged.pid" \
+		--log-file="$d/munged.log" --seed-file="$d/munged.seed" >"$d/munged.out" 2>&1 3>&- &
+	echo $! >"$d/munged.child"
+	wait_for -t 20 test -S "$d/munge.sock"
+	p1=$(free_port)
+	p2=$(free_port)
+	# config_overrides: slurmd takes the CPUs and memory below as given,
+	# so a 3-CPU job fits whatever this host has.
+	cat >"$d/slurm.conf" <<-CONF
+	ClusterName=raytest
+	SlurmctldHost=$host(127.0.0.1)
+	SlurmUser=$(id -un)
+	SlurmdUser=$(id -un)
+	SlurmctldPort=$p1
+	SlurmdPort=$p2
+	AuthType=auth/munge
+	AuthInfo=socket=$d/munge.sock
+	CredType=cred/munge
+	StateSaveLocation=$d/state
+	SlurmdSpoolDir=$d/spool
+	SlurmctldPidFile=$d/slurmctld.pid
+	SlurmdPidFile=$d/slurmd.pid
+	SlurmctldLogFile=$d/slurmctld.log
+	SlurmdLogFile=$d/slurmd.log
+	SlurmdParameters=config_overrides
+	ProctrackType=proctrack/linuxproc
+	TaskPlugin=task/none
+	MpiDefault=none
+	SchedulerType=sched/builtin
+	SelectType=select/cons_tres
+	SelectTypeParameters=CR_CPU_Memory
+	ReturnToService=2
+	JobAcctGatherType=jobacct_gather/none
+	AccountingStorageType=accounting_storage/none
+	JobCompType=jobcomp/none
+	KillWait=5
+	NodeName=$host NodeAddr=127.0.0.1 CPUs=8 RealMemory=8000 State=UNKNOWN
+	PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+	CONF
+	export SLURM_CONF=$d/slurm.conf
+	slurmctld -D -i -f "$SLURM_CONF" >"$d/slurmctld.out" 2>&1 3>&- &
+	echo $! >"$d/slurmctld.child"
+	slurmd -D -f "$SLURM_CONF" >"$d/slurmd.out" 2>&1 3>&- &
+	echo $! >"$d/slurmd.child"
+	wait_for -t 60 slurm_idle
+}
+
+teardown_file() {
+	local d=$BATS_FILE_TMPDIR/slurm f pid
+	[[ -n "${SLURM_CONF:-}" ]] || return 0
+	squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null
+	wait_for -t 30 bash -c '[[ -z "$(squeue -h 2>/dev/null)" ]]' || true
+	for f in slurmd slurmctld munged; do
+		[[ -f "$d/$f.child" ]] || continue
+		pid=$(cat "$d/$f.child")
+		kill -TERM "$pid" 2>/dev/null
+		wait_for -t 20 proc_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+setup() {
+	[[ -n "${SLURM_CONF:-}" ]] || skip "Slurm is not installed (make deps installs munge, slurmctld, slurmd, slurm-client)"
+	AS_PID=
+	# Jobs write slurm-JOB.out where they were submitted.
+	cd "$BATS_TEST_TMPDIR" || return 1
 }
 
 teardown() {
-	[[ -f "$FAKE/job.pid" ]] && kill -TERM "$(cat "$FAKE/job.pid")" 2>/dev/null
-	RAY_TMPDIR=/tmp/ray-$(id -u)-$JOB timeout 30 ray-node stop >/dev/null 2>&1
-	rm -rf "/tmp/ray-$(id -u)-$JOB"
+	[[ -n "${AS_PID:-}" ]] && kill -TERM "$AS_PID" 2>/dev/null
+	# Jobs of this test: cancelled, and their nodes' sessions gone.
+	squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null
+	wait_for -t 30 bash -c '[[ -z "$(squeue -h 2>/dev/null)" ]]' || true
+	rm -rf /tmp/ray-"$(id -u)"-[0-9]*.slurmtest 2>/dev/null
 	stop_all
 }
 
-@test "slurm: the batch script starts the head, runs the script with the cluster, passes its status, cleans up" {
-	local port
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	SLURM_JOB_ID=$JOB SLURM_JOB_NODELIST=localhost SLURM_SUBMIT_DIR=$BATS_TEST_TMPDIR RAY_PORT=$port \
-		RAY_NODE_OPTS="--cpus 2" RAY_TEST_TIMEOUT=90 \
-		run_ray 0 bash "$SLURM/ray-cluster.sbatch" sh -c 'ray-submit -- echo hello | ray-get; echo "$RAY_ADDRESS"'
-	assert_line hello
-	assert_line "127.0.0.1:$port"
-	[[ ! -e "/tmp/ray-$(id -u)-$JOB" && ! -e "$BATS_TEST_TMPDIR/.ray-$JOB" ]]
-	SLURM_JOB_ID=$JOB SLURM_JOB_NODELIST=localhost SLURM_SUBMIT_DIR=$BATS_TEST_TMPDIR RAY_PORT=$port \
-		RAY_TEST_TIMEOUT=90 run_ray 3 bash "$SLURM/ray-cluster.sbatch" sh -c 'exit 3'
+# job_state JOB: its JobState word (COMPLETED, FAILED, CANCELLED...).
+job_state() {
+	scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'
 }
 
-@test "slurm: ray-slurm-up's job joins a node of the wanted CPUs; ray-slurm-down cancels it" {
-	command -v jq >/dev/null || skip "jq is not installed"
+job_in() {
+	[[ "$(job_state "$1")" =~ ^($2)$ ]]
+}
+
+@test "slurm: sbatch ray-cluster.sbatch runs a head and the script with the cluster; the job's status is the script's" {
+	local port job out=$BATS_TEST_TMPDIR/job.out
+	port=$(free_port)
+	job=$(sbatch --parsable -N 1 --chdir="$BATS_TEST_TMPDIR" -o "$out" \
+		--export=ALL,RAY_PORT="$port",RAY_NODE_OPTS="--cpus 2" \
+		"$SLURM/ray-cluster.sbatch" sh -c 'ray-submit -- echo hello | ray-get; echo "addr=$RAY_ADDRESS"')
+	[[ "$job" =~ ^[0-9]+$ ]]
+	wait_for -t 120 job_in "$job" COMPLETED
+	run cat "$out"
+	assert_line hello
+	assert_line "addr=127.0.0.1:$port"
+	run scontrol show job "$job"
+	assert_output --partial "ExitCode=0:0"
+	# The job's token directory and node session are gone.
+	[[ ! -e "$BATS_TEST_TMPDIR/.ray-$job" && ! -e "/tmp/ray-$(id -u)-$job" ]]
+	# A failing script fails the job with its code.
+	job=$(sbatch --parsable -N 1 --chdir="$BATS_TEST_TMPDIR" -o "$out.2" \
+		--export=ALL,RAY_PORT="$(free_port)",RAY_NODE_OPTS="--cpus 1" \
+		"$SLURM/ray-cluster.sbatch" sh -c 'exit 3')
+	wait_for -t 120 job_in "$job" FAILED
+	run scontrol show job "$job"
+	assert_output --partial "ExitCode=3:0"
+}
+
+@test "slurm: ray-slurm-up's job is of the wanted shape and joins; ray-slurm-down cancels it and the node leaves" {
 	start_node --cpus 1
-	RAY_AUTOSCALE_CPUS=3 RAY_AUTOSCALE_MEMORY=1073741824 run_ray 0 "$SLURM/ray-slurm-up"
-	assert_output "$JOB"
-	run cat "$FAKE/sbatch.args"
-	assert_line --cpus-per-task=3
-	assert_line --mem=1024M
+	RAY_AUTOSCALE_CPUS=3 RAY_AUTOSCALE_MEMORY=268435456 run_ray 0 "$SLURM/ray-slurm-up"
+	local job=$output id
+	[[ "$job" =~ ^[0-9]+$ ]]
+	run scontrol show job "$job"
+	assert_output --regexp 'NumCPUs=3 '
+	assert_output --regexp 'MinMemoryNode=256M'
 	labelled() {
-		ray-status nodes --json | jq -e --arg j "$JOB" \
+		ray-status nodes --json | jq -e --arg j "$job" \
 			'.[] | select(.labels.slurm_job == $j and .resources_total.CPU == 3 and .state == "ALIVE")' >/dev/null
 	}
-	wait_for -t 60 labelled
-	local id
-	id=$(ray-status nodes --json | jq -r --arg j "$JOB" '.[] | select(.labels.slurm_job == $j) | .node_id')
+	wait_for -t 90 labelled
+	wait_for -t 10 job_in "$job" RUNNING
+	id=$(ray-status nodes --json | jq -r --arg j "$job" '.[] | select(.labels.slurm_job == $j) | .node_id')
+	run_ray 0 ray-submit --node "$id" --get -- sh -c 'echo "on $RAY_NODE_ID"'
+	assert_output "on $id"
 	RAY_NODE_ID=$id run_ray 0 "$SLURM/ray-slurm-down"
-	run cat "$FAKE/scancel.args"
-	assert_line "$JOB"
+	# SIGTERM to the job: the node stops cleanly (exit 0; 0:15 should
+	# the signal reach the step first), never by an abort (0:6).
+	wait_for -t 60 job_in "$job" 'COMPLETED|CANCELLED|FAILED'
+	run scontrol show job "$job"
+	assert_output --regexp 'ExitCode=0:(0|15)([^0-9]|$)'
 	gone() { ! ray-status nodes --state ALIVE | grep -q "^$id"; }
 	wait_for -t 30 gone
-	RAY_NODE_ID=$RAY_NODE_ID run_ray 1 "$SLURM/ray-slurm-down"
-	assert_regex "$stderr" "was not started by Slurm"
+	[[ ! -e "/tmp/ray-$(id -u)-$job/node-$id/node.pid" ]]
+}
+
+@test "slurm: ray-autoscale gets a Slurm node for a task too big for the head and gives it back when idle" {
+	start_node --cpus 1
+	ray-autoscale --up "$SLURM/ray-slurm-up" --down "$SLURM/ray-slurm-down" --interval 0.2 \
+		--max-nodes 2 --cooldown 1 --idle-timeout 2 >"$BATS_TEST_TMPDIR/actions" \
+		2>"$BATS_TEST_TMPDIR/autoscale.err" 3>&- &
+	AS_PID=$!
+	RAY_TEST_PIDS+=("$AS_PID")
+	run_ray 0 ray-submit --cpus 2 -- sh -c 'echo "big on $RAY_NODE_ID"'
+	local ref=$output
+	RAY_TEST_TIMEOUT=120 run_ray 0 ray-get "$ref"
+	assert_output --regexp '^big on [0-9a-f]{16}$'
+	[[ "$output" != "big on $RAY_NODE_ID" ]]
+	run grep -cE $'^up\tinfeasible\tCPUS=2\t' "$BATS_TEST_TMPDIR/actions"
+	assert_output 1
+	# Idle: the autoscaler's --down cancels the Slurm job; one node is left.
+	wait_for -t 90 grep -qE $'^down\t' "$BATS_TEST_TMPDIR/actions"
+	wait_for -t 60 bash -c '[[ -z "$(squeue -h 2>/dev/null)" ]]'
+	wait_for -t 30 bash -c '[[ $(ray-status nodes --state ALIVE | wc -l) -eq 1 ]]'
+	kill -TERM "$AS_PID"
+	wait "$AS_PID" || true
+	AS_PID=
 }

@@ -36,6 +36,12 @@ static int ndeath_hooks, ntick_hooks;
 static void (*change_hook)(void);
 static cJSON *(*share_provide)(void);
 static void (*share_merge)(const cJSON *table);
+static void (*store_fill)(rstore *out);
+
+void cluster_on_store(void (*fill)(rstore *out))
+{
+	store_fill = fill;
+}
 
 void cluster_on_death(cluster_death_fn fn)
 {
@@ -133,8 +139,54 @@ static void self_refresh(void)
 	s->avail = N->avail;
 	s->total = N->total;
 	s->nqueued = (int64_t)N->nqueued;
+	if (store_fill)
+		store_fill(&s->store);
 	s->last_ms = ray_now_ms();
 	s->alive = 1;
+}
+
+static cJSON *rstore_raw(const rstore *s)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(j, "n", (double)s->objects);
+	cJSON_AddNumberToObject(j, "b", (double)s->object_bytes);
+	cJSON_AddNumberToObject(j, "u", (double)s->used);
+	cJSON_AddNumberToObject(j, "c", (double)s->capacity);
+	cJSON_AddNumberToObject(j, "s", (double)s->spilled);
+	return j;
+}
+
+static uint64_t count_of(const cJSON *j, const char *key)
+{
+	int64_t v = rj_int(j, key, 0);
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/* A peer's numbers: absent, malformed or negative fields read as 0. */
+static void rstore_from_raw(rstore *s, const cJSON *j)
+{
+	memset(s, 0, sizeof(*s));
+	if (!cJSON_IsObject(j))
+		return;
+	s->objects = count_of(j, "n");
+	s->object_bytes = count_of(j, "b");
+	s->used = count_of(j, "u");
+	s->capacity = count_of(j, "c");
+	s->spilled = count_of(j, "s");
+}
+
+cJSON *rstore_json(const rstore *s)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(j, "objects", (double)s->objects);
+	cJSON_AddNumberToObject(j, "object_bytes", (double)s->object_bytes);
+	cJSON_AddNumberToObject(j, "used_bytes", (double)s->used);
+	cJSON_AddNumberToObject(j, "capacity_bytes", (double)s->capacity);
+	cJSON_AddNumberToObject(j, "spilled_bytes", (double)s->spilled);
+	return j;
 }
 
 static cJSON *rnode_raw(const rnode *r)
@@ -150,6 +202,7 @@ static cJSON *rnode_raw(const rnode *r)
 	cJSON_AddItemToObject(j, "total", res_to_json_raw(&r->total));
 	cJSON_AddItemToObject(j, "avail", res_to_json_raw(&r->avail));
 	cJSON_AddNumberToObject(j, "nqueued", (double)r->nqueued);
+	cJSON_AddItemToObject(j, "store", rstore_raw(&r->store));
 	cJSON_AddNumberToObject(j, "start_time", r->start_time);
 	cJSON_AddNumberToObject(j, "end_time", r->end_time);
 	return j;
@@ -171,6 +224,7 @@ static int rnode_from_raw(rnode *r, const cJSON *j)
 	r->nqueued = rj_int(j, "nqueued", 0);
 	res_from_json_raw(&r->total, cJSON_GetObjectItemCaseSensitive(j, "total"));
 	res_from_json_raw(&r->avail, cJSON_GetObjectItemCaseSensitive(j, "avail"));
+	rstore_from_raw(&r->store, cJSON_GetObjectItemCaseSensitive(j, "store"));
 	{
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "start_time");
 		const cJSON *et = cJSON_GetObjectItemCaseSensitive(j, "end_time");
@@ -295,6 +349,9 @@ static void send_heartbeat(void)
 	cJSON_AddStringToObject(req, "node_id", N->id);
 	cJSON_AddItemToObject(req, "avail", res_to_json_raw(&N->avail));
 	cJSON_AddNumberToObject(req, "nqueued", (double)N->nqueued);
+	self_refresh();
+	if (view_self())
+		cJSON_AddItemToObject(req, "store", rstore_raw(&view_self()->store));
 	if (!peer_request(p, req, NULL, 0, on_heartbeat, NULL)) {
 		N->hb_inflight = 1;
 		N->hb_sent_ms = ray_now_ms();
@@ -463,6 +520,7 @@ cJSON *rnode_json(const rnode *r)
 	cJSON_AddItemToObject(j, "resources_total", res_json(&r->total));
 	cJSON_AddItemToObject(j, "resources_available", res_json(&r->avail));
 	cJSON_AddNumberToObject(j, "pending_tasks", (double)r->nqueued);
+	cJSON_AddItemToObject(j, "store", rstore_json(&r->store));
 	cJSON_AddNumberToObject(j, "start_time", r->start_time);
 	if (!r->alive)
 		cJSON_AddNumberToObject(j, "end_time", r->end_time);
@@ -517,6 +575,7 @@ void op_cluster(conn *c, uint32_t id, cJSON *req)
 		}
 		res_from_json_raw(&cur->avail, cJSON_GetObjectItemCaseSensitive(req, "avail"));
 		cur->nqueued = rj_int(req, "nqueued", 0);
+		rstore_from_raw(&cur->store, cJSON_GetObjectItemCaseSensitive(req, "store"));
 		cur->last_ms = ray_now_ms();
 		metrics_n.heartbeats_received++;
 		r = cJSON_CreateObject();

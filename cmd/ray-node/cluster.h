@@ -25,6 +25,9 @@ void cluster_on_death(cluster_death_fn fn);
 void cluster_on_tick(void (*fn)(void));
 void cluster_on_change(void (*fn)(void));
 void cluster_share(cJSON *(*provide)(void), void (*merge)(const cJSON *table));
+/* How this node's store numbers reach its heartbeats (store_status.c). */
+void cluster_on_store(void (*fill)(rstore *out));
+cJSON *rstore_json(const rstore *s);
 int proxy_to_head(conn *c, uint32_t id, cJSON *req, void (*hook)(cJSON *reply));
 void proxy_to(conn *c, uint32_t id, cJSON *req, const char *addr, void (*hook)(cJSON *reply));
 #endif

@@ -25,6 +25,7 @@
 #include "job.h"
 #include "state.h"
 #include "launch.h"
+#include "logread.h"
 #include "server.h"
 #include "store.h"
 #include "workdir.h"
@@ -33,7 +34,6 @@
 #define MAX_JOBS 10000
 #define MAX_ARGV 4096
 #define STOP_GRACE_MS 5000
-#define LOG_MAX (64u << 20)
 
 extern char **environ;
 
@@ -601,48 +601,36 @@ static void jop_stop(conn *c, uint32_t id, cJSON *req)
 	conn_reply(c, id, r, NULL, 0);
 }
 
+/* A job's exit status for a follower: 0 succeeded, 7 stopped, 1 failed. */
+static int job_end_code(const job *j)
+{
+	return j->status == J_SUCCEEDED ? 0 : j->status == J_STOPPED ? -RAY_ECANCEL : -RAY_EFAILED;
+}
+
 static void jop_logs(conn *c, uint32_t id, cJSON *req)
 {
 	job *j = req_job(c, id, req);
-	char path[PATH_MAX + 64], *buf;
-	struct stat sb;
-	off_t off = 0;
-	ssize_t n = -1;
+	int64_t offset = log_req_offset(req);
+	char path[PATH_MAX + 64];
 	cJSON *r;
-	int fd;
 
 	if (!j)
 		return;
+	if (offset == -2) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad offset: want a byte count");
+		return;
+	}
 	r = cJSON_CreateObject();
 	cJSON_AddBoolToObject(r, "kept", j->submitted);
+	cJSON_AddBoolToObject(r, "ended", !job_live(j));
+	if (!job_live(j))
+		cJSON_AddNumberToObject(r, "code", job_end_code(j));
 	if (!j->submitted) {
 		conn_reply(c, id, r, NULL, 0);
 		return;
 	}
 	job_log_path(j, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		conn_reply(c, id, r, NULL, 0);
-		return;
-	}
-	if (fstat(fd, &sb) == 0 && sb.st_size > (off_t)LOG_MAX)
-		off = sb.st_size - (off_t)LOG_MAX;
-	buf = malloc(LOG_MAX);
-	if (buf) {
-		size_t got = 0;
-		while (got < LOG_MAX) {
-			ssize_t k = pread(fd, buf + got, LOG_MAX - got, off + (off_t)got);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				break;
-			got += (size_t)k;
-		}
-		n = (ssize_t)got;
-	}
-	close(fd);
-	conn_reply(c, id, r, buf, n > 0 ? (size_t)n : 0);
-	free(buf);
+	log_reply(c, id, r, path, offset);
 }
 
 void op_job(conn *c, uint32_t id, cJSON *req)

@@ -30,6 +30,7 @@
 #include "spill.h"
 #include "state.h"
 #include "store.h"
+#include "store_status.h"
 #include "stream.h"
 #include "task.h"
 #include "transfer.h"
@@ -185,5 +186,6 @@ void node_wire(void)
 	metrics_on.render = metrics_text;
 	cluster_on_change(sched_run);
 	cluster_share(pg_table_json, pg_merge_table);
+	cluster_on_store(store_totals);
 }
 

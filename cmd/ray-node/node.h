@@ -162,12 +162,19 @@ struct conn {
 	conn *prev, *next;
 	int resume_queued;
 	int refs;                 /* deferred replies that still point here */
+	int handles_open;         /* closing: the stream and the timer not yet closed */
 	conn *rprev, *rnext;      /* queue of connections to resume */
 	char *put_path;           /* owned; a put_part in progress */
 	int put_fd;
 	char put_ref[RAY_REF_MAX + 1];
 	obj **held; int nheld, capheld; /* pinned while the peer reads their files (array owned) */
 };
+
+/* A node's object store in numbers, as its heartbeat carries them. */
+typedef struct rstore {
+	uint64_t objects, object_bytes; /* ready objects held here (copies count) */
+	uint64_t used, capacity, spilled; /* bytes */
+} rstore;
 
 /* A node as the cluster view knows it (the head's table, copied to all). */
 typedef struct rnode {
@@ -176,6 +183,7 @@ typedef struct rnode {
 	int alive, is_head, pid;
 	char labels[1024];
 	res total, avail;
+	rstore store;
 	int64_t last_ms, nqueued;
 	double start_time, end_time;
 } rnode;

@@ -111,21 +111,20 @@ void conn_unref(conn *c)
 		conn_release(c);
 }
 
+/* The stream and the timer close side by side; the second to finish
+ * frees c (unless a deferred reply still holds it).  Both are closing
+ * from the start, so a stop that closes every open handle
+ * (node_close_handles) passes them by. */
 static void on_closed(uv_handle_t *h)
 {
 	conn *c = h->data;
 
+	if (--c->handles_open > 0)
+		return;
 	c->closing = 2;
 	if (c->refs > 0)
 		return;
 	conn_release(c);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-	conn *c = h->data;
-
-	uv_close(&c->u.h, on_closed);
 }
 
 /* The modules' hooks for a connection that went away, run in the order
@@ -153,7 +152,9 @@ static void run_close_hooks(void)
 		closed_head = c->next;
 		for (i = 0; i < nclose_hooks; i++)
 			close_hooks[i](c);
-		uv_close((uv_handle_t *)&c->auth_timer, on_timer_closed);
+		c->handles_open = 2;
+		uv_close((uv_handle_t *)&c->auth_timer, on_closed);
+		uv_close(&c->u.h, on_closed);
 	}
 }
 
@@ -526,6 +527,31 @@ static void on_connection(uv_stream_t *srv, int status)
 	send_hs(c);
 	uv_timer_start(&c->auth_timer, on_auth_timeout, AUTH_TIMEOUT_MS, 0);
 	uv_read_start(&c->u.s, on_alloc, on_read);
+}
+
+int server_adopt(int fd)
+{
+	conn *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return UV_ENOMEM;
+	c->put_fd = -1;
+	if ((rc = uv_pipe_init(N->loop, &c->u.pipe, 0))) {
+		free(c);
+		return rc;
+	}
+	c->u.h.data = c;
+	uv_timer_init(N->loop, &c->auth_timer);
+	c->auth_timer.data = c;
+	DL_PUSH_H(N->conns, c, prev, next);
+	nconns++;
+	c->authed = 1;
+	if ((rc = uv_pipe_open(&c->u.pipe, fd)) || (rc = uv_read_start(&c->u.s, on_alloc, on_read))) {
+		conn_close(c);
+		return rc;
+	}
+	return 0;
 }
 
 int server_start(node *n, ray_err *err)

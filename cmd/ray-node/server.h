@@ -6,6 +6,10 @@
 
 int server_start(node *n, ray_err *err);
 void server_stop(node *n);
+/* Serves requests on fd (one end of a socketpair) as an authenticated
+ * connection, with no handshake: for t/fuzz/ops.c, which feeds frames
+ * through the op table in-process; the daemon never calls it. */
+int server_adopt(int fd);
 void conn_reply(conn *c, uint32_t req_id, cJSON *reply, const void *data, size_t dlen);
 void conn_reply_err(conn *c, uint32_t req_id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -14,6 +14,7 @@
 #include "actor.h"
 #include "cluster.h"
 #include "job.h"
+#include "logread.h"
 #include "peer.h"
 #include "pg.h"
 #include "place.h"
@@ -25,8 +26,6 @@
 #include "store_status.h"
 #include "stream.h"
 #include "task.h"
-
-#define LOG_MAX (64u << 20)
 
 static cJSON *labels_json(void)
 {
@@ -297,8 +296,7 @@ static void summary(cJSON *r)
 {
 	cJSON *d, *shapes;
 	task *t;
-	obj *o;
-	uint64_t nobj = 0, bytes = 0;
+	rstore mine;
 	int counts[T_CANCELLED + 1] = { 0 }, i;
 
 	cJSON_AddItemToObject(r, "node", node_json());
@@ -335,17 +333,25 @@ static void summary(cJSON *r)
 	}
 	actors_demands(shapes);
 	cJSON_AddNumberToObject(r, "pending_tasks", (double)N->nqueued);
-	for (o = N->ohead; o; o = o->next)
-		if (o->state == OBJ_READY) {
-			nobj++;
-			bytes += o->size;
+	/* The store line is the cluster's: every live node's last heartbeat
+	 * (this node's own numbers now). */
+	{
+		rstore sum = { 0 };
+		store_totals_now(&mine);
+		view_self()->store = mine;
+		for (i = 0; i < N->nview; i++) {
+			const rstore *s = &N->view[i].store;
+			if (!N->view[i].alive)
+				continue;
+			sum.objects += s->objects;
+			sum.object_bytes += s->object_bytes;
+			sum.used += s->used;
+			sum.capacity += s->capacity;
+			sum.spilled += s->spilled;
 		}
-	d = cJSON_AddObjectToObject(r, "store");
-	cJSON_AddNumberToObject(d, "objects", (double)nobj);
-	cJSON_AddNumberToObject(d, "object_bytes", (double)bytes);
-	cJSON_AddNumberToObject(d, "used_bytes", (double)N->store_used);
-	cJSON_AddNumberToObject(d, "capacity_bytes", (double)N->store_cap);
-	cJSON_AddNumberToObject(d, "spilled_bytes", (double)store_spilled_bytes());
+		cJSON_AddItemToObject(r, "store", rstore_json(&sum));
+		cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(r, "node"), "store", rstore_json(&mine));
+	}
 }
 
 void op_status(conn *c, uint32_t id, cJSON *req)
@@ -420,52 +426,71 @@ void op_status(conn *c, uint32_t id, cJSON *req)
 	conn_reply(c, id, r, NULL, 0);
 }
 
+/* A task's exit status as ray-get of its result gives it (0..10), or -1
+ * while it has not ended. */
+static int task_end_code(const task *t)
+{
+	const obj *o = t->rets && t->num_returns > 0 ? t->rets[0] : NULL;
+
+	if (t->state == T_FINISHED)
+		return 0;
+	if (t->state == T_CANCELLED)
+		return -RAY_ECANCEL;
+	if (t->state == T_FAILED)
+		return o && o->state == OBJ_ERROR && o->err_code < 0 ? -o->err_code : -RAY_EFAILED;
+	return -1;
+}
+
 void op_logs(conn *c, uint32_t id, cJSON *req)
 {
 	const char *want = rj_str(req, "id");
+	int64_t offset = log_req_offset(req);
 	char tid[RAY_ID_MAX + 1], path[PATH_MAX + 64];
-	struct stat st;
-	char *buf;
-	off_t off = 0;
-	ssize_t n;
-	int fd;
+	cJSON *r;
+	task *t;
+	actor *a;
+	int code;
 
 	if (!want || !ray_ref_valid(want)) {
 		conn_reply_err(c, id, RAY_EUSAGE, "bad id '%.80s': want a task id or ref", want ? want : "");
+		return;
+	}
+	if (offset == -2) {
+		conn_reply_err(c, id, RAY_EUSAGE, "bad offset: want a byte count");
 		return;
 	}
 	snprintf(tid, sizeof(tid), "%s", want);
 	if (!task_find(tid) && !actor_owns_id(tid) && strlen(tid) > 2 * RAY_NODEID_LEN) {
 		tid[2 * RAY_NODEID_LEN] = '\0';  /* a ref: its task id prefix */
 	}
-	if (!task_find(tid) && !actor_owns_id(tid) && !pool_owns_id(tid)) {
+	t = task_find(tid);
+	a = t ? NULL : actor_find(tid);
+	if (!t && !a && !pool_owns_id(tid)) {
 		conn_reply_err(c, id, RAY_ENOTFOUND, "unknown task, actor or worker '%s'", want);
 		return;
 	}
 	{
 		/* A task running on another node: its log is there until it ends. */
-		task *t = task_find(tid);
-		rnode *r = t && t->exec_node[0] && t->state < T_FINISHED ? view_find(t->exec_node) : NULL;
-		if (r && r->alive) {
+		rnode *rn = t && t->exec_node[0] && t->state < T_FINISHED ? view_find(t->exec_node) : NULL;
+		if (rn && rn->alive) {
 			cJSON *fw = cJSON_CreateObject();
 			cJSON_AddStringToObject(fw, "op", "logs");
 			cJSON_AddStringToObject(fw, "id", tid);
-			proxy_to(c, id, fw, r->addr, NULL);
+			if (offset >= 0)
+				cJSON_AddNumberToObject(fw, "offset", (double)offset);
+			proxy_to(c, id, fw, rn->addr, NULL);
 			cJSON_Delete(fw);
 			return;
 		}
 	}
+	/* Whether it ended is known before the read, so a follower that
+	 * sees "ended" and no more bytes has read the whole log. */
+	r = cJSON_CreateObject();
+	/* A pooled worker's log is followed while the worker lives. */
+	code = t ? task_end_code(t) : a && a->state == A_DEAD ? -RAY_EACTOR : -1;
+	cJSON_AddBoolToObject(r, "ended", code >= 0);
+	if (code >= 0)
+		cJSON_AddNumberToObject(r, "code", code);
 	snprintf(path, sizeof(path), "%s/%s.err", N->logdir, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		conn_reply(c, id, cJSON_CreateObject(), NULL, 0);
-		return;
-	}
-	if (fstat(fd, &st) == 0 && st.st_size > (off_t)LOG_MAX)
-		off = st.st_size - (off_t)LOG_MAX;
-	buf = malloc(LOG_MAX);
-	n = buf ? pread(fd, buf, LOG_MAX, off) : -1;
-	close(fd);
-	conn_reply(c, id, cJSON_CreateObject(), buf, n > 0 ? (size_t)n : 0);
-	free(buf);
+	log_reply(c, id, r, path, offset);
 }

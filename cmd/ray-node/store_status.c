@@ -3,6 +3,8 @@
  * object store.  Kept apart from the store itself so that adding a field
  * to a report never touches the code that moves bytes.
  */
+#include <string.h>
+
 #include "node.h"
 #include "server.h"
 #include "spill.h"
@@ -44,6 +46,39 @@ cJSON *obj_json(obj *o)
 	if (o->producer)
 		cJSON_AddStringToObject(j, "task_id", o->producer->id);
 	return j;
+}
+
+static rstore last;
+static int64_t last_ms;
+
+static void totals(rstore *out, int fresh)
+{
+	int64_t now = ray_now_ms();
+	obj *o;
+
+	if (fresh || !last_ms || now - last_ms >= 500 || now < last_ms) {
+		memset(&last, 0, sizeof(last));
+		for (o = N->ohead; o; o = o->next)
+			if (o->state == OBJ_READY && !o->remote && !o->doomed) {
+				last.objects++;
+				last.object_bytes += o->size;
+			}
+		last.spilled = store_spilled_bytes();
+		last_ms = now;
+	}
+	last.used = N->store_used;
+	last.capacity = N->store_cap;
+	*out = last;
+}
+
+void store_totals(rstore *out)
+{
+	totals(out, 0);
+}
+
+void store_totals_now(rstore *out)
+{
+	totals(out, 1);
 }
 
 void op_store_ls(conn *c, uint32_t id, cJSON *req)

@@ -93,11 +93,27 @@ void task_unpin_deps(task *t)
 }
 
 /* Drops the oldest finished tasks' records once history is long. */
+/* The history kept, MAX_HISTORY unless RAY_TASK_HISTORY (a count, read
+ * once) says less: make soak keeps it small, so that a full history does
+ * not hide a leak. */
+static size_t history_max(void)
+{
+	static size_t max;
+	uint64_t v;
+	const char *e;
+
+	if (!max) {
+		e = getenv("RAY_TASK_HISTORY");
+		max = e && !ray_parse_uint(e, &v) && v > 0 && v < MAX_HISTORY ? (size_t)v : MAX_HISTORY;
+	}
+	return max;
+}
+
 void prune_history(void)
 {
 	task *t = N->thead, *next;
 
-	while (N->ntasks > MAX_HISTORY && t) {
+	while (N->ntasks > history_max() && t) {
 		int i;
 		next = t->next;
 		if (t->state >= T_FINISHED && !t->proc_live && !t->pw) {
