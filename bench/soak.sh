@@ -30,8 +30,8 @@
 # warm-up (the first quarter), the median of the last third of samples
 # may exceed that of the first third by SOAK_RSS_SLACK_KB (8192) of memory
 # and SOAK_FD_SLACK (8) fds.  The daemons keep RAY_TASK_HISTORY (1000)
-# finished tasks each, so their task history fills during the warm-up
-# instead of growing through the run.  Exit 0 on PASS.
+# finished tasks and RAY_ACTOR_HISTORY (100) dead actors each, so their
+# histories fill during the warm-up instead of growing through the run.  Exit 0 on PASS.
 set -u
 
 SECS=${SOAK_SECONDS:-600}
@@ -40,6 +40,7 @@ KILL_EVERY=${SOAK_KILL_EVERY:-$((SECS / 4))}
 RSS_SLACK=${SOAK_RSS_SLACK_KB:-8192}
 FD_SLACK=${SOAK_FD_SLACK:-8}
 export RAY_TASK_HISTORY=${SOAK_HISTORY:-1000}
+export RAY_ACTOR_HISTORY=${SOAK_ACTOR_HISTORY:-100}
 export RAY_NODE_DEAD_TIMEOUT=2
 
 for tool in ray-node ray-put ray-get ray-submit ray-status ray-actor ray-store jq sha256sum; do

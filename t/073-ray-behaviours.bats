@@ -228,3 +228,36 @@ EOF
 	wait_for proc_gone "$akid"
 	wait_for proc_gone "$tkid"
 }
+
+dead_listed() {
+	[[ $(ray-actor list --json | jq '[.[] | select(.state == "DEAD")] | length') == "$1" ]]
+}
+
+@test "dead actors past RAY_ACTOR_HISTORY are forgotten: the newest stay DEAD (exit 5), older ones are unknown (exit 10)" {
+	RAY_ACTOR_HISTORY=3 start_node
+	local ids=() i pid
+	for i in 1 2 3 4 5 6; do
+		run_ray 0 ray-actor create -- cat
+		ids+=("$output")
+	done
+	run_ray 0 ray-actor kill "${ids[@]}"
+	wait_for -t 10 dead_listed 3
+	run_ray 0 ray-actor list --json
+	assert_equal "$(jq -r '.[].actor_id' <<<"$output" | sort | tr '\n' ' ')" \
+		"$(printf '%s\n' "${ids[@]:3}" | sort | tr '\n' ' ')"
+	run_ray 0 ray-actor call "${ids[5]}" x
+	run_ray 5 ray-get "$output"
+	assert_regex "$stderr" "dead"
+	run_ray 10 ray-actor call "${ids[0]}" x
+	# A live actor is never forgotten, however many die after it.
+	run_ray 0 ray-actor create -- cat
+	local live=$output
+	for i in 1 2 3 4; do
+		run_ray 0 ray-actor create -- cat
+		run_ray 0 ray-actor kill "$output"
+	done
+	wait_for -t 10 dead_listed 3
+	run_ray 0 ray-actor call "$live" hello
+	run_ray 0 ray-get "$output"
+	assert_output hello
+}

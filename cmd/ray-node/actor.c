@@ -38,6 +38,7 @@
 actor_hooks actor_on;
 
 #define STOP_GRACE_MS 2000
+#define ACTOR_HISTORY 1000      /* dead actors kept known */
 
 static map by_id, by_name;
 static actor *ahead, *atail;
@@ -507,27 +508,98 @@ void actors_stop_all(void)
 	}
 }
 
+void actor_free(actor *a)
+{
+	ray_strv_free(a->argv);
+	ray_strv_free(a->env);
+	free(a->workdir);
+	free(a->name);
+	free(a->ns);
+	free(a->key);
+	free(a->cause);
+	cJSON_Delete(a->spec);
+	free(a->shape.labels);
+	free(a->shape.prefer);
+	rbuf_release(&a->rx);
+	free(a);
+}
+
 void actors_free_all(void)
 {
 	while (ahead) {
 		actor *a = ahead;
 		ahead = a->next;
-		ray_strv_free(a->argv);
-		ray_strv_free(a->env);
-		free(a->workdir);
-		free(a->name);
-		free(a->ns);
-		free(a->key);
-		free(a->cause);
-		cJSON_Delete(a->spec);
-		free(a->shape.labels);
-		free(a->shape.prefer);
-		rbuf_release(&a->rx);
-		free(a);
+		actor_free(a);
 	}
 	atail = NULL;
 	map_release(&by_id);
 	map_release(&by_name);
+}
+
+/* How many dead actors stay known: ACTOR_HISTORY unless RAY_ACTOR_HISTORY
+ * (a count, read once) says less (make soak keeps it small, so that a full
+ * history does not hide a leak). */
+static size_t dead_max(void)
+{
+	static size_t max;
+	uint64_t v;
+	const char *e;
+
+	if (!max) {
+		e = getenv("RAY_ACTOR_HISTORY");
+		max = e && !ray_parse_uint(e, &v) && v > 0 && v < ACTOR_HISTORY ? (size_t)v : ACTOR_HISTORY;
+	}
+	return max;
+}
+
+/* What a finished call's record points at once its actor is forgotten:
+ * such a record only asks whether it was an actor call. */
+static actor forgotten = { .state = A_DEAD };
+
+/* A dead actor with nothing of it left open, and no call waiting on it. */
+static int actor_quiet(const actor *a)
+{
+	return a->state == A_DEAD && !a->nhandles && !a->timer_live && !a->eof_live &&
+	       !a->qhead && !a->fhead && !a->holding;
+}
+
+/* Forgets the oldest dead actors past dead_max(): each kept about 6.5 KB
+ * for good, here and on the head, which a long run of short-lived actors
+ * turned into a leak.  Calls to a forgotten actor get exit 10 (unknown),
+ * as Ray's GCS forgets destroyed actors past its cache. */
+void actors_prune(void)
+{
+	size_t ndead = 0, drop;
+	actor *a, *next;
+	task *t;
+	int any = 0;
+
+	for (a = ahead; a; a = a->next)
+		ndead += a->state == A_DEAD;
+	if (ndead <= dead_max())
+		return;
+	drop = ndead - dead_max();
+	for (a = ahead; a && drop; a = a->next)
+		if (actor_quiet(a)) {
+			a->forget = 1;
+			any = 1;
+			drop--;
+		}
+	if (!any)
+		return;
+	for (t = N->thead; t; t = t->next)
+		if (t->act && t->act->forget)
+			t->act = &forgotten;
+	for (a = ahead; a; a = next) {
+		next = a->next;
+		if (!a->forget)
+			continue;
+		map_del(&by_id, a->id);
+		if (a->key && map_get(&by_name, a->key) == a)
+			map_del(&by_name, a->key);
+		DL_REMOVE(ahead, atail, a, prev, next);
+		actor_free(a);
+	}
 }
 
 
@@ -591,12 +663,7 @@ static actor *instance_new(const cJSON *j, ray_err *err)
 	if (!a->argv || !a->argv[0] || !a->ns) {
 		if (!err->code)
 			ray_seterr(err, RAY_EUSAGE, "bad actor command");
-		ray_strv_free(a->argv);
-		ray_strv_free(a->env);
-		free(a->workdir);
-		free(a->name);
-		free(a->ns);
-		free(a);
+		actor_free(a);
 		return NULL;
 	}
 	return a;
@@ -624,13 +691,7 @@ void actor_op_host(conn *c, uint32_t id, cJSON *req)
 		if (N->stopping || !pool || !res_fits(&a->req, pool)) {
 			conn_reply_err(c, id, RAY_ERESOURCE, "node %s has not the resources free for actor %s",
 			               N->id, a->id);
-			a->next = NULL;
-			ray_strv_free(a->argv);
-			ray_strv_free(a->env);
-			free(a->workdir);
-			free(a->name);
-			free(a->ns);
-			free(a);
+			actor_free(a);
 			return;
 		}
 		actor_add(a);

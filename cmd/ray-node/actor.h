@@ -54,6 +54,7 @@ typedef struct actor {
 	char node[RAY_NODEID_LEN + 1]; /* where the process runs; "" not placed */
 	int placed;               /* head: the host took it (calls may go there) */
 	int instance;             /* this node hosts it for the head's directory */
+	int forget;               /* actors_prune: about to be freed */
 	cJSON *spec;              /* head: the create request (owned), for the state store */
 	struct actor *prev, *next;
 } actor;
@@ -86,6 +87,8 @@ actor *actor_find(const char *id);
 actor *actor_by_key(const char *key);   /* "ns\x1fname" */
 actor *actors_first(void);              /* then ->next */
 void actor_add(actor *a);
+/* Frees a record that is in no table (or is being taken out of them). */
+void actor_free(actor *a);
 /* Takes its resources from its pool and starts it: 0, or -1 when they
  * are not free here. */
 int actor_take(actor *a);
@@ -96,6 +99,8 @@ void actor_stop(actor *a, const char *cause, int graceful);
 void actor_restart_now(actor *a);
 void actors_stop_all(void);
 void actors_free_all(void);
+/* Forgets the oldest dead actors past the history kept (on the tick). */
+void actors_prune(void);
 /* actor_host, actor_stop: what the head asks of the node that hosts. */
 void actor_op_host(conn *c, uint32_t id, cJSON *req);
 void actor_op_stop(conn *c, uint32_t id, cJSON *req);

@@ -370,20 +370,6 @@ static actor *dir_build(const cJSON *req, int saved, ray_err *err)
 	return a;
 }
 
-static void dir_discard(actor *a)
-{
-	ray_strv_free(a->argv);
-	ray_strv_free(a->env);
-	free(a->workdir);
-	free(a->name);
-	free(a->ns);
-	free(a->key);
-	free(a->shape.labels);
-	free(a->shape.prefer);
-	cJSON_Delete(a->spec);
-	free(a);
-}
-
 /* ---- the durable directory (the head's state store) ---- */
 
 /* The head writes an actor's record before it answers for a change; a dead
@@ -425,7 +411,7 @@ static void on_saved_actor(void *ud, const char *key, const cJSON *v)
 	snprintf(a->id, sizeof(a->id), "%s", key);
 	snprintf(a->shape.id, sizeof(a->shape.id), "%s", a->id);
 	if (a->key && actor_by_key(a->key)) {
-		dir_discard(a);
+		actor_free(a);
 		return;
 	}
 	snprintf(a->node, sizeof(a->node), "%s", where && strlen(where) <= RAY_NODEID_LEN ? where : "");
@@ -476,7 +462,7 @@ static void op_create(conn *c, uint32_t id, cJSON *req)
 			conn_reply_err(c, id, RAY_EUSAGE,
 			               "actor name '%s' is taken in namespace '%s' (use --get-if-exists)", a->name, a->ns);
 		}
-		dir_discard(a);
+		actor_free(a);
 		return;
 	}
 	ray_random_hex(rnd, 8);

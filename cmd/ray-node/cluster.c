@@ -29,7 +29,7 @@ static unsigned ticks;
 
 /* The parts above the cluster hear of it through hooks that node.c
  * registers, so that this file calls no one above it. */
-#define MAX_HOOKS 8
+#define MAX_HOOKS 16
 static cluster_death_fn death_hooks[MAX_HOOKS];
 static void (*tick_hooks[MAX_HOOKS])(void);
 static int ndeath_hooks, ntick_hooks;

@@ -182,6 +182,7 @@ void node_wire(void)
 	cluster_on_tick(transfer_tick);
 	cluster_on_tick(actor_route_tick);
 	cluster_on_tick(actor_exec_tick);
+	cluster_on_tick(actors_prune);
 	cluster_on_tick(metrics_tick);
 	metrics_on.render = metrics_text;
 	cluster_on_change(sched_run);
