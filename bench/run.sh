@@ -161,8 +161,8 @@ bench_tasks() {
 	say "   ray-submit --batch | ray-get: median $o s of ${ours[*]}"
 	say "   xargs -P $NPROC sh -c:        median $x s of ${xa[*]}"
 	say "   (the node daemon itself used $(fix "$(calc "$cpu * 1000000 / ($REPS * $NTASKS)")" 0) us of CPU per task)"
-	row "a tasks vs xargs" "$(fix "$o")s" "$(fix "$x")s" "$(fix "$(calc "$x / $o")" 2)" ">=0.75" \
-		"$(ge "$(calc "$x / $o")" 0.75 && echo PASS || echo MISS)"
+	row "a tasks vs xargs" "$(fix "$o")s" "$(fix "$x")s" "$(fix "$(calc "$x / $o")" 2)" ">=0.9" \
+		"$(ge "$(calc "$x / $o")" 0.9 && echo PASS || echo MISS)"
 
 	if have_dask; then
 		local dout
@@ -294,8 +294,10 @@ bench_small() {
 	REDIS_PID=""
 	sleep 0.1
 	rm -rf "$d"
-	row "c 100B put/get seq vs redis -P1" "${seq:-?}/s" "${peer1}/s" "$(fix "$(calc "${seq:-0} / $peer1")" 2)" "-" "-"
-	row "c 100B put/get x16 vs redis -P16" "${pipe:-?}/s" "${peer16}/s" "$(fix "$(calc "${pipe:-0} / $peer16")" 2)" "-" "-"
+	row "c 100B put/get seq vs redis -P1" "${seq:-?}/s" "${peer1}/s" "$(fix "$(calc "${seq:-0} / $peer1")" 2)" ">=1" \
+		"$(ge "$(calc "${seq:-0} / $peer1")" 1 && echo PASS || echo MISS)"
+	row "c 100B put/get x16 vs redis -P16" "${pipe:-?}/s" "${peer16}/s" "$(fix "$(calc "${pipe:-0} / $peer16")" 2)" ">=1" \
+		"$(ge "$(calc "${pipe:-0} / $peer16")" 1 && echo PASS || echo MISS)"
 }
 
 # ---- d) one task, start to finish -------------------------------------

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "rayint.h"
+#include "xxh64.h"
 
 #define CHUNK (4u << 20)
 
@@ -60,7 +61,7 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 				rbuf_release(&data);
 				return ray_seterr(err, RAY_EUSAGE, "object too large for an inline put");
 			}
-			cJSON_AddItemToArray(sizes, cJSON_CreateNumber((double)lens[done]));
+			cJSON_AddItemToArray(sizes, rj_uint_item(lens[done]));
 			if (rbuf_append(&data, bufs[done], lens[done])) {
 				cJSON_Delete(req);
 				rbuf_release(&data);
@@ -550,6 +551,54 @@ static int is_spilled(const cJSON *o)
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "spilled"));
 }
 
+/* Copies a spilled object from its spill file on this host (named in the
+ * get reply with its sum; docs/protocol.md, 4a) to fd, checking the header
+ * and the sum of every byte: 0; -1 when the file cannot be used (the node
+ * then restores the object, and turns a corrupt one into an error); -2
+ * when fd could not be written.  Used for files of their own only
+ * (ray_get_to_dir), which a failed check can start again. */
+static int copy_spill(const cJSON *o, uint64_t size, int fd)
+{
+	const char *path = rj_str(o, "spill"), *hex = rj_str(o, "sum");
+	unsigned char hdr[RAY_SPILL_HDR];
+	uint64_t want, h = 0, off = 0, hsize = 0, hsum = 0;
+	struct stat sb;
+	char *buf = NULL, *end;
+	int in, rc = -1, i;
+
+	if (!path || !hex || strlen(hex) != 16)
+		return -1;
+	want = strtoull(hex, &end, 16);
+	if (*end || (in = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(in, &sb) || (uint64_t)sb.st_size != size + RAY_SPILL_HDR ||
+	    ray_read_full(in, (char *)hdr, RAY_SPILL_HDR) != RAY_SPILL_HDR ||
+	    memcmp(hdr, RAY_SPILL_MAGIC, 8) || !(buf = malloc(RAY_SUM_BLOCK)))
+		goto out;
+	for (i = 0; i < 8; i++) {
+		hsize = hsize << 8 | hdr[8 + i];
+		hsum = hsum << 8 | hdr[16 + i];
+	}
+	if (hsize != size || hsum != want)
+		goto out;
+	while (off < size) {
+		size_t n = size - off < RAY_SUM_BLOCK ? (size_t)(size - off) : RAY_SUM_BLOCK;
+		if (ray_read_full(in, buf, n) != (ssize_t)n)
+			goto out;
+		h = ray_sum_block(h, buf, n, off);
+		if (write_full(fd, buf, n)) {
+			rc = -2;
+			goto out;
+		}
+		off += n;
+	}
+	rc = h == want ? 0 : -1;
+out:
+	free(buf);
+	close(in);
+	return rc;
+}
+
 /*
  * One get for all refs, then each object in order.  Objects the node has
  * spilled come back marked, and each is then asked for alone, which
@@ -585,6 +634,26 @@ static int get_out_part(ray_client *c, size_t n, const char *const *refs, int64_
 		 * have been spilled since: ask for it alone. */
 		if (!spilled && path && ray_client_store(c) && access(path, F_OK) && errno == ENOENT)
 			spilled = 1;
+		if (spilled && k->dir && ray_client_store(c) && rj_str(o, "spill")) {
+			/* Straight from the spill file: no restore into the store
+			 * (a copy more, and room the store may not have). */
+			int cs;
+			fd = sink_open(k, refs[i], err);
+			if (fd < 0) {
+				rc = fd;
+				break;
+			}
+			cs = copy_spill(o, (uint64_t)rj_int(o, "size", 0), fd);
+			if (cs == -2)
+				rc = ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno));
+			rc = sink_close(k, fd, refs[i], rc, err);
+			if (rc)
+				break;
+			if (cs == 0)
+				continue;
+			/* Not usable: the node restores it (sink_open starts the
+			 * file again). */
+		}
 		if (spilled) {
 			cJSON *req = cJSON_CreateObject(), *a;
 			int npf = 0;

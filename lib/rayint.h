@@ -81,6 +81,13 @@ int ray_sec_seal(ray_sec *s, const void *buf, size_t n, rbuf *out);
 /* Opens the whole records at the head of in (consumed) onto out;
  * RAY_EUNREACH for one that does not open or is over the limit. */
 int ray_sec_open(ray_sec *s, rbuf *in, rbuf *out);
+/* The record at the head of buf[0..len): 1 when it is all there (its plain
+ * length in *plen, its whole length in *rlen), 0 when more is needed,
+ * RAY_EUNREACH when its length is bad.  Opens nothing. */
+int ray_sec_next(const ray_sec *s, const char *buf, size_t len, size_t *plen, size_t *rlen);
+/* Opens that one record into dst (room for its *plen bytes), the next
+ * in order: 0, or RAY_EUNREACH when it does not open. */
+int ray_sec_open_one(ray_sec *s, const char *rec, size_t rlen, void *dst);
 void ray_sec_wipe(ray_sec *s);
 /* Whether this CPU runs libsodium's AES-256-GCM. */
 int ray_sec_aes_ok(void);
@@ -201,6 +208,12 @@ const char *ray_fmt_size(uint64_t n, char *buf, size_t len);
 /* JSON helpers that tolerate a NULL or wrong-typed item. */
 const char *rj_str(const cJSON *o, const char *key);
 int64_t rj_int(const cJSON *o, const char *key, int64_t dflt);
+/* A whole number as a JSON item, for the per-object fields of busy
+ * frames (sizes, offsets): cJSON 1.7.15 prints every number with "%1.15g"
+ * and reads it back with sscanf to check it, a tenth of a small put's or
+ * get's CPU; this one is written once as digits (a raw item). */
+cJSON *rj_uint_item(uint64_t v);
+void rj_add_uint(cJSON *o, const char *key, uint64_t v);
 int rj_bool(const cJSON *o, const char *key);
 
 /* Client request: sends req (+data), waits for the reply with that id.

@@ -68,48 +68,59 @@ int ray_sec_seal(ray_sec *s, const void *buf, size_t n, rbuf *out)
 	return 0;
 }
 
+int ray_sec_next(const ray_sec *s, const char *buf, size_t len, size_t *plen, size_t *rlen)
+{
+	uint32_t l;
+
+	if (len < REC_HDR)
+		return 0;
+	memcpy(&l, buf, REC_HDR);
+	l = ntohl(l);
+	if (l < TAG_LEN || l > RAY_REC_MAX + TAG_LEN || s->nrx == UINT64_MAX)
+		return RAY_EUNREACH;
+	if (len - REC_HDR < (size_t)l)
+		return 0;
+	*plen = l - TAG_LEN;
+	*rlen = REC_HDR + (size_t)l;
+	return 1;
+}
+
+int ray_sec_open_one(ray_sec *s, const char *rec, size_t rlen, void *dst)
+{
+	const unsigned char *r = (const unsigned char *)rec;
+	unsigned char nonce[12];
+	unsigned long long plen;
+	int bad;
+
+	nonce_of(s->nrx, nonce);
+	if (s->aes)
+		bad = crypto_aead_aes256gcm_decrypt(dst, &plen, NULL, r + REC_HDR, rlen - REC_HDR, r, REC_HDR,
+		                                    nonce, s->rx);
+	else
+		bad = crypto_aead_chacha20poly1305_ietf_decrypt(dst, &plen, NULL, r + REC_HDR, rlen - REC_HDR,
+		                                                r, REC_HDR, nonce, s->rx);
+	if (bad)
+		return RAY_EUNREACH;
+	s->nrx++;
+	return 0;
+}
+
 int ray_sec_open(ray_sec *s, rbuf *in, rbuf *out)
 {
-	size_t off = 0;
-	int rc = 0;
+	size_t off = 0, plen, rlen;
+	int rc;
 
-	while (in->len - off >= REC_HDR) {
-		const unsigned char *rec = (const unsigned char *)in->p + off;
-		unsigned char nonce[12];
-		unsigned long long plen;
-		uint32_t l;
-		int bad;
-
-		memcpy(&l, rec, REC_HDR);
-		l = ntohl(l);
-		if (l < TAG_LEN || l > RAY_REC_MAX + TAG_LEN || s->nrx == UINT64_MAX) {
+	while ((rc = ray_sec_next(s, in->p + off, in->len - off, &plen, &rlen)) == 1) {
+		if (rbuf_reserve(out, plen + TAG_LEN) ||
+		    ray_sec_open_one(s, in->p + off, rlen, out->p + out->len)) {
 			rc = RAY_EUNREACH;
 			break;
 		}
-		if (in->len - off < REC_HDR + (size_t)l)
-			break;
-		if (rbuf_reserve(out, l)) {
-			rc = RAY_EUNREACH;
-			break;
-		}
-		nonce_of(s->nrx, nonce);
-		if (s->aes)
-			bad = crypto_aead_aes256gcm_decrypt((unsigned char *)out->p + out->len, &plen, NULL,
-			                                    rec + REC_HDR, l, rec, REC_HDR, nonce, s->rx);
-		else
-			bad = crypto_aead_chacha20poly1305_ietf_decrypt(
-				(unsigned char *)out->p + out->len, &plen, NULL, rec + REC_HDR, l, rec,
-				REC_HDR, nonce, s->rx);
-		if (bad) {
-			rc = RAY_EUNREACH;
-			break;
-		}
-		s->nrx++;
-		out->len += (size_t)plen;
-		off += REC_HDR + l;
+		out->len += plen;
+		off += rlen;
 	}
 	rbuf_consume(in, off);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 void ray_sec_wipe(ray_sec *s)

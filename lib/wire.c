@@ -2,6 +2,7 @@
  * untrusted bytes without any I/O), a growable buffer and small JSON
  * accessors that libray and ray-node share. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -91,13 +92,44 @@ int64_t ray_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Random bytes for ids come from a pool filled 4 KiB at a time: a put or
+ * a task takes 8 bytes, and a getrandom call for each was an eighth of
+ * the node's system time in small-object round trips.  The pool is per
+ * thread and emptied in a forked child, so no two processes hand out the
+ * same bytes; secrets (more than 16 bytes: tokens) bypass it. */
+static _Thread_local unsigned char pool[4096];
+static _Thread_local size_t pool_left;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_forget(void)
+{
+	sodium_memzero(pool, sizeof(pool));
+	pool_left = 0;
+}
+
+static void pool_init(void)
+{
+	pthread_atfork(NULL, NULL, pool_forget);
+}
+
 void ray_random_hex(char *out, size_t nbytes)
 {
 	unsigned char b[64];
 
 	if (nbytes > sizeof(b))
 		nbytes = sizeof(b);
-	randombytes_buf(b, nbytes);
+	if (nbytes > 16) {
+		randombytes_buf(b, nbytes);
+	} else {
+		pthread_once(&pool_once, pool_init);
+		if (pool_left < nbytes) {
+			randombytes_buf(pool, sizeof(pool));
+			pool_left = sizeof(pool);
+		}
+		pool_left -= nbytes;
+		memcpy(b, pool + pool_left, nbytes);
+		sodium_memzero(pool + pool_left, nbytes);
+	}
 	sodium_bin2hex(out, nbytes * 2 + 1, b, nbytes);
 }
 
@@ -106,6 +138,25 @@ const char *rj_str(const cJSON *o, const char *key)
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+cJSON *rj_uint_item(uint64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf) - 1;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return cJSON_CreateRaw(p);
+}
+
+void rj_add_uint(cJSON *o, const char *key, uint64_t v)
+{
+	cJSON *it = rj_uint_item(v);
+
+	if (it)
+		cJSON_AddItemToObject(o, key, it);
 }
 
 int64_t rj_int(const cJSON *o, const char *key, int64_t dflt)

@@ -437,7 +437,7 @@ static void actor_spawn(actor *a)
 	rc = logfd < 0 || !env || !argv ? UV_ENOMEM : uv_spawn(N->loop, &a->proc, &po);
 	if (logfd >= 0)
 		close(logfd);
-	ray_strv_free(env);
+	env_free(env);
 	if (argv != a->argv)
 		ray_strv_free(argv);
 	if (rc) {

@@ -373,35 +373,79 @@ char *env_kv(const char *k, const char *v)
 	return s;
 }
 
-/* The child's environment: ours, then RAY_*, then the task's --env. */
-char **env_build(const char *id, const char *job, int attempt, const res *req,
-                 const char *gpu_ids, char **user_env, int nrets, obj **rets)
-{
-	size_t ne = 0, nu = 0, i = 0, j;
-	char **env, buf[64], name[32];
-	char path[PATH_MAX + 64];
-	int64_t threads = req->cpu / QTY_ONE;
+/* What every child's environment starts with, built once: ours less
+ * RAY_*, CUDA_VISIBLE_DEVICES and OMP_NUM_THREADS, then the node's own
+ * RAY_ADDRESS, RAY_TOKEN_FILE, RAY_TMPDIR and RAY_NODE_ID.  The node never
+ * changes its environment, so a task takes these strings without copying
+ * them (they were copied, all of them, for every task). */
+static char **env_base;
+static size_t env_nbase;
 
+static int env_base_init(void)
+{
+	size_t ne = 0, i = 0, j;
+	char path[PATH_MAX + 64];
+
+	if (env_base)
+		return 0;
 	while (environ[ne])
 		ne++;
-	while (user_env && user_env[nu])
-		nu++;
-	env = calloc(ne + nu + 16 + (size_t)nrets, sizeof(*env));
-	if (!env)
-		return NULL;
+	env_base = calloc(ne + 5, sizeof(*env_base));
+	if (!env_base)
+		return -1;
 	for (j = 0; j < ne; j++) {
 		if (!strncmp(environ[j], "RAY_", 4) || !strncmp(environ[j], "CUDA_VISIBLE_DEVICES=", 21) ||
 		    !strncmp(environ[j], "OMP_NUM_THREADS=", 16))
 			continue;
-		env[i++] = strdup(environ[j]);
+		env_base[i++] = strdup(environ[j]);
 	}
 	snprintf(path, sizeof(path), "%s/node.sock", N->session);
-	env[i++] = env_kv("RAY_ADDRESS", path);
+	env_base[i++] = env_kv("RAY_ADDRESS", path);
 	snprintf(path, sizeof(path), "%s/token", N->session);
-	env[i++] = env_kv("RAY_TOKEN_FILE", path);
-	env[i++] = env_kv("RAY_TMPDIR", ray_tmpdir());
+	env_base[i++] = env_kv("RAY_TOKEN_FILE", path);
+	env_base[i++] = env_kv("RAY_TMPDIR", ray_tmpdir());
+	env_base[i++] = env_kv("RAY_NODE_ID", N->id);
+	for (j = 0; j < i; j++)
+		if (!env_base[j]) {
+			ray_strv_free(env_base);
+			env_base = NULL;
+			return -1;
+		}
+	env_nbase = i;
+	return 0;
+}
+
+void env_free(char **env)
+{
+	size_t i;
+
+	if (!env)
+		return;
+	for (i = env_nbase; env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* The child's environment: the base, then the task's RAY_*, then its
+ * --env (env_free frees it). */
+char **env_build(const char *id, const char *job, int attempt, const res *req,
+                 const char *gpu_ids, char **user_env, int nrets, obj **rets)
+{
+	size_t nu = 0, i, j;
+	char **env, buf[64], name[32];
+	char path[PATH_MAX + 64];
+	int64_t threads = req->cpu / QTY_ONE;
+
+	if (env_base_init())
+		return NULL;
+	while (user_env && user_env[nu])
+		nu++;
+	env = calloc(env_nbase + nu + 16 + (size_t)nrets, sizeof(*env));
+	if (!env)
+		return NULL;
+	memcpy(env, env_base, env_nbase * sizeof(*env));
+	i = env_nbase;
 	env[i++] = env_kv(rets ? "RAY_TASK_ID" : "RAY_ACTOR_ID", id);
-	env[i++] = env_kv("RAY_NODE_ID", N->id);
 	env[i++] = env_kv("RAY_JOB_ID", job);
 	snprintf(buf, sizeof(buf), "%d", attempt);
 	env[i++] = env_kv("RAY_ATTEMPT", buf);
@@ -418,7 +462,19 @@ char **env_build(const char *id, const char *job, int attempt, const res *req,
 	for (j = 0; j < nu; j++)
 		env[i++] = strdup(user_env[j]);
 	env[i] = NULL;
+	for (j = env_nbase; j < i; j++)
+		if (!env[j]) {
+			env_free(env);
+			return NULL;
+		}
 	return env;
+}
+
+void env_release(void)
+{
+	ray_strv_free(env_base);
+	env_base = NULL;
+	env_nbase = 0;
 }
 
 static char **build_argv(task *t)
@@ -475,7 +531,7 @@ void task_start(task *t)
 	if (t->stdin_obj && !store_path(t->stdin_obj, path, sizeof(path)))
 		fds[0] = open(path, O_RDONLY | O_CLOEXEC);
 	else
-		fds[0] = fcntl(N->devnull, F_DUPFD_CLOEXEC, 0);
+		fds[0] = N->devnull;   /* lent, not closed below */
 	log_path(t, path, sizeof(path));
 	fds[2] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (t->stream_bp) {
@@ -497,10 +553,10 @@ void task_start(task *t)
 	rc = (!argv || !env || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) ? UV_ENOMEM
 	     : spawn_proc(argv, env, fds, on_reaped, t, &t->pid);
 	for (i = 0; i < 3; i++)
-		if (fds[i] >= 0)
+		if (fds[i] >= 0 && fds[i] != N->devnull)
 			close(fds[i]);
 	ray_strv_free(argv);
-	ray_strv_free(env);
+	env_free(env);
 	if (!rc && pfd[0] >= 0 && stream_attach(t, pfd[0])) {
 		/* Nobody would read it: the task would block on a full pipe. */
 		kill(-t->pid, SIGKILL);

@@ -23,11 +23,15 @@ char *task_arg_resolve(const char *a);
  * strv_free); check_kv wants each to be K=V.  NULL on error (err filled). */
 char **json_strv(const cJSON *a, int check_kv, ray_err *err);
 
-/* The child's environment: ours, then RAY_*, then user_env (caller frees). */
 /* "K=V", malloc'd (NULL when out of memory). */
 char *env_kv(const char *k, const char *v);
+/* The child's environment: ours, then RAY_*, then user_env; its first
+ * strings are shared by every child, so free it with env_free. */
 char **env_build(const char *id, const char *job, int attempt, const res *req,
                  const char *gpu_ids, char **user_env, int nrets, obj **rets);
+void env_free(char **env);
+/* Frees the shared part (at the node's end). */
+void env_release(void);
 /* Where task t's stderr is kept. */
 void log_path(const task *t, char *buf, size_t len);
 /* The last few lines of the log at path, on one line. */

@@ -1,4 +1,7 @@
-/* map.c: open-addressing hash map keyed by strings the values own. */
+/* map.c: open-addressing hash map keyed by strings the values own.  Each
+ * entry keeps its key's hash, so a probe past another key compares two
+ * words instead of reading that key's string (a cache miss apiece: with
+ * 400,000 objects map_put was a tenth of a busy node's CPU). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,20 +15,26 @@ static size_t hash(const char *s)
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	/* FNV's low bits mix poorly, and the table takes the low bits; refs
+	 * differing only in a few digits clustered.  Fold the high bits in. */
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
 	return h;
 }
 
 void *map_get(const map *m, const char *key)
 {
-	size_t i;
+	size_t i, h;
 
 	if (!m->cap)
 		return NULL;
-	for (i = hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+	h = hash(key);
+	for (i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		const char *k = m->ents[i].key;
 		if (!k)
 			return NULL;
-		if (k != TOMB && !strcmp(k, key))
+		if (k != TOMB && m->ents[i].h == h && !strcmp(k, key))
 			return m->ents[i].val;
 	}
 }
@@ -44,20 +53,28 @@ static int grow(map *m)
 	}
 	m->cap = nc;
 	m->len = m->used = 0;
+	/* Moved by the hashes kept: no key is read (or hashed) again. */
 	for (i = 0; i < oc; i++)
-		if (old[i].key && old[i].key != TOMB)
-			map_put(m, old[i].key, old[i].val);
+		if (old[i].key && old[i].key != TOMB) {
+			size_t j = old[i].h & (nc - 1);
+			while (m->ents[j].key)
+				j = (j + 1) & (nc - 1);
+			m->ents[j] = old[i];
+			m->len++;
+			m->used++;
+		}
 	free(old);
 	return 0;
 }
 
 int map_put(map *m, const char *key, void *val)
 {
-	size_t i, tomb = (size_t)-1;
+	size_t i, h, tomb = (size_t)-1;
 
 	if ((m->used + 1) * 4 >= m->cap * 3 && grow(m))
 		return -1;
-	for (i = hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+	h = hash(key);
+	for (i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		const char *k = m->ents[i].key;
 		if (k == TOMB) {
 			if (tomb == (size_t)-1)
@@ -71,10 +88,11 @@ int map_put(map *m, const char *key, void *val)
 				m->used++;
 			m->ents[i].key = key;
 			m->ents[i].val = val;
+			m->ents[i].h = h;
 			m->len++;
 			return 0;
 		}
-		if (!strcmp(k, key)) {
+		if (m->ents[i].h == h && !strcmp(k, key)) {
 			m->ents[i].key = key;
 			m->ents[i].val = val;
 			return 0;
@@ -84,15 +102,16 @@ int map_put(map *m, const char *key, void *val)
 
 void *map_del(map *m, const char *key)
 {
-	size_t i;
+	size_t i, h;
 
 	if (!m->cap)
 		return NULL;
-	for (i = hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+	h = hash(key);
+	for (i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		const char *k = m->ents[i].key;
 		if (!k)
 			return NULL;
-		if (k != TOMB && !strcmp(k, key)) {
+		if (k != TOMB && m->ents[i].h == h && !strcmp(k, key)) {
 			void *v = m->ents[i].val;
 			m->ents[i].key = TOMB;
 			m->ents[i].val = NULL;

@@ -5,7 +5,8 @@
 #include <stddef.h>
 
 typedef struct map {
-	struct map_ent { const char *key; void *val; } *ents;  /* keys not owned */
+	/* keys not owned; h is the key's hash, compared before the key */
+	struct map_ent { const char *key; void *val; size_t h; } *ents;
 	size_t cap, len, used;   /* used counts tombstones too */
 } map;
 

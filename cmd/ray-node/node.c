@@ -5,6 +5,7 @@
  * except through node_shutdown() and node_log().
  */
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -64,9 +65,22 @@ static void close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* Closing the last SIGTERM handle puts back the default action, so a
+ * second SIGTERM (timeout(1) and Slurm send one to the process and one
+ * to its group) would kill a stop half way: the signals stay blocked
+ * while the handles close and are ignored from then on. */
 void node_close_handles(void)
 {
+	sigset_t stop, old;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	uv_walk(N->loop, close_walk, NULL);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static void finish_shutdown(void)

@@ -59,7 +59,7 @@ typedef struct obj {
 	int keep;               /* daemon references that forbid releasing it */
 	int fetch_fail;         /* failed pulls so far */
 	const char *job;        /* the job that made it (istr; NULL: its producer's) */
-	unsigned char sum[32];  /* BLAKE2b-256 of the bytes, once spilled */
+	unsigned char sum[32];  /* the spill's XXH64 sum (spill.c), once spilled */
 	int64_t ra_until;       /* prefetched for a reader: kept until read or then */
 	struct obj *lprev, *lnext; /* LRU list of resident ready objects */
 	void *sio;              /* the spill or restore in flight (store.c) */
@@ -231,6 +231,7 @@ typedef struct node {
 	task *qhead, *qtail;
 	size_t nqueued;
 	int nrunning, nprocs;
+	uint64_t nforeign;        /* objects with foreign set (transfer.c), live */
 	int nmem_running;         /* running tasks with a --memory (memmon.c's work) */
 	conn *conns;
 	conn *rhead;              /* connections to resume on the next idle */

@@ -5,6 +5,12 @@
  * a callback.  One connection per remote node, made on first use; a broken
  * one fails its pending requests with RAY_EUNREACH and is made again on the
  * next request.
+ *
+ * A request may name a sink for its reply's data (peer_request_sink): when
+ * the reply's head says exactly that many bytes follow, they are received
+ * (plain link) or opened (encrypted) straight into the sink, never into
+ * the connection's buffer, which would cost a copy of every byte of an
+ * object pulled and moving what follows it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,8 @@ typedef struct preq {
 	cJSON *part;            /* owned: a reply in several frames, so far */
 	rbuf pdata;             /* its data so far */
 	uint64_t ptotal;        /* its bytes so far (bounded by RAY_REPLY_MAX) */
+	char *sink;             /* not owned: where the reply's data goes, or NULL */
+	size_t sink_len;
 	struct preq *next;
 } preq;
 
@@ -41,6 +49,8 @@ struct peer {
 	rbuf raw;               /* records not yet opened, when encrypted */
 	ray_sec sec;
 	rbuf in;
+	cJSON *sink_js;         /* the head of a reply whose data is being sunk */
+	size_t sink_got;        /* of the head request's sink_len */
 	uint32_t next_id;
 	preq *head, *tail;      /* awaiting replies (or sending), in order */
 	struct peer *next;
@@ -61,6 +71,7 @@ static void peer_closed(uv_handle_t *h)
 
 	rbuf_release(&p->in);
 	rbuf_release(&p->raw);
+	cJSON_Delete(p->sink_js);
 	ray_sec_wipe(&p->sec);
 	free(p);
 }
@@ -89,6 +100,8 @@ static void peer_break(peer *p)
 		free(r);
 	}
 	p->tail = NULL;
+	cJSON_Delete(p->sink_js);
+	p->sink_js = NULL;
 	if (!uv_is_closing((uv_handle_t *)&p->tcp))
 		uv_close((uv_handle_t *)&p->tcp, peer_closed);
 }
@@ -110,6 +123,11 @@ static void peer_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	rbuf *in = p->sec.on ? &p->raw : &p->in;
 
 	(void)hint;
+	if (p->sink_js && !p->sec.on && !p->in.len) {
+		/* The rest of a sunk reply's data: read it where it goes. */
+		*b = uv_buf_init(p->head->sink + p->sink_got, (unsigned)(p->head->sink_len - p->sink_got));
+		return;
+	}
 	if (rbuf_reserve(in, 65536)) {
 		*b = uv_buf_init(NULL, 0);
 		return;
@@ -149,23 +167,209 @@ static int continued(preq *r, ray_frame *f)
 	return 0;
 }
 
+/* Hands a sunk reply, now whole, to its request's callback. */
+static void sink_done(peer *p)
+{
+	preq *r = p->head;
+	cJSON *js = p->sink_js;
+	int code = 0;
+
+	p->sink_js = NULL;
+	p->head = r->next;
+	if (!p->head)
+		p->tail = NULL;
+	if (r->cb) {
+		if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(js, "ok")))
+			code = (int)rj_int(js, "code", RAY_EUNREACH);
+		r->cb(r->ud, code, js, r->sink, r->sink_len);
+	}
+	free(r);
+	cJSON_Delete(js);
+}
+
+/* Whether the frame at buf[0..len) is the head request's reply with data
+ * for its sink: 1 with its JSON taken (the head and JSON are at buf, hlen
+ * bytes), 0 if not (or not known yet: *more then says to wait), -1 bad. */
+static int sink_start(peer *p, const char *buf, size_t len, size_t *hlen, int *more)
+{
+	preq *r = p->head;
+	ray_hdr h;
+
+	*more = 0;
+	if (!r || !r->sink || len < RAY_HDR_LEN)
+		return 0;
+	ray_hdr_unpack(&h, (const unsigned char *)buf);
+	if (ray_hdr_check(&h, RAY_JSON_MAX, RAY_DATA_MAX) || h.req_id != r->id || h.data_len != r->sink_len)
+		return 0;   /* the ordinary path answers or refuses it */
+	if (len - RAY_HDR_LEN < h.json_len) {
+		*more = 1;
+		return 0;
+	}
+	p->sink_js = cJSON_ParseWithLength(buf + RAY_HDR_LEN, h.json_len);
+	if (!p->sink_js || !cJSON_IsObject(p->sink_js))
+		return -1;
+	p->sink_got = 0;
+	*hlen = RAY_HDR_LEN + h.json_len;
+	return 1;
+}
+
+/* Takes the whole frames in p->in (the hello, then replies in order);
+ * -1 when the link broke. */
+static int parse_frames(peer *p)
+{
+	size_t off = 0;
+
+	/* Frames are taken at an offset and the buffer shifted once at the
+	 * end: several large frames in (an encrypted link opens records in
+	 * bursts) must not each move all the bytes behind them. */
+	for (;;) {
+		ray_frame f;
+		int rc, more;
+		size_t hlen;
+		preq *r;
+
+		if (p->sink_js) {
+			size_t n = p->in.len - off, left = p->head->sink_len - p->sink_got;
+			if (n > left)
+				n = left;
+			if (n)
+				memcpy(p->head->sink + p->sink_got, p->in.p + off, n);
+			off += n;
+			p->sink_got += n;
+			if (p->sink_got < p->head->sink_len)
+				break;
+			sink_done(p);
+			if (p->state == PEER_BROKEN)
+				return -1;
+			continue;
+		}
+		if (p->state == PEER_READY) {
+			rc = sink_start(p, p->in.len ? p->in.p + off : "", p->in.len - off, &hlen, &more);
+			if (rc < 0) {
+				peer_break(p);
+				return -1;
+			}
+			if (rc) {
+				off += hlen;
+				continue;
+			}
+			if (more)
+				break;
+		}
+		rc = ray_frame_parse(p->in.len ? p->in.p + off : "", p->in.len - off, &f);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			peer_break(p);
+			return -1;
+		}
+		if (p->state == PEER_AUTH) {
+			/* The node's hello: authenticated and ready. */
+			const char *id = rj_str(f.js, "node_id");
+			if (id && p->node_id[0] && strcmp(id, p->node_id)) {
+				/* Another node now listens there (a restart on the
+				 * same port): not the one we want to talk to. */
+				node_log("node %s at %s is gone: node %s answers there", p->node_id, p->addr, id);
+				cJSON_Delete(f.js);
+				peer_break(p);
+				return -1;
+			}
+			if (id)
+				snprintf(p->node_id, sizeof(p->node_id), "%s", id);
+			cJSON_Delete(f.js);
+			off += f.total;
+			p->state = PEER_READY;
+			flush_queued(p);
+			continue;
+		}
+		r = p->head;
+		if (!r || r->id != f.req_id) {
+			cJSON_Delete(f.js);
+			peer_break(p);
+			return -1;
+		}
+		if (continued(r, &f)) {
+			peer_break(p);
+			return -1;
+		}
+		off += f.total;
+		if (!f.js)
+			continue;   /* more frames of this reply to come */
+		p->head = r->next;
+		if (!p->head)
+			p->tail = NULL;
+		if (r->cb) {
+			int code = 0;
+			if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(f.js, "ok")))
+				code = (int)rj_int(f.js, "code", RAY_EUNREACH);
+			r->cb(r->ud, code, f.js, f.data, f.dlen);
+		}
+		rbuf_release(&r->pdata);
+		free(r);
+		cJSON_Delete(f.js);
+		if (p->state == PEER_BROKEN)
+			return -1;
+	}
+	rbuf_consume(&p->in, off);
+	return 0;
+}
+
+/* Opens the whole records in p->raw one at a time, each straight into the
+ * sink when it falls wholly within a sunk reply's data, else onto p->in
+ * and its frames taken; -1 when the link broke. */
+static int open_records(peer *p)
+{
+	size_t roff = 0, plen, rlen;
+	int rc;
+
+	while ((rc = ray_sec_next(&p->sec, p->raw.p + roff, p->raw.len - roff, &plen, &rlen)) == 1) {
+		const char *rec = p->raw.p + roff;
+		if (p->sink_js && !p->in.len && plen <= p->head->sink_len - p->sink_got) {
+			if (ray_sec_open_one(&p->sec, rec, rlen, p->head->sink + p->sink_got))
+				break;
+			roff += rlen;
+			p->sink_got += plen;
+			if (p->sink_got == p->head->sink_len) {
+				sink_done(p);
+				if (p->state == PEER_BROKEN)
+					return -1;
+			}
+			continue;
+		}
+		if (rbuf_reserve(&p->in, plen) || ray_sec_open_one(&p->sec, rec, rlen, p->in.p + p->in.len))
+			break;
+		roff += rlen;
+		p->in.len += plen;
+		if (parse_frames(p))
+			return -1;
+	}
+	if (rc != 0) {
+		node_log("node %s at %s: a record did not open (altered or replayed)", p->node_id, p->addr);
+		peer_break(p);
+		return -1;
+	}
+	rbuf_consume(&p->raw, roff);
+	return 0;
+}
+
 static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
-	size_t off;
 	peer *p = s->data;
 
-	(void)b;
 	if (n < 0) {
 		peer_break(p);
 		return;
 	}
 	if (p->sec.on) {
 		p->raw.len += (size_t)n;
-		if (ray_sec_open(&p->sec, &p->raw, &p->in)) {
-			node_log("node %s at %s: a record did not open (altered or replayed)", p->node_id, p->addr);
-			peer_break(p);
+		if (open_records(p))
 			return;
-		}
+	} else if (p->sink_js && b->base == p->head->sink + p->sink_got) {
+		/* Read straight into the sink (peer_alloc). */
+		p->sink_got += (size_t)n;
+		if (p->sink_got == p->head->sink_len)
+			sink_done(p);
+		return;
 	} else {
 		p->in.len += (size_t)n;
 	}
@@ -204,69 +408,7 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		}
 		/* The next frame is the node's hello, id 0. */
 	}
-	/* Frames are taken at an offset and the buffer shifted once at the
-	 * end: several large frames in (an encrypted link opens records in
-	 * bursts) must not each move all the bytes behind them. */
-	off = 0;
-	for (;;) {
-		ray_frame f;
-		int rc = ray_frame_parse(p->in.len ? p->in.p + off : "", p->in.len - off, &f);
-		preq *r;
-
-		if (rc == 0)
-			break;
-		if (rc < 0) {
-			peer_break(p);
-			return;
-		}
-		if (p->state == PEER_AUTH) {
-			/* The node's hello: authenticated and ready. */
-			const char *id = rj_str(f.js, "node_id");
-			if (id && p->node_id[0] && strcmp(id, p->node_id)) {
-				/* Another node now listens there (a restart on the
-				 * same port): not the one we want to talk to. */
-				node_log("node %s at %s is gone: node %s answers there", p->node_id, p->addr, id);
-				cJSON_Delete(f.js);
-				peer_break(p);
-				return;
-			}
-			if (id)
-				snprintf(p->node_id, sizeof(p->node_id), "%s", id);
-			cJSON_Delete(f.js);
-			off += f.total;
-			p->state = PEER_READY;
-			flush_queued(p);
-			continue;
-		}
-		r = p->head;
-		if (!r || r->id != f.req_id) {
-			cJSON_Delete(f.js);
-			peer_break(p);
-			return;
-		}
-		if (continued(r, &f)) {
-			peer_break(p);
-			return;
-		}
-		off += f.total;
-		if (!f.js)
-			continue;   /* more frames of this reply to come */
-		p->head = r->next;
-		if (!p->head)
-			p->tail = NULL;
-		if (r->cb) {
-			int code = 0;
-			if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(f.js, "ok")))
-				code = (int)rj_int(f.js, "code", RAY_EUNREACH);
-			r->cb(r->ud, code, f.js, f.data, f.dlen);
-		}
-		rbuf_release(&r->pdata);
-		free(r);
-		cJSON_Delete(f.js);
-		if (p->state == PEER_BROKEN)
-			return;
-	}
-	rbuf_consume(&p->in, off);
+	parse_frames(p);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -374,6 +516,17 @@ void peer_close(peer *p)
 			peer_break(p);
 			return;
 		}
+}
+
+int peer_request_sink(peer *p, cJSON *req, char *sink, size_t sink_len, peer_cb cb, void *ud)
+{
+	int rc = peer_request(p, req, NULL, 0, cb, ud);
+
+	if (!rc) {
+		p->tail->sink = sink_len ? sink : NULL;
+		p->tail->sink_len = sink_len;
+	}
+	return rc;
 }
 
 int peer_request(peer *p, cJSON *req, const void *data, size_t dlen, peer_cb cb, void *ud)

@@ -486,7 +486,7 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 	}
 	if (logfd >= 0)
 		close(logfd);
-	ray_strv_free(env);
+	env_free(env);
 	ray_strv_free(argv);
 	free(line);
 	if (rc) {

@@ -16,6 +16,9 @@ extern char spill_why[512];       /* why the last spill failed or was skipped */
 void make_room(void);
 /* Starts restoring a spilled object; its waiters and deps are told when done. */
 void store_restore(obj *o);
+/* Where o's complete spill file is and the sum it must have (0), or -1
+ * when it has none: a local reader may copy it itself (ray-get --dir). */
+int spill_file(const obj *o, char *path, size_t len, uint64_t *sum);
 /* Removes o's spill file, if it has one. */
 void drop_spill(obj *o);
 /* o is being freed: a spill or restore in flight cleans up on completion. */

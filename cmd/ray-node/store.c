@@ -340,6 +340,8 @@ void store_free(obj *o)
 	lru_remove(o);
 	map_del(&N->objs, o->ref);
 	obj_unlink(o);
+	if (o->foreign)
+		N->nforeign--;
 	free(o->waiters);
 	free(o->deps);
 	free(o->err_msg);

@@ -85,15 +85,24 @@ static cJSON *obj_desc(obj *o, int want_inline, rbuf *data, conn *c)
 		cJSON_AddStringToObject(d, "msg", o->err_msg ? o->err_msg : "failed");
 		return d;
 	}
-	cJSON_AddNumberToObject(d, "size", (double)o->size);
+	rj_add_uint(d, "size", o->size);
 	o->ra_until = 0;
 	if (!obj_resident(o)) {
-		/* The client asks for it alone, which restores it. */
+		uint64_t sum;
+		char hex[17];
+		/* The client asks for it alone, which restores it; or, on
+		 * this host, copies the spill file itself, checking the sum
+		 * (a restore is a copy more, and the store has no room). */
 		cJSON_AddBoolToObject(d, "spilled", 1);
+		if (!spill_file(o, path, sizeof(path), &sum)) {
+			snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)sum);
+			cJSON_AddStringToObject(d, "spill", path);
+			cJSON_AddStringToObject(d, "sum", hex);
+		}
 		return d;
 	}
 	if (o->data) {
-		cJSON_AddNumberToObject(d, "off", (double)data->len);
+		rj_add_uint(d, "off", data->len);
 		rbuf_append(data, o->data, o->size);
 		return d;
 	}
@@ -115,7 +124,7 @@ static cJSON *obj_desc(obj *o, int want_inline, rbuf *data, conn *c)
 			close(fd);
 		if (got == o->size) {
 			data->len = start + got;
-			cJSON_AddNumberToObject(d, "off", (double)start);
+			rj_add_uint(d, "off", start);
 			return d;
 		}
 	}

@@ -1,4 +1,4 @@
-/* xxh64.c: cmd/ray-node/xxh64.c, the checksum of every pulled chunk,
+/* xxh64.c: lib/xxh64.c, the checksum of every pulled chunk,
  * gives the published XXH64 values.  Expected values: the xxHash
  * repository's sanity test (cli/xsum_sanity_check.c, XSUM_XXH64_testdata,
  * over the buffer XSUM_fillTestBuffer makes) and ClickHouse's xxHash64

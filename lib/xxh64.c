@@ -2,8 +2,9 @@
  * xxh64.c: XXH64 (Yann Collet's xxHash, 64-bit variant), as specified in
  * xxhash's doc/xxhash_spec.md; checked against libxxhash's XXH64() and, in
  * t/unit/xxh64.c, against the xxHash repository's sanity vectors.  Its own
- * file so the checksum that guards every pulled chunk can be tested alone,
- * and so a faster implementation can replace it without touching transfers.
+ * file so the checksum that guards every pulled chunk and spill file can be
+ * tested alone, and so a faster implementation can replace it without
+ * touching its users.
  */
 #include <endian.h>
 #include <stdint.h>
@@ -86,4 +87,9 @@ uint64_t xxh64(const void *data, size_t len, uint64_t seed)
 	h *= P3;
 	h ^= h >> 32;
 	return h;
+}
+
+uint64_t ray_sum_block(uint64_t h, const void *p, size_t n, uint64_t off)
+{
+	return xxh64(p, n, h ^ off);
 }
