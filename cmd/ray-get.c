@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "refin.h"
 #include "tool.h"
+
+#define PIPE_CHUNK 16384          /* refs fetched in one request at most */
 
 static const char USAGE[] =
 	"usage: ray-get [--timeout SEC] [-o FILE | --dir DIR] [REF...]\n"
@@ -19,6 +22,38 @@ static const char USAGE[] =
 	"  --dir DIR                    write each object to DIR/REF\n"
 	"  --help                       print this help and exit 0\n"
 	"  --version                    print the version and exit 0\n";
+
+/* Refs from a pipe, fetched chunk by chunk as they come, so the first
+ * objects print while the producer still writes (refin.c).  --timeout
+ * counts the time spent waiting for objects, as when all refs are read
+ * first; the time waiting for refs is the producer's. */
+static int get_piped(ray_client *cl, int64_t timeout, int fd, ray_err *err)
+{
+	refin *in = refin_new(0);
+	int64_t used = 0, t0;
+	char **refs;
+	size_t n;
+	int eof = 0, rc = 0;
+
+	if (!in)
+		return ray_seterr(err, RAY_EUSAGE, "out of memory");
+	while (!rc && !eof && !(rc = refin_next(in, PIPE_CHUNK, &refs, &n, &eof, err))) {
+		if (!n)
+			continue;
+		t0 = ray_now_ms();
+		rc = ray_get_to_fd(cl, n, (const char *const *)refs,
+		                   timeout < 0 ? -1 : timeout > used ? timeout - used : 0, fd, err);
+		used += ray_now_ms() - t0;
+	}
+	refin_free(in);
+	return rc;
+}
+
+/* Whether the refs come from stdin: none given, or "-" alone. */
+static int refs_on_stdin(int argc, char **argv)
+{
+	return argc == 0 || (argc == 1 && !strcmp(argv[0], "-"));
+}
 
 int main(int argc, char **argv)
 {
@@ -50,6 +85,20 @@ int main(int argc, char **argv)
 	}
 	if (out && dir)
 		return tool_usage(prog, USAGE, "-o and --dir exclude each other%s", "");
+	if (!dir && !progress_enabled() && refs_on_stdin(argc - optind, argv + optind)) {
+		if ((rc = ray_connect(&cl, NULL, NULL, &err)))
+			return tool_fail(prog, rc, &err);
+		if (out && (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+			rc = ray_seterr(&err, RAY_EUSAGE, "cannot create '%s': %s", out, strerror(errno));
+		if (!rc)
+			rc = get_piped(cl, timeout, fd, &err);
+		if (out && fd >= 0 && close(fd) && !rc)
+			rc = ray_seterr(&err, RAY_EUSAGE, "cannot write '%s': %s", out, strerror(errno));
+		ray_client_free(cl);
+		if (rc)
+			return tool_finish(prog, err.msg[0] ? tool_fail(prog, rc, &err) : ray_exit_code(rc));
+		return tool_finish(prog, 0);
+	}
 	if ((rc = ray_read_refs(argc - optind, argv + optind, &refs, &n, &err)))
 		return tool_fail(prog, rc, &err);
 	if ((rc = ray_connect(&cl, NULL, NULL, &err))) {

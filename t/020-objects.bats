@@ -225,3 +225,14 @@ $b"
 	run_ray 10 ray-get --timeout 1 "$ref"
 	run_ray 10 ray-cancel "$ref"
 }
+
+@test "ray-get on a pipe prints the first objects while refs still come" {
+	local a gate=$BATS_TEST_TMPDIR/gate
+	a=$(echo first | ray-put)
+	# The producer gives one ref, then the next only once the first object
+	# is out of ray-get (the reader opens the gate): ray-get that read to
+	# EOF first would never print, and the producer would give up.
+	run_ray 0 bash -c "{ echo $a; timeout 10 bash -c 'until [[ -e $gate ]]; do sleep 0.05; done' || exit 1; echo $a; } |
+		ray-get | while IFS= read -r l; do echo \"\$l\"; touch '$gate'; done"
+	assert_output $'first\nfirst'
+}
