@@ -42,9 +42,13 @@ void *map_get(const map *m, const char *key)
 static int grow(map *m)
 {
 	struct map_ent *old = m->ents;
-	size_t oc = m->cap, i, nc = oc ? oc * 2 : 64;
+	size_t oc = m->cap, i, nc = 64;
 
-	while (m->len * 2 >= nc)
+	/* Sized by the live keys, not the old size: a map whose keys come and
+	 * go (puts and deletes in step) is mostly tombstones when it fills,
+	 * and doubling it each time grew it without bound while every put
+	 * probed through runs of tombstones. */
+	while ((m->len + 1) * 2 >= nc)
 		nc *= 2;
 	m->ents = calloc(nc, sizeof(*m->ents));
 	if (!m->ents) {

@@ -65,6 +65,21 @@ int main(void)
 	}
 	map_release(&m);
 	CHECK(m.ents == NULL && m.len == 0 && m.cap == 0);
+	/* New keys in, old keys out, 100 live at a time: the table is sized
+	 * by its live keys (it once doubled at every fill, to 262,144 slots). */
+	{
+		static char churn[40000][16];
+		for (i = 0; i < 40000; i++) {
+			snprintf(churn[i], sizeof(churn[i]), "k%08d", (int)i);
+			map_put(&m, churn[i], churn[i]);
+			if (i >= 100)
+				map_del(&m, churn[i - 100]);
+		}
+		CHECK_EQ_INT(m.len, 100);
+		CHECK(m.cap <= 512);
+		CHECK(map_get(&m, churn[39999]) == churn[39999] && !map_get(&m, churn[0]));
+		map_release(&m);
+	}
 	/* A released map works again. */
 	CHECK_EQ_INT(map_put(&m, "again", &vals[0]), 0);
 	CHECK(map_get(&m, "again") == &vals[0]);
