@@ -113,8 +113,10 @@ producer_ahead() {
 @test "libray: ray_submit_stream and ray_stream_next iterate over the lines as they come" {
 	start_node
 	local src=$BATS_TEST_DIRNAME/.. bin=$BATS_TEST_TMPDIR/stream-lines gate=$BATS_TEST_TMPDIR/gate
-	local out=$BATS_TEST_TMPDIR/out pid rc=0
-	run_ray 0 sh -c "cc -std=c11 -I'$src/include' -o '$bin' '$src/share/examples/stream-lines.c' \
+	local out=$BATS_TEST_TMPDIR/out pid rc=0 san=
+	# With the sanitizers when libray has them (make SANITIZE=1).
+	[[ "${SANITIZE:-}" == 1 ]] && san=-fsanitize=address,undefined
+	run_ray 0 sh -c "cc $san -std=c11 -I'$src/include' -o '$bin' '$src/share/examples/stream-lines.c' \
 		'$src/lib/libray.a' \$(pkg-config --libs libuv libcjson libsodium libcurl) -lpthread"
 	timeout 60 "$bin" sh -c 'echo alpha; while [ ! -e "$1" ]; do sleep 0.05; done; echo beta; exit 5' sh "$gate" \
 		>"$out" 3>&- &

@@ -449,18 +449,30 @@ void tasks_kill_all(void)
 			kill(-t->pid, SIGKILL);
 }
 
+/* Frees a task at teardown: its objects outlive it (the store goes last)
+ * and must not reach back into it when they are freed. */
+static void task_free_detached(task *t)
+{
+	int i;
+
+	for (i = 0; t->rets && i < t->num_returns; i++)
+		if (t->rets[i] && t->rets[i]->producer == t)
+			t->rets[i]->producer = NULL;
+	task_release(t);
+}
+
 void tasks_free_all(void)
 {
 	while (N->thead) {
 		task *t = N->thead;
 		N->thead = t->next;
-		task_release(t);
+		task_free_detached(t);
 	}
 	N->ttail = NULL;
 	while (lhead) {
 		task *t = lhead;
 		lhead = t->hnext;
-		task_release(t);
+		task_free_detached(t);
 	}
 	ltail = hhead = htail = NULL;
 	nhist = 0;
