@@ -255,3 +255,27 @@ pulls() {
 	run_ray 2 ray-node start --head --port 0 3>&-
 	[[ "$stderr" == *"$RAY_NODE_ID"* ]]
 }
+
+store_count_is() {
+	[[ $(on_node "$1" ray-store ls | wc -l) == "$2" ]]
+}
+
+@test "ray-store free on the owner frees the copies on the other nodes" {
+	start_cluster 3
+	local big res
+	# A put on the head pulled by node 1, and a result over 64 KiB made on
+	# node 2 (its copy there) and read by node 1.
+	run_ray 0 ray-put < <(seq 30000)
+	big=$output
+	run_ray 0 ray-submit --node "$(node_id 2)" -- seq 40000
+	res=$output
+	on_node 1 run_ray 0 ray-get "$big" "$res"
+	assert_equal "$(printf '%s\n' "$output" | sha256sum)" "$( { seq 30000; seq 40000; } | sha256sum)"
+	wait_for -t 10 store_count_is 1 2
+	wait_for -t 10 store_count_is 2 1
+	run_ray 0 ray-store free "$big" "$res"
+	wait_for -t 10 store_count_is 1 0
+	wait_for -t 10 store_count_is 2 0
+	run_ray 10 ray-get "$big"
+	on_node 1 run_ray 10 ray-get "$res"
+}

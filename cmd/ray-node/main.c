@@ -45,6 +45,7 @@
 #include "stream.h"
 #include "store.h"
 #include "task.h"
+#include "transfer.h"
 
 static const char USAGE[] =
 	"usage: ray-node start --head [--port PORT] [--host ADDR] [NODE OPTIONS]\n"
@@ -316,6 +317,7 @@ static void node_teardown(void)
 	pgs_free_all();
 	jobs_free_all();
 	store_drop_all();
+	transfer_drops_free();
 	spill_drop_retries();
 	sodium_memzero(N->key, sizeof(N->key));
 	if (lock_fd >= 0)

@@ -141,6 +141,7 @@ static void on_freeing(obj *o)
 	spill_forget(o);
 	workdir_forget(o);
 	task_obj_freed(o);
+	transfer_obj_freed(o);
 }
 
 static void on_store_room(obj *landed)

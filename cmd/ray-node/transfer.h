@@ -11,4 +11,8 @@ void transfer_tick(void);
 void transfer_node_died(const char *id);
 /* Adds the pull counters (pulls, pulled_bytes, pull_failures) to r. */
 void transfer_stats_json(cJSON *r);
+/* An object is freed: if this node owns it, the others drop their copies. */
+void transfer_obj_freed(const obj *o);
+/* Forgets the drops not yet told (the node is stopping). */
+void transfer_drops_free(void);
 #endif
