@@ -1,5 +1,5 @@
 /*
- * object.c: put, get, wait and free.  Small objects travel inline in one
+ * object.c: put and get (wait and free are in wait.c).  Small objects travel inline in one
  * frame.  When the client can open the node's store (same host, same user),
  * large objects never cross the socket: put writes a file in store/tmp and
  * asks the node to seal it; get opens the sealed file and copies it with
@@ -246,7 +246,7 @@ int ray_put_fd(ray_client *c, int fd, char ref[RAY_REF_MAX + 1], ray_err *err)
 	return rc;
 }
 
-static cJSON *refs_array(size_t n, const char *const *refs)
+cJSON *ray_refs_array(size_t n, const char *const *refs)
 {
 	cJSON *a = cJSON_CreateArray();
 	size_t i;
@@ -256,7 +256,7 @@ static cJSON *refs_array(size_t n, const char *const *refs)
 	return a;
 }
 
-static int check_refs(size_t n, const char *const *refs, ray_err *err)
+int ray_refs_check(size_t n, const char *const *refs, ray_err *err)
 {
 	size_t i;
 
@@ -277,11 +277,11 @@ static int get_req(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	cJSON *req;
 	int rc;
 
-	if ((rc = check_refs(n, refs, err)))
+	if ((rc = ray_refs_check(n, refs, err)))
 		return rc;
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "get");
-	cJSON_AddItemToObject(req, "refs", refs_array(n, refs));
+	cJSON_AddItemToObject(req, "refs", ray_refs_array(n, refs));
 	cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
 	if (want_inline || !ray_client_store(c))
 		cJSON_AddBoolToObject(req, "inline", 1);
@@ -327,8 +327,7 @@ static int get_part(ray_client *c, const char *ref, uint64_t off, size_t len,
 	return rc;
 }
 
-/* What is left of a timeout that started at t0 (-1: none). */
-static int64_t time_left(int64_t timeout_ms, int64_t t0)
+int64_t ray_time_left(int64_t timeout_ms, int64_t t0)
 {
 	int64_t left;
 
@@ -409,7 +408,7 @@ int ray_get_many(ray_client *c, size_t n, const char *const *refs, int64_t timeo
 		out[i] = NULL;
 	for (done = 0; done < n && !rc; done += RAY_BATCH_MAX) {
 		size_t k = n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX;
-		rc = get_many_part(c, k, refs + done, time_left(timeout_ms, t0), out + done,
+		rc = get_many_part(c, k, refs + done, ray_time_left(timeout_ms, t0), out + done,
 		                   lens + done, err);
 	}
 	if (rc)
@@ -659,13 +658,13 @@ static int get_out_part(ray_client *c, size_t n, const char *const *refs, int64_
 			int npf = 0;
 
 			cJSON_AddStringToObject(req, "op", "get");
-			cJSON_AddItemToObject(req, "refs", refs_array(1, &refs[i]));
+			cJSON_AddItemToObject(req, "refs", ray_refs_array(1, &refs[i]));
 			cJSON_AddBoolToObject(req, "restore", 1);
 			cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
 			if (!ray_client_store(c))
 				cJSON_AddBoolToObject(req, "inline", 1);
 			if (prev)
-				cJSON_AddItemToObject(req, "release", refs_array(1, &prev));
+				cJSON_AddItemToObject(req, "release", ray_refs_array(1, &prev));
 			prev = NULL;
 			a = cJSON_AddArrayToObject(req, "prefetch");
 			for (j = pf > i ? pf : i + 1; j < n && npf < PREFETCH; j++)
@@ -721,7 +720,7 @@ static int get_out(ray_client *c, size_t n, const char *const *refs, int64_t tim
 
 	for (done = 0; done < n && !rc; done += RAY_BATCH_MAX)
 		rc = get_out_part(c, n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX, refs + done,
-		                  time_left(timeout_ms, t0), k, err);
+		                  ray_time_left(timeout_ms, t0), k, err);
 	return rc;
 }
 
@@ -739,116 +738,4 @@ int ray_get_to_dir(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	sink k = { -1, dir };
 
 	return get_out(c, n, refs, timeout_ms, &k, err);
-}
-
-/* One wait request: ready[i] set for each ready ref (all of them, not
- * only k); the count, or an error (a timeout is not one here). */
-static int wait_req(ray_client *c, size_t n, const char *const *refs, size_t k,
-                    int64_t timeout_ms, unsigned char *ready, ray_err *err)
-{
-	cJSON *req, *reply = NULL, *arr, *it = NULL;
-	size_t i, cnt = 0;
-	int rc;
-
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "op", "wait");
-	cJSON_AddItemToObject(req, "refs", refs_array(n, refs));
-	cJSON_AddNumberToObject(req, "n", (double)k);
-	cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
-	ray_req_add_task(req);
-	rc = ray_call(c, req, NULL, 0, timeout_ms, &reply, NULL, err);
-	cJSON_Delete(req);
-	if (!rc) {
-		arr = cJSON_GetObjectItemCaseSensitive(reply, "ready");
-		if (cJSON_GetArraySize(arr) != (int)n)
-			rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to wait");
-		for (i = 0; !rc && i < n; i++) {
-			it = it ? it->next : arr->child;
-			ready[i] = cJSON_IsTrue(it);
-			cnt += ready[i];
-		}
-	}
-	cJSON_Delete(reply);
-	return rc ? rc : (int)cnt;
-}
-
-/* Over RAY_BATCH_MAX refs no one request can wait for k of them.  For
- * all of them, each part is waited for whole, in turn.  For fewer, each
- * round asks every part without waiting, then waits on the first part
- * that is not all ready for as many more as are still wanted (or half a
- * second, as others may get there first): never a request per object. */
-static int wait_parts(ray_client *c, size_t n, const char *const *refs, size_t k,
-                      int64_t timeout_ms, unsigned char *ready, ray_err *err)
-{
-	int64_t t0 = ray_now_ms();
-	size_t done, cnt = 0, m;
-	int rc, all = k >= n;
-
-	for (;;) {
-		size_t block = n;
-		cnt = 0;
-		for (done = 0; done < n; done += m) {
-			int64_t wait = all && block == n ? time_left(timeout_ms, t0) : 0;
-			m = n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX;
-			if ((rc = wait_req(c, m, refs + done, m, wait, ready + done, err)) < 0)
-				return rc;
-			cnt += (size_t)rc;
-			if ((size_t)rc < m && block == n)
-				block = done;
-		}
-		if (all || cnt >= k || block == n || time_left(timeout_ms, t0) == 0)
-			return (int)(cnt > INT32_MAX ? INT32_MAX : cnt);
-		{
-			int64_t left = time_left(timeout_ms, t0), slice = left < 0 || left > 500 ? 500 : left;
-			size_t have = 0, i, want;
-			m = n - block < RAY_BATCH_MAX ? n - block : RAY_BATCH_MAX;
-			for (i = 0; i < m; i++)
-				have += ready[block + i];
-			want = have + (k - cnt) < m ? have + (k - cnt) : m;
-			if ((rc = wait_req(c, m, refs + block, want, slice, ready + block, err)) < 0)
-				return rc;
-		}
-	}
-}
-
-int ray_wait(ray_client *c, size_t n, const char *const *refs, size_t k,
-             int64_t timeout_ms, unsigned char *ready, ray_err *err)
-{
-	size_t i, cnt = 0;
-	int rc;
-
-	if ((rc = check_refs(n, refs, err)))
-		return rc;
-	rc = n > RAY_BATCH_MAX ? wait_parts(c, n, refs, k, timeout_ms, ready, err)
-	                       : wait_req(c, n, refs, k, timeout_ms, ready, err);
-	if (rc < 0)
-		return rc;
-	/* At most k, the first ready in input order, as Ray's ray.wait
-	 * returns at most num_returns. */
-	for (i = 0; i < n; i++) {
-		ready[i] = cnt < k && ready[i];
-		cnt += ready[i];
-	}
-	if (cnt < k)
-		return ray_seterr(err, RAY_ETIMEOUT, "timed out: %zu of %zu objects ready", cnt, k);
-	return (int)(cnt > INT32_MAX ? INT32_MAX : cnt);
-}
-
-int ray_free(ray_client *c, size_t n, const char *const *refs, ray_err *err)
-{
-	cJSON *req;
-	size_t done;
-	int rc;
-
-	if ((rc = check_refs(n, refs, err)))
-		return rc;
-	for (done = 0; done < n && !rc; done += RAY_BATCH_MAX) {
-		req = cJSON_CreateObject();
-		cJSON_AddStringToObject(req, "op", "free");
-		cJSON_AddItemToObject(req, "refs", refs_array(n - done < RAY_BATCH_MAX ? n - done : RAY_BATCH_MAX,
-		                                              refs + done));
-		rc = ray_call(c, req, NULL, 0, -1, NULL, NULL, err);
-		cJSON_Delete(req);
-	}
-	return rc;
 }

@@ -175,6 +175,11 @@ int ray_check_path(const char *path, const char *what, int type, ray_err *err);
 int ray_latest_session(char *buf, size_t len, ray_err *err);
 
 int64_t ray_now_ms(void);
+/* What is left of a timeout that started at t0 (-1: none). */
+int64_t ray_time_left(int64_t timeout_ms, int64_t t0);
+/* Refs as a JSON array of strings; RAY_EUSAGE naming the first malformed one. */
+cJSON *ray_refs_array(size_t n, const char *const *refs);
+int ray_refs_check(size_t n, const char *const *refs, ray_err *err);
 
 /* job.c: 0 when id is a job id (8 lowercase hex digits), else RAY_EUSAGE
  * with err filled. */
