@@ -211,24 +211,7 @@ bench_throughput() {
 
 # ---- e3: failure detection ------------------------------------------------
 
-descendants() {
-	local f pid ppid rest q=("$1") cur
-	local -A kids=()
-	for f in /proc/[0-9]*/stat; do
-		read -r pid rest 2>/dev/null <"$f" || continue
-		rest=${rest##*) }
-		read -r _ ppid _ <<<"$rest"
-		kids[$ppid]+=" $pid"
-	done
-	while ((${#q[@]})); do
-		cur=${q[0]}
-		q=("${q[@]:1}")
-		for pid in ${kids[$cur]:-}; do
-			echo "$pid"
-			q+=("$pid")
-		done
-	done
-}
+source "$here/../t/lib/proctree.bash"
 
 bench_detect() {
 	local times=() r pid procs t0 t1 st id m

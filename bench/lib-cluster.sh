@@ -41,24 +41,7 @@ wait_alive() {
 	return 1
 }
 
-descendants() {
-	local f pid ppid rest q=("$1") cur
-	local -A kids=()
-	for f in /proc/[0-9]*/stat; do
-		read -r pid rest 2>/dev/null <"$f" || continue
-		rest=${rest##*) }
-		read -r _ ppid _ <<<"$rest"
-		kids[$ppid]+=" $pid"
-	done
-	while ((${#q[@]})); do
-		cur=${q[0]}
-		q=("${q[@]:1}")
-		for pid in ${kids[$cur]:-}; do
-			echo "$pid"
-			q+=("$pid")
-		done
-	done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../t/lib/proctree.bash"
 
 node_pid() {
 	cat "${DIRS[$1]}/node-${IDS[$1]}/node.pid"

@@ -25,7 +25,7 @@ EOF2
 	run_ray 0 ray-submit --worker "$BATS_TEST_TMPDIR/worker.sh" --node "$w1" --get -- where
 	assert_regex "$output" "^$w1 [0-9]+$"
 	pid=${output#* }
-	run _descendants "$(node_pid 1)"
+	run descendants "$(node_pid 1)"
 	assert_line "$pid"
 	run_ray 0 ray-status workers --json
 	run json_get "[.[] | select(.node_id == \"$w1\")] | length"

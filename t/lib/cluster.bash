@@ -125,32 +125,13 @@ node_pid() {
 	cat "${CLUSTER_DIRS[$1]}/node-${CLUSTER_IDS[$1]}/node.pid"
 }
 
-# _descendants PID: every process below PID (workers run in their own
-# sessions, but stay the daemon's children).
-_descendants() {
-	local f pid ppid rest q=("$1") cur
-	local -A kids=()
-	for f in /proc/[0-9]*/stat; do
-		read -r pid rest 2>/dev/null <"$f" || continue
-		rest=${rest##*) }
-		read -r _ ppid _ <<<"$rest"
-		kids[$ppid]+=" $pid"
-	done
-	while ((${#q[@]})); do
-		cur=${q[0]}
-		q=("${q[@]:1}")
-		for pid in ${kids[$cur]:-}; do
-			echo "$pid"
-			q+=("$pid")
-		done
-	done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/proctree.bash"
 
 kill_node() {
 	local i=$1 pid procs p
 	pid=$(node_pid "$i") || return 1
 	# Collected before the kill: afterwards the workers are orphans.
-	procs=$(_descendants "$pid")
+	procs=$(descendants "$pid")
 	kill -9 "$pid"
 	for p in $procs; do
 		kill -9 "$p" 2>/dev/null || true   # short-lived ones may be gone already
