@@ -2,7 +2,7 @@
  * putget: small-object round trips through libray in one process, the
  * ray-tools counterpart of `redis-benchmark -t set,get -d 100`.
  *
- *   putget [-n PAIRS] [-s BYTES] [-b BATCH] [--address ADDR]
+ *   putget [-n PAIRS] [-s BYTES] [-b BATCH] [--only seq|pipe] [--address ADDR]
  *
  * Connects once (RAY_ADDRESS / RAY_TMPDIR as every tool), then
  *  - sequential: PAIRS times ray_put of BYTES bytes then ray_get of its ref
@@ -56,12 +56,13 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "pairs", required_argument, 0, 'n' }, { "size", required_argument, 0, 's' },
 		{ "batch", required_argument, 0, 'b' }, { "address", required_argument, 0, 'a' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "only", required_argument, 0, 'o' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 }
 	};
 	static const char usage[] =
-		"usage: putget [-n PAIRS] [-s BYTES] [-b BATCH] [--address ADDR]\n";
+		"usage: putget [-n PAIRS] [-s BYTES] [-b BATCH] [--only seq|pipe] [--address ADDR]\n";
 	size_t pairs = 100000, size = 100, batch = 16, i, j, done;
-	const char *address = NULL;
+	const char *address = NULL, *only = "";
 	ray_client *c;
 	ray_err err = { 0, "" };
 	unsigned char *bufs;
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
 		case 's': size = strtoul(optarg, NULL, 10); break;
 		case 'b': batch = strtoul(optarg, NULL, 10); break;
 		case 'a': address = optarg; break;
+		case 'o': only = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -108,7 +110,7 @@ int main(int argc, char **argv)
 
 	/* Sequential: put, then get, one request in flight at a time. */
 	t0 = now_s();
-	for (i = 0; i < pairs; i++) {
+	for (i = 0; strcmp(only, "pipe") && i < pairs; i++) {
 		void *out;
 		size_t len;
 
@@ -127,7 +129,7 @@ int main(int argc, char **argv)
 
 	/* Pipelined: BATCH puts in one call, then BATCH gets in one call. */
 	t0 = now_s();
-	for (done = 0; done < pairs; done += batch) {
+	for (done = 0; strcmp(only, "seq") && done < pairs; done += batch) {
 		size_t k = pairs - done < batch ? pairs - done : batch;
 
 		for (j = 0; j < k; j++)

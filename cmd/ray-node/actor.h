@@ -26,7 +26,6 @@ typedef struct actor {
 	int holding;              /* resources taken */
 	char gpu_ids[128];        /* devices given, held for life */
 	int state, num_restarts;
-	uv_process_t proc;
 	uv_pipe_t in, out;        /* the actor's stdin and stdout */
 	int nhandles;             /* of proc, in, out still open */
 	int exited, pid;
@@ -115,8 +114,10 @@ void actor_job_ended(const char *job_id);
  * name, state, protocol, max_task_retries, cause, and node_id and addr
  * once it is running.  NULL with err when unknown. */
 cJSON *actor_where(const cJSON *req, ray_err *err);
-/* Places the actors that wait for a node. */
+/* Places the actors that wait for a node; actor_sched_wake says there
+ * may be new ones (the tick says so too). */
 void actor_sched(void);
+void actor_sched_wake(void);
 /* A node died: the actors it hosted restart elsewhere, or die. */
 void actor_node_died(const char *node_id);
 /* The head's state store: an actor's record (written on every change of

@@ -126,6 +126,7 @@ static void head_tick(void)
 {
 	if (N->is_head)
 		pg_tick();
+	actor_sched_wake();
 }
 
 static void on_task_ended(task *t)

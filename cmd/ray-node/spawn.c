@@ -8,7 +8,8 @@
  * and the node takes no copy-on-write faults afterwards (together 45% of
  * the CPU a `true` task cost, by perf).  A failed exec is written by the
  * child into the parent's stack before it exits.  Children are
- * reaped on SIGCHLD by pid, so libuv's own children (actors) are left to it.
+ * reaped on SIGCHLD by pid, so libuv's own children (jobs' drivers) are
+ * left to it.
  * A child dies with its node (PR_SET_PDEATHSIG), so a node killed with
  * SIGKILL leaves no task processes running.  Each child leads its own
  * session; once it is reaped, whatever is left of its process group (the
@@ -177,6 +178,16 @@ int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb 
 	nkids++;
 	N->nprocs++;
 	*pid_out = pid;
+	return 0;
+}
+
+int spawn_exec_err(int pid)
+{
+	size_t i;
+
+	for (i = nkids; i-- > 0;)
+		if (kids[i].pid == pid)
+			return kids[i].err;
 	return 0;
 }
 

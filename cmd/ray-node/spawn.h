@@ -9,5 +9,8 @@ typedef void (*reap_cb)(void *ud, int status, int sig, int exec_err);
 int spawn_init(void);
 int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb cb, void *ud,
                int *pid_out);
+/* The errno of pid's failed exec, known as soon as spawn_proc returns
+ * (the vfork parent waits for the exec); 0 when it exec'd. */
+int spawn_exec_err(int pid);
 void spawn_release(void);
 #endif
