@@ -40,8 +40,8 @@ static int copy_ref(char ref[RAY_REF_MAX + 1], const char *s, ray_err *err)
 int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
                  const size_t *lens, char (*refs)[RAY_REF_MAX + 1], ray_err *err)
 {
-	cJSON *req, *sizes, *reply = NULL, *arr, *r;
-	rbuf data = { 0 };
+	cJSON *req, *reply = NULL, *arr, *r;
+	rbuf data = { 0 }, text = { 0 };
 	size_t i, done = 0;
 	int rc = 0;
 
@@ -51,8 +51,8 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 		req = cJSON_CreateObject();
 		cJSON_AddStringToObject(req, "op", "put");
 		add_job(req);
-		sizes = cJSON_AddArrayToObject(req, "sizes");
 		data.len = 0;
+		text.len = 0;
 		/* Batch as many as fit in one frame. */
 		while (done < n && (done == start || total + lens[done] <= RAY_DATA_MAX / 2) &&
 		       done - start < RAY_BATCH_MAX) {
@@ -61,16 +61,23 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 				rbuf_release(&data);
 				return ray_seterr(err, RAY_EUSAGE, "object too large for an inline put");
 			}
-			cJSON_AddItemToArray(sizes, rj_uint_item(lens[done]));
-			if (rbuf_append(&data, bufs[done], lens[done])) {
+			if (rbuf_append(&text, done == start ? "[" : ",", 1) ||
+			    rbuf_add_uint(&text, lens[done]) ||
+			    rbuf_append(&data, bufs[done], lens[done])) {
 				cJSON_Delete(req);
 				rbuf_release(&data);
+				rbuf_release(&text);
 				return ray_seterr(err, RAY_EUNREACH, "out of memory");
 			}
 			total += lens[done];
 			done++;
 		}
-		rc = ray_call(c, req, data.p, data.len, -1, &reply, NULL, err);
+		/* The sizes as one raw item: digits written once, not an
+		 * item (and its printing) per object. */
+		if (rbuf_append(&text, "]", 2) || !cJSON_AddRawToObject(req, "sizes", text.p))
+			rc = ray_seterr(err, RAY_EUNREACH, "out of memory");
+		else
+			rc = ray_call(c, req, data.p, data.len, -1, &reply, NULL, err);
 		cJSON_Delete(req);
 		if (!rc) {
 			arr = cJSON_GetObjectItemCaseSensitive(reply, "refs");
@@ -84,6 +91,7 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 		reply = NULL;
 	}
 	rbuf_release(&data);
+	rbuf_release(&text);
 	return rc;
 }
 
@@ -246,11 +254,34 @@ int ray_put_fd(ray_client *c, int fd, char ref[RAY_REF_MAX + 1], ray_err *err)
 	return rc;
 }
 
+/* Written as text when every ref is hex (so nothing needs escaping): two
+ * allocations for the array, not two per ref, and no printing later. */
 cJSON *ray_refs_array(size_t n, const char *const *refs)
 {
-	cJSON *a = cJSON_CreateArray();
+	cJSON *a;
+	rbuf t = { 0 };
 	size_t i;
 
+	for (i = 0; i < n && ray_ref_valid(refs[i]); i++)
+		;
+	if (i == n && n && !rbuf_reserve(&t, n * (RAY_REF_MAX + 3) + 3)) {
+		t.p[t.len++] = '[';
+		for (i = 0; i < n; i++) {
+			size_t l = strlen(refs[i]);
+			t.p[t.len++] = '"';
+			memcpy(t.p + t.len, refs[i], l);
+			t.len += l;
+			t.p[t.len++] = '"';
+			t.p[t.len++] = i + 1 < n ? ',' : ']';
+		}
+		t.p[t.len] = '\0';
+		a = cJSON_CreateRaw(t.p);
+		rbuf_release(&t);
+		if (a)
+			return a;
+	}
+	rbuf_release(&t);
+	a = cJSON_CreateArray();
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(refs[i]));
 	return a;

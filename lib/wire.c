@@ -151,6 +151,16 @@ cJSON *rj_uint_item(uint64_t v)
 	return cJSON_CreateRaw(p);
 }
 
+int rbuf_add_uint(rbuf *b, uint64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return rbuf_append(b, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 void rj_add_uint(cJSON *o, const char *key, uint64_t v)
 {
 	cJSON *it = rj_uint_item(v);

@@ -236,6 +236,33 @@ static void put_finish(conn *c, uint32_t id, cJSON *reply, obj **objs, size_t n)
 	waiter_attach(c, w);
 }
 
+/* The refs as one raw JSON array: refs are hex, so written as they are,
+ * where an item each (and printing each) was a fifth of a small put's CPU. */
+static cJSON *refs_text(obj **objs, size_t n)
+{
+	rbuf t = { 0 };
+	cJSON *a = NULL;
+	size_t i;
+
+	if (rbuf_reserve(&t, n * (RAY_REF_MAX + 3) + 3))
+		return NULL;
+	t.p[t.len++] = '[';
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(objs[i]->ref);
+		if (i)
+			t.p[t.len++] = ',';
+		t.p[t.len++] = '"';
+		memcpy(t.p + t.len, objs[i]->ref, l);
+		t.len += l;
+		t.p[t.len++] = '"';
+	}
+	t.p[t.len++] = ']';
+	t.p[t.len] = '\0';
+	a = cJSON_CreateRaw(t.p);
+	rbuf_release(&t);
+	return a;
+}
+
 static const char *req_job(conn *c, uint32_t id, cJSON *req, int *bad)
 {
 	const char *job = rj_str(req, "job_id");
@@ -281,8 +308,6 @@ void op_put(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
 		return;
 	}
-	r = cJSON_CreateObject();
-	refs = cJSON_AddArrayToObject(r, "refs");
 	off = 0;
 	i = 0;
 	cJSON_ArrayForEach(s, sizes) {
@@ -290,7 +315,6 @@ void op_put(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 		obj *o = put_inline(data + off, len, job);
 		if (!o) {
 			char b[32];
-			cJSON_Delete(r);
 			while (i)
 				store_release(objs[--i]);
 			free(objs);
@@ -299,9 +323,12 @@ void op_put(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 			return;
 		}
 		objs[i++] = o;
-		cJSON_AddItemToArray(refs, cJSON_CreateString(o->ref));
 		off += len;
 	}
+	r = cJSON_CreateObject();
+	if (!(refs = refs_text(objs, n)))
+		refs = cJSON_CreateArray();
+	cJSON_AddItemToObject(r, "refs", refs);
 	put_finish(c, id, r, objs, n);
 }
 

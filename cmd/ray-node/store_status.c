@@ -49,22 +49,30 @@ cJSON *obj_json(obj *o)
 }
 
 static rstore last;
-static int64_t last_ms;
+static int64_t last_ms, last_walk_ms;
 
+/* One walk over the objects; for the heartbeat, at most every 500 ms and
+ * at most a hundredth of the time (the walk takes about 10 ms per 100,000
+ * objects, which at 300,000 was a tenth of a busy node's CPU). */
 static void totals(rstore *out, int fresh)
 {
-	int64_t now = ray_now_ms();
+	int64_t now = ray_now_ms(), every = last_walk_ms * 100 > 500 ? last_walk_ms * 100 : 500;
 	obj *o;
 
-	if (fresh || !last_ms || now - last_ms >= 500 || now < last_ms) {
+	if (fresh || !last_ms || now - last_ms >= every || now < last_ms) {
 		memset(&last, 0, sizeof(last));
-		for (o = N->ohead; o; o = o->next)
-			if (o->state == OBJ_READY && !o->remote && !o->doomed) {
+		for (o = N->ohead; o; o = o->next) {
+			if (o->state != OBJ_READY || o->remote)
+				continue;
+			if (!o->doomed) {
 				last.objects++;
 				last.object_bytes += o->size;
 			}
-		last.spilled = store_spilled_bytes();
-		last_ms = now;
+			if (!obj_resident(o))
+				last.spilled += o->size;
+		}
+		last_ms = ray_now_ms();
+		last_walk_ms = last_ms - now;
 	}
 	last.used = N->store_used;
 	last.capacity = N->store_cap;
