@@ -85,6 +85,7 @@ struct task {
 	unsigned char cancel;     /* 1 requested, 2 forced */
 	unsigned char cancel_tree; /* cancelled with the tasks it submitted */
 	unsigned char queued;
+	unsigned char qplain;     /* queued in its resource shape's class (task.c) */
 	unsigned char pin_soft, spread;
 	unsigned char blocked;    /* a hard constraint this node can't meet */
 	unsigned char shared;     /* SHARED_ARGV, SHARED_ENV: held with strv_hold,
@@ -150,6 +151,7 @@ struct waiter {
 	size_t n, k, ready;
 	obj **objs;               /* owned array */
 	unsigned char *done;      /* owned; per object */
+	struct wref { obj *o; size_t i; } *byobj; /* owned: objs sorted, for a long list, or NULL */
 	uv_timer_t timer;
 	int has_timer;
 	char lender[RAY_ID_MAX + 1]; /* task whose CPUs were lent, or "" */

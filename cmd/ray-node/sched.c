@@ -29,16 +29,61 @@
 #include "workdir.h"
 
 #define SCAN_LIMIT 512
+#define BLOCKED_MAX 8
 
 /* ---- the run queue ---- */
 
 sched_hooks sched_on;
 
+/* Shapes found to fit nowhere in this pass: the later tasks of such a
+ * shape are skipped without asking place() (resources only shrink while
+ * a pass places tasks), and once every queued task is of one of them the
+ * pass ends, so a pass costs the same with a million tasks queued as with
+ * ten.  Only the first BLOCKED_MAX shapes are kept; the rest are scanned
+ * as before. */
+typedef struct blocked {
+	const res *req[BLOCKED_MAX];
+	int n;
+} blocked;
+
+static int is_blocked(const blocked *b, const task *t)
+{
+	int i;
+
+	if (!t->qplain)
+		return 0;
+	for (i = 0; i < b->n; i++)
+		if (b->req[i] == t->req)
+			return 1;
+	return 0;
+}
+
+static void block(blocked *b, const task *t)
+{
+	if (t->qplain && b->n < BLOCKED_MAX && !is_blocked(b, t))
+		b->req[b->n++] = t->req;
+}
+
+/* Whether every queued task waits on a blocked shape. */
+static int all_blocked(const blocked *b)
+{
+	size_t sum = 0;
+	int i;
+
+	if (!b->n || queue_special_count())
+		return 0;
+	for (i = 0; i < b->n; i++)
+		sum += queue_class_count(b->req[i]);
+	return sum >= N->nqueued;
+}
+
 void sched_run(void)
 {
 	task *t, *next;
+	blocked b;
 	int scanned = 0;
 
+	b.n = 0;
 	if (sched_on.before_run)
 		sched_on.before_run();
 	t = N->qhead;
@@ -47,7 +92,7 @@ void sched_run(void)
 		int where;
 		next = t->qnext;
 		/* A retried task's process handle may still be closing. */
-		if (t->proc_live) {
+		if (t->proc_live || is_blocked(&b, t)) {
 			scanned++;
 			t = next;
 			continue;
@@ -55,6 +100,9 @@ void sched_run(void)
 		where = place(t);
 		if (where == 0 && !gpu_can_take(t->req)) {
 			scanned++;   /* the GPUs fit, but no device is free enough */
+			block(&b, t);
+			if (all_blocked(&b))
+				break;
 			t = next;
 			continue;
 		}
@@ -71,7 +119,10 @@ void sched_run(void)
 			/* failed and dequeued by place() */
 		} else {
 			scanned++;
+			block(&b, t);
 		}
+		if (all_blocked(&b))
+			break;
 		t = next;
 	}
 }

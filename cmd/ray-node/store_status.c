@@ -52,11 +52,13 @@ static rstore last;
 static int64_t last_ms, last_walk_ms;
 
 /* One walk over the objects; for the heartbeat, at most every 500 ms and
- * at most a hundredth of the time (the walk takes about 10 ms per 100,000
- * objects, which at 300,000 was a tenth of a busy node's CPU). */
+ * at most a thousandth of the time.  The walk takes about 10 ms per
+ * 100,000 objects, pending results of queued tasks included: at a
+ * hundredth, a million queued tasks made it a tenth of the node's CPU
+ * while they drained, for figures only ray-status shows. */
 static void totals(rstore *out, int fresh)
 {
-	int64_t now = ray_now_ms(), every = last_walk_ms * 100 > 500 ? last_walk_ms * 100 : 500;
+	int64_t now = ray_now_ms(), every = last_walk_ms * 1000 > 500 ? last_walk_ms * 1000 : 500;
 	obj *o;
 
 	if (fresh || !last_ms || now - last_ms >= every || now < last_ms) {

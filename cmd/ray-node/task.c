@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,10 +127,78 @@ void task_release(task *t)
 	free(t);
 }
 
+/* Queued plain tasks counted by shape, in a table keyed by the shape's
+ * pointer (shapes are interned and never freed, so entries stay), for
+ * sched_run to see when all that is queued waits on shapes that fit
+ * nowhere: then it stops at once, whatever the queue's depth. */
+static struct qclass { const res *req; size_t n; } *qc;
+static size_t qc_cap, qc_len, nspecial;
+
+static size_t qc_hash(const res *req, size_t cap)
+{
+	return (size_t)(((uint64_t)(uintptr_t)req >> 4) * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
+}
+
+/* The entry for req; with add, made when missing (NULL if out of memory). */
+static struct qclass *qc_slot(const res *req, int add)
+{
+	size_t i;
+
+	if (add && (qc_len + 1) * 2 > qc_cap) {
+		size_t nc = qc_cap ? qc_cap * 2 : 16, j;
+		struct qclass *nt = calloc(nc, sizeof(*nt));
+		if (!nt)
+			return NULL;
+		for (j = 0; j < qc_cap; j++)
+			if (qc[j].req) {
+				for (i = qc_hash(qc[j].req, nc); nt[i].req; i = (i + 1) & (nc - 1))
+					;
+				nt[i] = qc[j];
+			}
+		free(qc);
+		qc = nt;
+		qc_cap = nc;
+	}
+	if (!qc_cap)
+		return NULL;
+	for (i = qc_hash(req, qc_cap); qc[i].req; i = (i + 1) & (qc_cap - 1))
+		if (qc[i].req == req)
+			return &qc[i];
+	if (!add)
+		return NULL;
+	qc[i].req = req;
+	qc_len++;
+	return &qc[i];
+}
+
+static int placed_by_shape(const task *t)
+{
+	return t->req && !t->pg[0] && !t->owner[0] && !t->pin[0] && !t->spread && !t->prefer && !t->labels;
+}
+
+size_t queue_class_count(const res *req)
+{
+	struct qclass *c = qc_slot(req, 0);
+
+	return c ? c->n : 0;
+}
+
+size_t queue_special_count(void)
+{
+	return nspecial;
+}
+
 void queue_push(task *t)
 {
+	struct qclass *c = placed_by_shape(t) ? qc_slot(t->req, 1) : NULL;
+
 	t->state = T_PENDING_NODE;
 	t->queued = 1;
+	t->qplain = c != NULL;
+	if (c)
+		c->n++;
+	else
+		nspecial++;
 	t->qnext = NULL;
 	DL_APPEND(N->qhead, N->qtail, t, qprev, qnext);
 	N->nqueued++;
@@ -137,10 +206,16 @@ void queue_push(task *t)
 
 void queue_remove(task *t)
 {
+	struct qclass *c;
+
 	if (!t->queued)
 		return;
 	DL_REMOVE(N->qhead, N->qtail, t, qprev, qnext);
 	t->queued = 0;
+	if (t->qplain && (c = qc_slot(t->req, 0)))
+		c->n--;
+	else if (!t->qplain)
+		nspecial--;
 	N->nqueued--;
 }
 

@@ -63,6 +63,13 @@ void task_obj_freed(obj *o);
 /* The run queue, FIFO; queue_push marks t PENDING_NODE_ASSIGNMENT. */
 void queue_push(task *t);
 void queue_remove(task *t);
+/* Queued tasks whose placement hangs only on their resource shape (no
+ * group, pin, label, preference or spread): such a task placed nowhere
+ * means every later one of the same shape is placed nowhere in the same
+ * pass.  How many of them ask for req, and how many queued tasks are not
+ * of this kind. */
+size_t queue_class_count(const res *req);
+size_t queue_special_count(void);
 /* o, an argument of t, is ready or failed. */
 void task_dep_ready(task *t, obj *o);
 /* A new task whose dependencies are all added: waits for the missing,

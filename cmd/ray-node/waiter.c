@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ static void on_waiter_timer_closed(uv_handle_t *h)
 
 	free(w->objs);
 	free(w->done);
+	free(w->byobj);
 	cJSON_Delete(w->room);
 	cJSON_Delete(w->redo_req);
 	free(w);
@@ -262,11 +264,48 @@ static void on_waiter_timeout(uv_timer_t *t)
 }
 
 /* Wakes what waits on o: it became ready or failed, or was restored. */
+/* Marks entry j of w answered if o (its object) is; 1 if still waited on. */
+static int mark(waiter *w, size_t j, const obj *o)
+{
+	if (w->done[j])
+		return 0;
+	if (!obj_done(w, o))
+		return 1;
+	w->done[j] = 1;
+	w->ready++;
+	return 0;
+}
+
+/* Marks o's entries in w; 1 if some are still waited on.  A long list is
+ * searched in its sorted copy: a ray-wait on 100,000 refs would otherwise
+ * read them all each time one of them is ready. */
+static int mark_obj(waiter *w, const obj *o)
+{
+	size_t j, lo = 0, hi = w->n;
+	int left = 0;
+
+	if (!w->byobj) {
+		for (j = 0; j < w->n; j++)
+			if (w->objs[j] == o)
+				left |= mark(w, j, o);
+		return left;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)w->byobj[mid].o < (uintptr_t)o)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (j = lo; j < w->n && w->byobj[j].o == o; j++)
+		left |= mark(w, w->byobj[j].i, o);
+	return left;
+}
+
 void waiter_notify(obj *o)
 {
 	waiter **ws = o->waiters;
 	int n = o->nwait, i;
-	size_t j;
 	task **deps = o->deps;
 	int nd = o->ndeps;
 
@@ -276,16 +315,7 @@ void waiter_notify(obj *o)
 	o->ndeps = o->capdeps = 0;
 	for (i = 0; i < n; i++) {
 		waiter *w = ws[i];
-		int left = 0;
-		for (j = 0; j < w->n; j++)
-			if (w->objs[j] == o && !w->done[j]) {
-				if (obj_done(w, o)) {
-					w->done[j] = 1;
-					w->ready++;
-				} else {
-					left = 1;
-				}
-			}
+		int left = mark_obj(w, o);
 		if ((w->is_wait && w->ready >= w->k) || w->ready == w->n) {
 			waiter_complete(w, 0);
 		} else if (left) {
@@ -368,6 +398,16 @@ void waiter_attach(conn *c, waiter *w)
 	c->busy = 1;
 }
 
+/* Lists longer than this get a sorted copy (waiter.byobj). */
+#define BYOBJ_MIN 16
+
+static int by_obj(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct wref *)a)->o, y = (uintptr_t)((const struct wref *)b)->o;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Registers w on each object it still needs and returns 1, or answers it
  * (and frees it) at once and returns 0. */
 int waiter_start(conn *c, waiter *w, int64_t timeout)
@@ -387,12 +427,20 @@ int waiter_start(conn *c, waiter *w, int64_t timeout)
 		waiter_free(w);
 		return 0;
 	}
+	if (w->n > BYOBJ_MIN && (w->byobj = malloc(w->n * sizeof(*w->byobj)))) {
+		for (i = 0; i < w->n; i++) {
+			w->byobj[i].o = w->objs[i];
+			w->byobj[i].i = i;
+		}
+		qsort(w->byobj, w->n, sizeof(*w->byobj), by_obj);
+	}
 	for (i = 0; i < w->n; i++) {
 		obj *o = w->objs[i];
 		int j, seen = 0;
 		if (w->done[i])
 			continue;
-		for (j = 0; j < o->nwait; j++)
+		/* The last waiter added is the one a repeated ref would find. */
+		for (j = o->nwait - 1; j >= 0 && !seen; j--)
 			if (o->waiters[j] == w)
 				seen = 1;
 		if (!seen)
