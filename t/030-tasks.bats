@@ -321,6 +321,27 @@ top"
 	run_ray 0 ray-get --timeout 60 "$ra" "$rb"
 }
 
+@test "tasks of a shape that does not fit wait in order, and a smaller one behind them runs" {
+	start_node --cpus 3
+	local go=$BATS_TEST_TMPDIR/go order=$BATS_TEST_TMPDIR/order
+	run_ray 0 ray-submit --name holder --cpus 2 -- sh -c "$(until_file "$go")"
+	local held=$output
+	wait_for named_task_in_state holder RUNNING
+	# Sixty of the holder's shape queue behind it; the scheduler sees the
+	# first fits nowhere and skips the rest of that shape.
+	seq 60 | sed "s|.*|echo & >>$order|" | ray-submit --batch --cpus 2 >"$BATS_TEST_TMPDIR/refs"
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/refs")" 60
+	# A one-CPU task behind them still fits and runs now.
+	run_ray 0 ray-submit --get -- echo small
+	assert_output small
+	[ ! -e "$order" ]
+	run_ray 0 ray-status --json
+	assert_equal "$(json_get .pending_tasks)" 60
+	touch "$go"
+	run_ray 0 ray-wait --timeout 60 "$held" $(cat "$BATS_TEST_TMPDIR/refs")
+	assert_equal "$(cat "$order")" "$(seq 60)"
+}
+
 @test "an infeasible request warns at once, exits 0 and stays PENDING_NODE_ASSIGNMENT" {
 	start_node
 	run_ray 0 ray-submit --name huge --cpus 99 -- true
