@@ -2,7 +2,8 @@
  * sched.c: tasks from submission to a place to run.  A task waits for its
  * @REF and --stdin objects (PENDING_ARGS_AVAIL), then for resources in a
  * FIFO run queue (PENDING_NODE_ASSIGNMENT), scanned whenever resources
- * may have freed; place.c picks its node, launch.c runs it, remote.c
+ * may have freed (past the shapes that fit nowhere, and no further once
+ * only those are left); place.c picks its node, launch.c runs it, remote.c
  * follows it elsewhere.  A task blocked in ray-get lends its CPUs back
  * to its pool.  Finished tasks are kept for ray-status, oldest dropped
  * first once the history is long.
