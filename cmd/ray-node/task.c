@@ -212,7 +212,7 @@ void queue_remove(task *t)
 		return;
 	DL_REMOVE(N->qhead, N->qtail, t, qprev, qnext);
 	t->queued = 0;
-	if (t->qplain && (c = qc_slot(t->req, 0)))
+	if (t->qplain && (c = qc_slot(t->req, 0)) && c->n)
 		c->n--;
 	else if (!t->qplain)
 		nspecial--;
