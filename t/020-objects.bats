@@ -149,6 +149,28 @@ $b"
 	run_ray 2 ray-wait -n -1 "$ready"
 }
 
+@test "get and wait over a long list with repeated refs answer every entry" {
+	local go=$BATS_TEST_TMPDIR/go refs=() i
+	run_ray 0 ray-submit -- sh -c "i=0; while [ ! -e '$go' ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i+1)); done; echo a"
+	local a=$output
+	run_ray 0 ray-put - <<<"b"
+	local b=$output
+	for i in $(seq 20); do refs+=("$a" "$b"); done
+	# Half the entries are ready while the task runs.
+	run_ray 3 ray-wait --timeout 0.3 "${refs[@]}"
+	assert_equal "$(grep -c "^$b\$" <<<"$output")" 20
+	assert_equal "$(grep -c . <<<"$output")" 20
+	# A get over all forty, usually waiting when the task ends: every
+	# entry of the repeated ref is answered by its one completion.
+	timeout 60 ray-get "${refs[@]}" >"$BATS_TEST_TMPDIR/got" &
+	local getter=$!
+	touch "$go"
+	wait "$getter"
+	assert_equal "$(tr '\n' ' ' <"$BATS_TEST_TMPDIR/got")" "$(for i in $(seq 20); do printf 'a b '; done)"
+	run_ray 0 ray-wait -n 30 "${refs[@]}"
+	assert_equal "$(grep -c . <<<"$output")" 30
+}
+
 @test "wait wakes when a task's result appears" {
 	run_ray 0 ray-submit -- sh -c 'sleep 0.3; echo done'
 	local ref=$output
