@@ -313,7 +313,7 @@ static int get_req(ray_client *c, size_t n, const char *const *refs, int64_t tim
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "get");
 	cJSON_AddItemToObject(req, "refs", ray_refs_array(n, refs));
-	cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
+	rj_add_int(req, "timeout", timeout_ms);
 	if (want_inline || !ray_client_store(c))
 		cJSON_AddBoolToObject(req, "inline", 1);
 	if (restore)

@@ -106,8 +106,9 @@ int ray_ref_valid(const char *s)
 
 	if (!s)
 		return 0;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+	/* Bounded: a long string is refused at RAY_REF_MAX + 1 characters. */
+	for (; s[n] && n <= RAY_REF_MAX; n++)
+		if (!((unsigned char)(s[n] - '0') < 10 || (unsigned char)(s[n] - 'a') < 6))
 			return 0;
 	return n > 0 && n <= RAY_REF_MAX;
 }

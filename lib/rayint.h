@@ -219,6 +219,7 @@ int64_t rj_int(const cJSON *o, const char *key, int64_t dflt);
  * get's CPU; this one is written once as digits (a raw item). */
 cJSON *rj_uint_item(uint64_t v);
 void rj_add_uint(cJSON *o, const char *key, uint64_t v);
+void rj_add_int(cJSON *o, const char *key, int64_t v);
 /* Appends v's decimal digits to b, for JSON written as text: 0 or -1. */
 int rbuf_add_uint(rbuf *b, uint64_t v);
 int rj_bool(const cJSON *o, const char *key);
