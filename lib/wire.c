@@ -282,32 +282,31 @@ int ray_frame_parse(const char *buf, size_t len, ray_frame *f)
 size_t ray_packed_count(const char *s)
 {
 	size_t n = 0;
-	int in = 0;
 
-	for (; *s; s++) {
-		if (*s == ' ')
-			in = 0;
-		else if (!in)
-			in = 1, n++;
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			return n;
+		n++;
+		s = strchrnul(s, ' ');
 	}
-	return n;
 }
 
 const char *ray_packed_word(const char *s, char *buf, size_t len)
 {
-	size_t n = 0;
+	const char *e;
 
 	while (*s == ' ')
 		s++;
 	if (!*s)
 		return NULL;
-	while (*s && *s != ' ') {
-		if (n + 1 >= len)
-			return NULL;
-		buf[n++] = *s++;
-	}
-	buf[n] = '\0';
-	return s;
+	e = strchrnul(s, ' ');
+	if ((size_t)(e - s) >= len)
+		return NULL;
+	memcpy(buf, s, (size_t)(e - s));
+	buf[e - s] = '\0';
+	return e;
 }
 
 const char *ray_packed_uint(const char *s, uint64_t *v)

@@ -27,12 +27,14 @@
 
 static waiter *room_head, *room_tail;
 
+/* NODEID, 16 random hex digits, then 8 zeros (no return index). */
 static void new_put_ref(char ref[RAY_REF_MAX + 1])
 {
-	char rnd[17];
+	size_t l = strlen(N->id);
 
-	ray_random_hex(rnd, 8);
-	snprintf(ref, RAY_REF_MAX + 1, "%s%s00000000", N->id, rnd);
+	memcpy(ref, N->id, l);
+	ray_random_hex(ref + l, 8);
+	memcpy(ref + l + 16, "00000000", 9);
 }
 
 static int job_valid(const char *j)
