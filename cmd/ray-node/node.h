@@ -84,8 +84,7 @@ struct task {
 	unsigned char proc_live;  /* its process not reaped yet */
 	unsigned char cancel;     /* 1 requested, 2 forced */
 	unsigned char cancel_tree; /* cancelled with the tasks it submitted */
-	unsigned char queued;
-	unsigned char qplain;     /* queued in its resource shape's class (task.c) */
+	unsigned char queued;     /* 0, or Q_SPECIAL / Q_SHAPE (task.c) */
 	unsigned char pin_soft, spread;
 	unsigned char blocked;    /* a hard constraint this node can't meet */
 	unsigned char shared;     /* SHARED_ARGV, SHARED_ENV: held with strv_hold,

@@ -51,7 +51,7 @@ static int is_blocked(const blocked *b, const task *t)
 {
 	int i;
 
-	if (!t->qplain)
+	if (t->queued != Q_SHAPE)
 		return 0;
 	for (i = 0; i < b->n; i++)
 		if (b->req[i] == t->req)
@@ -61,7 +61,7 @@ static int is_blocked(const blocked *b, const task *t)
 
 static void block(blocked *b, const task *t)
 {
-	if (t->qplain && b->n < BLOCKED_MAX && !is_blocked(b, t))
+	if (t->queued == Q_SHAPE && b->n < BLOCKED_MAX && !is_blocked(b, t))
 		b->req[b->n++] = t->req;
 }
 

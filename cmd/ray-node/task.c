@@ -193,8 +193,7 @@ void queue_push(task *t)
 	struct qclass *c = placed_by_shape(t) ? qc_slot(t->req, 1) : NULL;
 
 	t->state = T_PENDING_NODE;
-	t->queued = 1;
-	t->qplain = c != NULL;
+	t->queued = c ? Q_SHAPE : Q_SPECIAL;
 	if (c)
 		c->n++;
 	else
@@ -211,11 +210,11 @@ void queue_remove(task *t)
 	if (!t->queued)
 		return;
 	DL_REMOVE(N->qhead, N->qtail, t, qprev, qnext);
-	t->queued = 0;
-	if (t->qplain && (c = qc_slot(t->req, 0)) && c->n)
-		c->n--;
-	else if (!t->qplain)
+	if (t->queued == Q_SPECIAL)
 		nspecial--;
+	else if ((c = qc_slot(t->req, 0)) && c->n)
+		c->n--;
+	t->queued = 0;
 	N->nqueued--;
 }
 

@@ -68,6 +68,8 @@ void queue_remove(task *t);
  * means every later one of the same shape is placed nowhere in the same
  * pass.  How many of them ask for req, and how many queued tasks are not
  * of this kind. */
+#define Q_SPECIAL 1   /* task.queued: placement hangs on more than its shape */
+#define Q_SHAPE 2     /* ... on its shape alone: counted by it */
 size_t queue_class_count(const res *req);
 size_t queue_special_count(void);
 /* o, an argument of t, is ready or failed. */
