@@ -2,9 +2,10 @@
  * task.c: the task records every part shares: the table (by id and in
  * submission order, for ray-status), the run queue's links and its counts
  * by resource shape, dependencies on objects, lending CPUs while blocked
- * in a get, and how a task ends in error.  Kept below the scheduler, placement, launching and the cluster
- * side, so that they all use it and it calls none of them: a task's end
- * and an actor call's readiness go out through hooks.
+ * in a get, and how a task ends in error.  Kept below the scheduler,
+ * placement, launching and the cluster side, so that they all use it and
+ * it calls none of them: a task's end and an actor call's readiness go
+ * out through hooks.
  */
 #include <limits.h>
 #include <signal.h>

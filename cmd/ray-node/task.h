@@ -63,13 +63,13 @@ void task_obj_freed(obj *o);
 /* The run queue, FIFO; queue_push marks t PENDING_NODE_ASSIGNMENT. */
 void queue_push(task *t);
 void queue_remove(task *t);
-/* Queued tasks whose placement hangs only on their resource shape (no
- * group, pin, label, preference or spread): such a task placed nowhere
- * means every later one of the same shape is placed nowhere in the same
- * pass.  How many of them ask for req, and how many queued tasks are not
- * of this kind. */
-#define Q_SPECIAL 1   /* task.queued: placement hangs on more than its shape */
-#define Q_SHAPE 2     /* ... on its shape alone: counted by it */
+/* task.queued of a queued task: Q_SHAPE when its placement hangs only on
+ * its resource shape (no group, pin, label, preference or spread), so that
+ * one placed nowhere means every later one of the same shape is placed
+ * nowhere in the same pass; else Q_SPECIAL. */
+#define Q_SPECIAL 1
+#define Q_SHAPE 2
+/* How many queued Q_SHAPE tasks ask for req; how many are Q_SPECIAL. */
 size_t queue_class_count(const res *req);
 size_t queue_special_count(void);
 /* o, an argument of t, is ready or failed. */

@@ -295,7 +295,6 @@ static void on_waiter_timeout(uv_timer_t *t)
 	waiter_complete(t->data, 1);
 }
 
-/* Wakes what waits on o: it became ready or failed, or was restored. */
 /* Marks entry j of w answered if o (its object) is; 1 if still waited on. */
 static int mark(waiter *w, size_t j, const obj *o)
 {
@@ -334,6 +333,7 @@ static int mark_obj(waiter *w, const obj *o)
 	return left;
 }
 
+/* Wakes what waits on o: it became ready or failed, or was restored. */
 void waiter_notify(obj *o)
 {
 	waiter **ws = o->waiters;
