@@ -284,12 +284,15 @@ void stream_task_ended(task *t)
 	answer(s);
 }
 
-/* Replies to a waiting stream_next: the refs from its `from`, or the end. */
+/* Replies to a waiting stream_next: how many refs follow its `from`, or
+ * the end.  The refs are TASK + %08x of 2+k, so the reply names the count,
+ * not each ref: a string item per ref, printed here and parsed by the
+ * reader, was a quarter of the node's CPU on a fast stream. */
 static void answer(stream *s)
 {
 	task *t = task_find(s->id);
-	cJSON *r, *a;
-	uint64_t k, n;
+	cJSON *r;
+	uint64_t n;
 	int done;
 
 	if (!s->c)
@@ -298,13 +301,9 @@ static void answer(stream *s)
 	if (s->items <= s->taken && !done)
 		return;
 	r = cJSON_CreateObject();
-	a = cJSON_AddArrayToObject(r, "refs");
 	n = s->items - s->taken < MAX_ANSWER ? s->items - s->taken : MAX_ANSWER;
-	for (k = 0; k < n; k++) {
-		char ref[RAY_REF_MAX + 1];
-		snprintf(ref, sizeof(ref), "%s%08x", s->id, (unsigned)(s->taken + k + 2));
-		cJSON_AddItemToArray(a, cJSON_CreateString(ref));
-	}
+	cJSON_AddNumberToObject(r, "from", (double)s->taken);
+	cJSON_AddNumberToObject(r, "count", (double)n);
 	if (done) {
 		obj *o = t && t->num_returns ? t->rets[0] : NULL;
 		cJSON_AddBoolToObject(r, "done", 1);
