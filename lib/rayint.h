@@ -246,4 +246,8 @@ void ray_host_ident(char *buf, size_t len);
 /* The JSON of a task's options (tasks and actors share it). */
 cJSON *ray_task_opts_json(const ray_task_opts *o);
 
+/* The ref of a streaming task's k-th line: its id (tlen characters, at
+ * most RAY_REF_MAX - 8) and %08x of 2+k (lib/stream.c). */
+void ray_stream_ref(char ref[RAY_REF_MAX + 1], const char *task, size_t tlen, uint64_t k);
+
 #endif

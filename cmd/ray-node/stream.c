@@ -47,6 +47,7 @@ typedef struct watch {
 
 typedef struct stream {
 	char id[RAY_ID_MAX + 1];  /* the task's */
+	size_t idlen;
 	struct watch *w;          /* the attempt's pipe, or NULL */
 	int polling;
 	rbuf buf;                 /* read, not yet made into items (owned) */
@@ -69,12 +70,13 @@ static stream *stream_get(const char *id, int make)
 	stream *s;
 
 	s = map_get(&streams, id);
-	if (s || !make)
-		return s;
+	if (s || !make || strlen(id) > RAY_REF_MAX - 8)
+		return s;   /* an item's ref is the id and 8 digits */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->idlen = strlen(s->id);
 	if (map_put(&streams, s->id, s)) {
 		free(s);
 		return NULL;
@@ -112,21 +114,24 @@ static void stream_drop(stream *s)
 	free(s);
 }
 
-/* Makes item k from len bytes. */
-static void make_item(stream *s, const task *t, const char *line, size_t len)
+/* Makes the next item from len bytes, an object of the task's job (job
+ * is the task's interned id, or NULL), so the job's end frees it. */
+static void make_item(stream *s, const char *job, const char *line, size_t len)
 {
 	char ref[RAY_REF_MAX + 1];
 	obj *o;
 
-	snprintf(ref, sizeof(ref), "%s%08x", s->id, (unsigned)(s->items + 2));
+	ray_stream_ref(ref, s->id, s->idlen, s->items);
 	o = store_new(ref);
+	/* Before store_fill: it gives an object without a job the job of
+	 * its producer, and an item has none. */
+	if (o)
+		o->job = job ? istr_share(job) : istr_hold("00000000");
 	if (!o || store_fill(o, line, len)) {
 		node_log("stream %s: out of memory for item %llu", s->id, (unsigned long long)s->items);
 		if (o)
 			store_fail(o, RAY_ERESOURCE, "out of memory");
 	}
-	if (o && !o->job)
-		o->job = istr_hold(t ? t->job : "00000000");
 	s->items++;
 }
 
@@ -166,7 +171,7 @@ static int make_items(stream *s, int final)
 			break;
 		if (t && s->items - s->taken >= (uint64_t)t->stream_bp)
 			break;
-		make_item(s, t, s->buf.p + off, len);
+		make_item(s, t ? t->job : NULL, s->buf.p + off, len);
 		off += len;
 	}
 	if (off) {
