@@ -85,7 +85,9 @@ static int fetch(ray_stream *s, int64_t timeout_ms, ray_err *err)
 		return rc;
 	from = rj_int(reply, "from", -1);
 	n = rj_int(reply, "count", -1);
-	if (from < (int64_t)s->handed || n < 0 || n > STREAM_BATCH || from > (int64_t)STREAM_MAX - n) {
+	/* Nothing and not the end would have us ask again at once, forever. */
+	if (from < (int64_t)s->handed || n < 0 || n > STREAM_BATCH || from > (int64_t)STREAM_MAX - n ||
+	    (!n && !rj_bool(reply, "done"))) {
 		cJSON_Delete(reply);
 		return ray_seterr(err, RAY_EUNREACH, "malformed reply to stream_next");
 	}
