@@ -3,8 +3,10 @@
  * and `ray-submit --batch | ray-get` overlap only if ray-get asks for the
  * first objects while the producer still writes refs; reading to EOF first
  * made the pipe as slow as its two halves one after the other.  A chunk
- * ends where the pipe has nothing more to give at once (or at max refs),
- * so a fast producer still yields large batches.
+ * ends where the pipe has nothing more to give (or at max refs); a small
+ * one waits up to GATHER_US after its first ref for more, so a producer
+ * that writes 64 refs at a time (ray-submit --stream) is still fetched in
+ * large batches, not a get per write.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,10 +18,8 @@
 
 #include "refin.h"
 
-#ifndef GATHER_US
-#define GATHER_US 1000
-#endif
-#define GATHER_MIN 1024
+#define GATHER_US 1000        /* the most a small chunk waits for more */
+#define GATHER_MIN 1024       /* refs that make a chunk big enough to go at once */
 
 struct refin {
 	int fd, eof;

@@ -3,9 +3,10 @@
  * stdout is a pipe that the node watches (uv_poll, reads of at most
  * 64 KiB); each complete line becomes an object of its own, ref TASK
  * followed by 2+k for the k-th line (1 stays the task's own return, empty
- * or its error).  The client takes refs with stream_next, naming how many
- * it has printed (from); a request with nothing new waits until a line
- * comes or the task ends.  Backpressure: once backpressure items are made
+ * or its error), an object of the task's job.  The client takes refs with
+ * stream_next, naming how many it has printed (from), and is told how
+ * many follow (the refs are known from the index); a request with nothing
+ * new waits until a line comes or the task ends.  Backpressure: once backpressure items are made
  * and not yet taken, lines read wait in a buffer, and once the buffer
  * holds a complete line the pipe is not read, so a producer blocks in
  * write(2) instead of filling memory; the buffer never holds more than
