@@ -253,43 +253,67 @@ redis_rps() { # redis_rps PIPELINE: "SET_RPS GET_RPS"
 		tr -d '"' | awk -F, '$1 == "SET" { s = $2 } $1 == "GET" { g = $2 } END { print s, g }'
 }
 
-bench_small() {
-	local pg s g seq pipe peer1 peer16 d
-	say ""
-	say "c) 100-byte put+get round trips in one process: libray (bench/putget) vs redis SET+GET"
-	pg=$("$PUTGET" -n "$PAIRS" -s 100 -b 16 --address "$SOCK" 2>>"$log") || { say "bench: bench/putget failed (see $log)"; }
+# One putget run on a node of its own (each run adds 2 x PAIRS objects to
+# the store: a fresh node keeps the runs alike): "SEQ PIPE" ops/s.
+putget_once() {
+	local d env pg sock
+	d=$(mktemp -d "$TMPBASE/ray-bench-pg.XXXXXX")
+	env=$(RAY_TMPDIR=$d ray-node start --head --port 0 --cpus "$NPROC" 2>>"$log") || { rm -rf "$d"; return 1; }
+	sock=$d/node-$(sed -n 's/^RAY_NODE_ID=\([^;]*\);.*/\1/p' <<<"$env")/node.sock
+	pg=$(RAY_TMPDIR=$d RAY_ADDRESS= RAY_TOKEN_FILE= "$PUTGET" -n "$PAIRS" -s 100 -b 16 --address "$sock" 2>>"$log")
 	note "putget: $(echo $pg)"
-	seq=$(awk '$1 == "seq_ops_per_s" { print $2 }' <<< "$pg")
-	pipe=$(awk '$1 == "pipe_ops_per_s" { print $2 }' <<< "$pg")
-	say "   libray sequential put+get: ${seq:-?} ops/s; batches of 16 (ray_put_many + ray_get_many): ${pipe:-?} ops/s"
-	if ! have_redis; then
+	RAY_TMPDIR=$d ray-node stop >/dev/null 2>&1
+	rm -rf "$d"
+	awk '$1 == "seq_ops_per_s" { s = $2 } $1 == "pipe_ops_per_s" { p = $2 } END { if (s && p) print s, p; else exit 1 }' <<<"$pg"
+}
+
+bench_small() {
+	local s g seq pipe peer1 peer16 d i r
+	local oseq=() opipe=() p1=() p16=()
+	say ""
+	say "c) 100-byte put+get round trips in one process: libray (bench/putget) vs redis SET+GET, median of $REPS"
+	if have_redis; then
+		d=$(mktemp -d "$TMPBASE/ray-bench-redis.XXXXXX")
+		REDIS_SOCK=$d/redis.sock
+		redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --save '' --appendonly no \
+			--dir "$d" --daemonize yes --pidfile "$d/redis.pid" --logfile "$d/redis.log" >> "$log" 2>&1
+		for ((i = 0; i < 100; i++)); do
+			redis-cli -s "$REDIS_SOCK" ping 2>/dev/null | grep -q PONG && break
+			sleep 0.05
+		done
+		REDIS_PID=$(cat "$d/redis.pid" 2>/dev/null)
+		if ! redis-cli -s "$REDIS_SOCK" ping 2>/dev/null | grep -q PONG; then
+			say "   redis-server did not start (see $d/redis.log); skipped"
+			REDIS_PID=""
+		fi
+	else
 		say "   redis: redis-server/redis-benchmark not installed (apt-get install redis-server redis-tools); skipped"
-		row "c 100B put/get seq vs redis -P1" "${seq:-?}/s" "-" "-" "-" SKIP
-		row "c 100B put/get x16 vs redis -P16" "${pipe:-?}/s" "-" "-" "-" SKIP
-		return
 	fi
-	d=$(mktemp -d "$TMPBASE/ray-bench-redis.XXXXXX")
-	REDIS_SOCK=$d/redis.sock
-	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --save '' --appendonly no \
-		--dir "$d" --daemonize yes --pidfile "$d/redis.pid" --logfile "$d/redis.log" >> "$log" 2>&1
-	for ((i = 0; i < 100; i++)); do
-		redis-cli -s "$REDIS_SOCK" ping 2>/dev/null | grep -q PONG && break
-		sleep 0.05
+	# Ours and the peer's in turn, so that a busy minute skews both.
+	for ((i = 0; i < REPS; i++)); do
+		if r=$(putget_once); then
+			oseq+=("${r% *}")
+			opipe+=("${r#* }")
+		else
+			say "bench: bench/putget failed (see $log)"
+		fi
+		[[ -n $REDIS_PID ]] || continue
+		read -r s g <<< "$(redis_rps 1)"
+		p1+=("$(fix "$(calc "2 / (1 / $s + 1 / $g)")" 0)")
+		read -r s g <<< "$(redis_rps 16)"
+		p16+=("$(fix "$(calc "2 / (1 / $s + 1 / $g)")" 0)")
 	done
-	REDIS_PID=$(cat "$d/redis.pid" 2>/dev/null)
-	if ! redis-cli -s "$REDIS_SOCK" ping 2>/dev/null | grep -q PONG; then
-		say "   redis-server did not start (see $d/redis.log); skipped"
+	((${#oseq[@]})) && seq=$(fix "$(median "${oseq[@]}")" 0) pipe=$(fix "$(median "${opipe[@]}")" 0)
+	say "   libray sequential put+get: ${seq:-?} ops/s (${oseq[*]}); batches of 16 (ray_put_many + ray_get_many): ${pipe:-?} ops/s (${opipe[*]})"
+	if [[ -z $REDIS_PID ]]; then
 		row "c 100B put/get seq vs redis -P1" "${seq:-?}/s" "-" "-" "-" SKIP
 		row "c 100B put/get x16 vs redis -P16" "${pipe:-?}/s" "-" "-" "-" SKIP
-		rm -rf "$d"
+		[[ -n ${d:-} ]] && rm -rf "$d"
 		return
 	fi
-	read -r s g <<< "$(redis_rps 1)"
-	peer1=$(fix "$(calc "2 / (1 / $s + 1 / $g)")" 0)
-	say "   redis -P 1:  SET $s/s, GET $g/s: $peer1 ops/s"
-	read -r s g <<< "$(redis_rps 16)"
-	peer16=$(fix "$(calc "2 / (1 / $s + 1 / $g)")" 0)
-	say "   redis -P 16: SET $s/s, GET $g/s: $peer16 ops/s"
+	peer1=$(fix "$(median "${p1[@]}")" 0)
+	peer16=$(fix "$(median "${p16[@]}")" 0)
+	say "   redis -P 1: $peer1 ops/s (${p1[*]}); -P 16: $peer16 ops/s (${p16[*]})"
 	kill "$REDIS_PID" 2>/dev/null
 	REDIS_PID=""
 	sleep 0.1

@@ -40,7 +40,7 @@ static int copy_ref(char ref[RAY_REF_MAX + 1], const char *s, ray_err *err)
 int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
                  const size_t *lens, char (*refs)[RAY_REF_MAX + 1], ray_err *err)
 {
-	cJSON *req, *reply = NULL, *arr, *r;
+	cJSON *req, *reply = NULL;
 	rbuf data = { 0 }, text = { 0 };
 	size_t i, done = 0;
 	int rc = 0;
@@ -61,7 +61,7 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 				rbuf_release(&data);
 				return ray_seterr(err, RAY_EUSAGE, "object too large for an inline put");
 			}
-			if (rbuf_append(&text, done == start ? "[" : ",", 1) ||
+			if ((done != start && rbuf_append(&text, " ", 1)) ||
 			    rbuf_add_uint(&text, lens[done]) ||
 			    rbuf_append(&data, bufs[done], lens[done])) {
 				cJSON_Delete(req);
@@ -72,20 +72,20 @@ int ray_put_many(ray_client *c, size_t n, const void *const *bufs,
 			total += lens[done];
 			done++;
 		}
-		/* The sizes as one raw item: digits written once, not an
-		 * item (and its printing) per object. */
-		if (rbuf_append(&text, "]", 2) || !cJSON_AddRawToObject(req, "sizes", text.p))
+		/* Sizes and refs as packed lists (wire.c). */
+		if (rbuf_append(&text, "", 1) || !cJSON_AddStringToObject(req, "sizes", text.p) ||
+		    !cJSON_AddTrueToObject(req, "packed"))
 			rc = ray_seterr(err, RAY_EUNREACH, "out of memory");
 		else
 			rc = ray_call(c, req, data.p, data.len, -1, &reply, NULL, err);
 		cJSON_Delete(req);
 		if (!rc) {
-			arr = cJSON_GetObjectItemCaseSensitive(reply, "refs");
-			if (cJSON_GetArraySize(arr) != (int)(done - start))
+			const char *p = rj_str(reply, "refs");
+			for (i = start; !rc && i < done; i++)
+				if (!p || !(p = ray_packed_word(p, refs[i], RAY_REF_MAX + 1)) || !ray_ref_valid(refs[i]))
+					rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to put");
+			if (!rc && ray_packed_count(p))
 				rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to put");
-			r = arr ? arr->child : NULL;
-			for (i = start; !rc && i < done; i++, r = r->next)
-				rc = copy_ref(refs[i], r->valuestring, err);
 		}
 		cJSON_Delete(reply);
 		reply = NULL;
@@ -298,6 +298,23 @@ int ray_refs_check(size_t n, const char *const *refs, ray_err *err)
 	return 0;
 }
 
+/* req["refs"] as a packed list (the refs are checked): 0 on no memory. */
+static int packed_refs(cJSON *req, size_t n, const char *const *refs)
+{
+	rbuf t = { 0 };
+	size_t i;
+	int ok;
+
+	for (i = 0; i < n; i++)
+		if (rbuf_add_word(&t, refs[i])) {
+			rbuf_release(&t);
+			return 0;
+		}
+	ok = !rbuf_append(&t, "", 1) && cJSON_AddStringToObject(req, "refs", t.p);
+	rbuf_release(&t);
+	return ok;
+}
+
 /* One get request; reply["objs"] describes each object.  With restore, the
  * node first restores spilled objects; without, it marks them "spilled" and
  * the caller asks for each alone, so a long list never brings every spilled
@@ -312,18 +329,47 @@ static int get_req(ray_client *c, size_t n, const char *const *refs, int64_t tim
 		return rc;
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "get");
-	cJSON_AddItemToObject(req, "refs", ray_refs_array(n, refs));
-	cJSON_AddNumberToObject(req, "timeout", (double)timeout_ms);
+	if (!packed_refs(req, n, refs)) {
+		cJSON_Delete(req);
+		return ray_seterr(err, RAY_EUNREACH, "out of memory");
+	}
+	rj_add_int(req, "timeout", timeout_ms);
 	if (want_inline || !ray_client_store(c))
 		cJSON_AddBoolToObject(req, "inline", 1);
+	/* The reply may then give the sizes alone (packed), when every
+	 * object is in it. */
+	if (want_inline)
+		cJSON_AddTrueToObject(req, "packed");
 	if (restore)
 		cJSON_AddBoolToObject(req, "restore", 1);
 	ray_req_add_task(req);
 	rc = ray_call(c, req, NULL, 0, timeout_ms, reply, data, err);
 	cJSON_Delete(req);
-	if (!rc && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(*reply, "objs")) != (int)n)
+	if (!rc && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(*reply, "objs")) != (int)n &&
+	    !(want_inline && rj_str(*reply, "sizes")))
 		rc = ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
 	return rc;
+}
+
+/* Every object of a get was in the reply, in order: its packed sizes. */
+static int get_packed(const char *p, size_t n, const rbuf *data, void **out, size_t *lens,
+                      ray_err *err)
+{
+	uint64_t size, off = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!(p = ray_packed_uint(p, &size)) || size > data->len - off)
+			return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+		if (!(out[i] = malloc(size ? size : 1)))
+			return ray_seterr(err, RAY_EUNREACH, "out of memory");
+		memcpy(out[i], data->p + off, size);
+		lens[i] = size;
+		off += size;
+	}
+	if (ray_packed_count(p) || off != data->len)
+		return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+	return 0;
 }
 
 /* An error object's code and message, or 0. */
@@ -371,7 +417,7 @@ int64_t ray_time_left(int64_t timeout_ms, int64_t t0)
 static int get_many_part(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
                          void **out, size_t *lens, ray_err *err)
 {
-	cJSON *reply = NULL, *objs, *o;
+	cJSON *reply = NULL, *objs = NULL, *o;
 	rbuf data = { 0 };
 	size_t i;
 	int rc;
@@ -379,9 +425,14 @@ static int get_many_part(ray_client *c, size_t n, const char *const *refs, int64
 	for (i = 0; i < n; i++)
 		out[i] = NULL;
 	rc = get_req(c, n, refs, timeout_ms, 1, n == 1, &reply, &data, err);
-	objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
+	if (!rc && rj_str(reply, "sizes"))
+		rc = get_packed(rj_str(reply, "sizes"), n, &data, out, lens, err);
+	else if (!rc)
+		objs = cJSON_GetObjectItemCaseSensitive(reply, "objs");
+	else
+		objs = NULL;
 	o = NULL;
-	for (i = 0; !rc && i < n; i++) {
+	for (i = 0; !rc && objs && i < n; i++) {
 		uint64_t size, off;
 		o = o ? o->next : objs->child;
 		if ((rc = obj_error(o, err)))

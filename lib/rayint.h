@@ -219,6 +219,17 @@ int64_t rj_int(const cJSON *o, const char *key, int64_t dflt);
  * get's CPU; this one is written once as digits (a raw item). */
 cJSON *rj_uint_item(uint64_t v);
 void rj_add_uint(cJSON *o, const char *key, uint64_t v);
+void rj_add_int(cJSON *o, const char *key, int64_t v);
+/* Packed lists (wire.c): one JSON string of words separated by spaces,
+ * for the lists of the busiest requests.  ray_packed_count counts the
+ * words; ray_packed_word copies the next into buf (NULL: no more, or
+ * longer than len - 1); ray_packed_uint reads the next as a whole number
+ * (NULL: none, or not one); both return where to go on.  rbuf_add_word
+ * appends a word after a space (none before the first); 0 or -1. */
+size_t ray_packed_count(const char *s);
+const char *ray_packed_word(const char *s, char *buf, size_t len);
+const char *ray_packed_uint(const char *s, uint64_t *v);
+int rbuf_add_word(rbuf *b, const char *w);
 /* Appends v's decimal digits to b, for JSON written as text: 0 or -1. */
 int rbuf_add_uint(rbuf *b, uint64_t v);
 int rj_bool(const cJSON *o, const char *key);

@@ -114,6 +114,13 @@ node_log_file() {
 	assert_equal "$(json_get '.objects')" 0
 }
 
+@test "packed lists are held to the same bounds: too long, a bad size or a bad ref is refused, nothing stored" {
+	start_node
+	run_ray 0 python3 "$RAW" many-packed
+	run_ray 0 ray-store stats --json
+	assert_equal "$(json_get '.objects')" 0
+}
+
 @test "ray-put with stdin closed fails at once instead of reading its own socket" {
 	start_node
 	run_ray 2 bash -c 'exec 0<&-; exec ray-put'

@@ -147,6 +147,7 @@ struct waiter {
 	uint32_t req_id;
 	int is_wait;              /* ray-wait (count k) vs get (all) */
 	int want_inline;
+	int packed;               /* the client takes packed sizes (waiter.c) */
 	size_t n, k, ready;
 	obj **objs;               /* owned array */
 	unsigned char *done;      /* owned; per object */

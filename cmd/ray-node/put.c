@@ -27,12 +27,14 @@
 
 static waiter *room_head, *room_tail;
 
+/* NODEID, 16 random hex digits, then 8 zeros (no return index). */
 static void new_put_ref(char ref[RAY_REF_MAX + 1])
 {
-	char rnd[17];
+	size_t l = strlen(N->id);
 
-	ray_random_hex(rnd, 8);
-	snprintf(ref, RAY_REF_MAX + 1, "%s%s00000000", N->id, rnd);
+	memcpy(ref, N->id, l);
+	ray_random_hex(ref + l, 8);
+	memcpy(ref + l + 16, "00000000", 9);
 }
 
 static int job_valid(const char *j)
@@ -275,60 +277,109 @@ static const char *req_job(conn *c, uint32_t id, cJSON *req, int *bad)
 	return job;
 }
 
+/* A put's sizes, from an array or a packed list (wire.c), checked against
+ * its data: an array of n, or NULL after replying with the error. */
+static size_t *put_sizes(conn *c, uint32_t id, const cJSON *sizes, size_t dlen, size_t *np)
+{
+	size_t n, off = 0, i = 0, *v;
+	const cJSON *s;
+	const char *p = NULL;
+
+	if (cJSON_IsString(sizes)) {
+		p = sizes->valuestring;
+		/* ops.c bounds arrays; a packed list is bounded here alike. */
+		if ((n = ray_packed_count(p)) > RAY_ITEMS_MAX) {
+			conn_reply_err(c, id, RAY_EUSAGE, "request 'put' lists over %d items: split it",
+			               RAY_ITEMS_MAX);
+			return NULL;
+		}
+	} else if (cJSON_IsArray(sizes)) {
+		n = (size_t)cJSON_GetArraySize(sizes);
+	} else {
+		conn_reply_err(c, id, RAY_EUSAGE, "put wants sizes");
+		return NULL;
+	}
+	if (!(v = calloc(n ? n : 1, sizeof(*v)))) {
+		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		return NULL;
+	}
+	s = p ? NULL : sizes->child;
+	for (i = 0; i < n; i++) {
+		uint64_t x = 0;
+		if (p ? !(p = ray_packed_uint(p, &x))
+		      : !cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble > (double)dlen)
+			break;
+		if (!p) {
+			x = (uint64_t)s->valuedouble;
+			s = s->next;
+		}
+		if (x > dlen - off)
+			break;
+		v[i] = (size_t)x;
+		off += v[i];
+	}
+	if (i < n || off != dlen) {
+		free(v);
+		conn_reply_err(c, id, RAY_EUSAGE, "put sizes do not match its data");
+		return NULL;
+	}
+	*np = n;
+	return v;
+}
+
+/* The refs as a packed list, for a client that sent one. */
+static cJSON *refs_packed(obj **objs, size_t n)
+{
+	rbuf t = { 0 };
+	cJSON *a = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (rbuf_add_word(&t, objs[i]->ref))
+			break;
+	if (i == n && !rbuf_append(&t, "", 1))
+		a = cJSON_CreateString(t.p);
+	rbuf_release(&t);
+	return a;
+}
+
 void op_put(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 {
-	const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(req, "sizes"), *s;
 	cJSON *r, *refs;
-	size_t off = 0, n = 0, i;
+	size_t off = 0, n = 0, i, *sizes;
 	obj **objs;
 	const char *job;
 	int bad;
 
-	if (!cJSON_IsArray(sizes)) {
-		conn_reply_err(c, id, RAY_EUSAGE, "put wants sizes");
+	if (!(sizes = put_sizes(c, id, cJSON_GetObjectItemCaseSensitive(req, "sizes"), dlen, &n)))
 		return;
-	}
-	cJSON_ArrayForEach(s, sizes) {
-		if (!cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble > (double)(dlen - off)) {
-			conn_reply_err(c, id, RAY_EUSAGE, "put sizes do not match its data");
-			return;
-		}
-		off += (size_t)s->valuedouble;
-		n++;
-	}
-	if (off != dlen) {
-		conn_reply_err(c, id, RAY_EUSAGE, "put sizes do not match its data");
-		return;
-	}
 	job = req_job(c, id, req, &bad);
-	if (bad)
-		return;
-	objs = calloc(n ? n : 1, sizeof(*objs));
+	objs = bad ? NULL : calloc(n ? n : 1, sizeof(*objs));
 	if (!objs) {
-		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		if (!bad)
+			conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
+		free(sizes);
 		return;
 	}
-	off = 0;
-	i = 0;
-	cJSON_ArrayForEach(s, sizes) {
-		size_t len = (size_t)s->valuedouble;
-		obj *o = put_inline(data + off, len, job);
+	for (i = 0; i < n; i++) {
+		obj *o = put_inline(data + off, sizes[i], job);
 		if (!o) {
 			char b[32];
+			conn_reply_err(c, id, RAY_ERESOURCE, "object store full: cannot store %s: %s",
+			               ray_fmt_size(sizes[i], b, sizeof(b)), strerror(errno));
 			while (i)
 				store_release(objs[--i]);
 			free(objs);
-			conn_reply_err(c, id, RAY_ERESOURCE, "object store full: cannot store %s: %s",
-			               ray_fmt_size(len, b, sizeof(b)), strerror(errno));
+			free(sizes);
 			return;
 		}
-		objs[i++] = o;
-		off += len;
+		objs[i] = o;
+		off += sizes[i];
 	}
+	free(sizes);
 	r = cJSON_CreateObject();
-	if (!(refs = refs_text(objs, n)))
-		refs = cJSON_CreateArray();
-	cJSON_AddItemToObject(r, "refs", refs);
+	refs = rj_bool(req, "packed") ? refs_packed(objs, n) : refs_text(objs, n);
+	cJSON_AddItemToObject(r, "refs", refs ? refs : cJSON_CreateArray());
 	put_finish(c, id, r, objs, n);
 }
 

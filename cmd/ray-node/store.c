@@ -97,10 +97,13 @@ obj *lru_oldest(void)
 obj *store_new(const char *ref)
 {
 	obj *o = calloc(1, sizeof(*o));
+	size_t l;
 
 	if (!o)
 		return NULL;
-	snprintf(o->ref, sizeof(o->ref), "%s", ref);
+	l = strnlen(ref, sizeof(o->ref) - 1);
+
+	memcpy(o->ref, ref, l);   /* the rest is calloc's zeros */
 	o->created_ms = o->last_ms = ray_now_ms();
 	if (map_put(&N->objs, o->ref, o)) {
 		free(o);

@@ -174,6 +174,36 @@ static cJSON *objs_text(waiter *w, rbuf *data)
 	return a;
 }
 
+/* For a client that asked for it (packed): when every object is in
+ * memory, the reply is their sizes as a packed list (wire.c) and their
+ * bytes in order; else NULL, and "objs" says what each is. */
+static cJSON *sizes_packed(waiter *w, rbuf *data)
+{
+	rbuf t = { 0 };
+	cJSON *a = NULL;
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < w->n; i++) {
+		obj *o = w->objs[i];
+		if (o->state == OBJ_ERROR || !o->data || !obj_resident(o))
+			return NULL;
+	}
+	for (i = 0; i < w->n && !bad; i++) {
+		obj *o = w->objs[i];
+		store_touch(o);
+		o->ra_until = 0;
+		bad = (i && rbuf_append(&t, " ", 1)) || rbuf_add_uint(&t, o->size) ||
+		      rbuf_append(data, o->data, o->size);
+	}
+	if (!bad && !rbuf_append(&t, "", 1))
+		a = cJSON_CreateString(t.p);
+	rbuf_release(&t);
+	if (!a)
+		data->len = 0;
+	return a;
+}
+
 static void waiter_reply(waiter *w, int timed_out)
 {
 	cJSON *r, *a;
@@ -210,7 +240,9 @@ static void waiter_reply(waiter *w, int timed_out)
 		               w->ready, w->n);
 		return;
 	}
-	if (w->n <= TEXT_MAX && (a = objs_text(w, &data))) {
+	if (w->packed && (a = sizes_packed(w, &data))) {
+		cJSON_AddItemToObject(r, "sizes", a);
+	} else if (w->n <= TEXT_MAX && (a = objs_text(w, &data))) {
 		cJSON_AddItemToObject(r, "objs", a);
 	} else {
 		data.len = 0;
@@ -312,14 +344,23 @@ void waiter_notify(obj *o)
 }
 
 /* Resolves a JSON array of refs to objects; fails on bad or unknown ones. */
+/* The objects of a request's refs: an array of strings, or a packed list
+ * (wire.c); NULL after replying with the error. */
 static obj **resolve_refs(conn *c, uint32_t id, const cJSON *refs, size_t *n)
 {
-	const cJSON *r;
+	const cJSON *r = NULL;
+	const char *p = cJSON_IsString(refs) ? refs->valuestring : NULL;
+	char ref[RAY_REF_MAX + 2];
 	obj **v;
-	size_t i = 0, cnt = (size_t)cJSON_GetArraySize(refs);
+	size_t i, cnt = p ? ray_packed_count(p) : (size_t)cJSON_GetArraySize(refs);
 
-	if (!cJSON_IsArray(refs) || cnt > 10000000) {
+	if (!p && !cJSON_IsArray(refs)) {
 		conn_reply_err(c, id, RAY_EUSAGE, "want a list of refs");
+		return NULL;
+	}
+	/* ops.c bounds arrays; a packed list is bounded here alike. */
+	if (cnt > RAY_ITEMS_MAX) {
+		conn_reply_err(c, id, RAY_EUSAGE, "request lists over %d items: split it", RAY_ITEMS_MAX);
 		return NULL;
 	}
 	v = calloc(cnt ? cnt : 1, sizeof(*v));
@@ -327,20 +368,28 @@ static obj **resolve_refs(conn *c, uint32_t id, const cJSON *refs, size_t *n)
 		conn_reply_err(c, id, RAY_ERESOURCE, "out of memory");
 		return NULL;
 	}
-	cJSON_ArrayForEach(r, refs) {
-		if (!cJSON_IsString(r) || !ray_ref_valid(r->valuestring)) {
+	if (!p)
+		r = refs->child;
+	for (i = 0; i < cnt; i++) {
+		const char *s = NULL;
+		if (p) {
+			if ((p = ray_packed_word(p, ref, sizeof(ref))))
+				s = ref;
+		} else {
+			s = cJSON_IsString(r) ? r->valuestring : NULL;
+			r = r->next;
+		}
+		if (!s || !ray_ref_valid(s)) {
 			conn_reply_err(c, id, RAY_EUSAGE, "malformed ref");
 			free(v);
 			return NULL;
 		}
-		v[i] = store_lookup(r->valuestring);
+		v[i] = store_lookup(s);
 		if (!v[i]) {
-			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%s': it was freed, or never existed",
-			               r->valuestring);
+			conn_reply_err(c, id, RAY_ENOTFOUND, "unknown ref '%s': it was freed, or never existed", s);
 			free(v);
 			return NULL;
 		}
-		i++;
 	}
 	*n = cnt;
 	return v;
@@ -453,6 +502,7 @@ static void start_waiter(conn *c, uint32_t id, cJSON *req, int is_wait)
 	}
 	w->is_wait = is_wait;
 	w->want_inline = rj_bool(req, "inline");
+	w->packed = !is_wait && rj_bool(req, "packed");
 	w->restore = !is_wait && rj_bool(req, "restore");
 	w->k = is_wait ? (size_t)rj_int(req, "n", (int64_t)n) : n;
 	if (w->k > n)

@@ -32,6 +32,8 @@ daemon behaved as it must, 1 when it did not.  Cases:
                  open, then sleeps until killed
   many-sizes     authenticated: a put of two million empty objects gets
                  an error reply (code -2) at once and stores nothing
+  many-packed    the same with packed lists, and packed lists with bad
+                 words: each gets an error reply (code -2), nothing stored
   badauth N      unauthenticated: N connections one after the other, each
                  with a wrong MAC
 """
@@ -173,6 +175,25 @@ def main(case, *args):
         took = time.monotonic() - t0
         ok = rid == 5 and rep.get("ok") is False and rep.get("code") == -2 and status_ok(s, 6)
         return verdict(ok, "2,000,000 sizes: %s in %.2f s" % (rep, took))
+    if case == "many-packed":
+        # The same as packed lists (one string of words): refused alike,
+        # and a packed list with a bad word is refused, storing nothing.
+        s = authed()
+        s.sendall(frame(b'{"op":"put","sizes":"' + b" ".join([b"0"] * 2000000) + b'"}', 5))
+        rid, rep = read_frame(s)
+        ok = rid == 5 and rep.get("ok") is False and rep.get("code") == -2
+        s.sendall(frame(b'{"op":"get","refs":"' + b" ".join([b"ab"] * 70000) + b'"}', 6))
+        rid, rep2 = read_frame(s)
+        ok = ok and rid == 6 and rep2.get("ok") is False and rep2.get("code") == -2
+        bad = [b"1 -1", b"1 x", b"18446744073709551616", b"1e2", b"3", b"1"]
+        for i, b in enumerate(bad):
+            s.sendall(frame(b'{"op":"put","sizes":"' + b + b'"}', 10 + i, b"ab"))
+            rid, rep3 = read_frame(s)
+            ok = ok and rid == 10 + i and rep3.get("ok") is False and rep3.get("code") == -2
+        s.sendall(frame(b'{"op":"get","refs":"zz"}', 20))
+        rid, rep4 = read_frame(s)
+        ok = ok and rid == 20 and rep4.get("ok") is False and rep4.get("code") == -2
+        return verdict(ok and status_ok(s, 21), "packed: %s %s %s" % (rep, rep2, rep4))
     if case == "badauth":
         for _ in range(int(args[0])):
             s, _ = connect()

@@ -124,6 +124,42 @@ static void ids(void)
 	CHECK(ray_ref_valid(hex));
 }
 
+/* Packed lists come off the wire: every malformed word is refused. */
+static void packed(void)
+{
+	char w[8];
+	uint64_t v = 0;
+	const char *p;
+	rbuf b = { 0 };
+
+	CHECK(ray_packed_count("") == 0);
+	CHECK(ray_packed_count("   ") == 0);
+	CHECK(ray_packed_count("a") == 1);
+	CHECK(ray_packed_count(" ab  cd e ") == 3);
+	p = ray_packed_word(" ab  cd", w, sizeof(w));
+	CHECK(p && !strcmp(w, "ab"));
+	p = ray_packed_word(p, w, sizeof(w));
+	CHECK(p && !strcmp(w, "cd"));
+	CHECK(ray_packed_word(p, w, sizeof(w)) == NULL);
+	CHECK(ray_packed_word("12345678", w, sizeof(w)) == NULL);   /* too long for w */
+	CHECK(ray_packed_word("1234567", w, sizeof(w)) != NULL);
+	p = ray_packed_uint("100 0 18446744073709551615", &v);
+	CHECK(p && v == 100);
+	p = ray_packed_uint(p, &v);
+	CHECK(p && v == 0);
+	p = ray_packed_uint(p, &v);
+	CHECK(p && v == UINT64_MAX);
+	CHECK(ray_packed_uint(p, &v) == NULL);
+	CHECK(ray_packed_uint("18446744073709551616", &v) == NULL);   /* overflows */
+	CHECK(ray_packed_uint("-1", &v) == NULL);
+	CHECK(ray_packed_uint("12x", &v) == NULL);
+	CHECK(ray_packed_uint("1e3", &v) == NULL);
+	CHECK(ray_packed_uint("", &v) == NULL);
+	CHECK(rbuf_add_word(&b, "ab") == 0 && rbuf_add_word(&b, "c") == 0 && rbuf_append(&b, "", 1) == 0);
+	CHECK(!strcmp(b.p, "ab c"));
+	rbuf_release(&b);
+}
+
 int main(void)
 {
 	pack_unpack();
@@ -131,5 +167,6 @@ int main(void)
 	buffers();
 	json_helpers();
 	ids();
+	packed();
 	return unit_done("wire");
 }
