@@ -3,23 +3,19 @@
  * and `ray-submit --batch | ray-get` overlap only if ray-get asks for the
  * first objects while the producer still writes refs; reading to EOF first
  * made the pipe as slow as its two halves one after the other.  A chunk
- * ends where the pipe has nothing more to give (or at max refs); a small
- * one waits up to GATHER_US after its first ref for more, so a producer
- * that writes 64 refs at a time (ray-submit --stream) is still fetched in
- * large batches, not a get per write.
+ * ends where the pipe has nothing more to give at once (or at max refs),
+ * so a fast producer still yields large batches.  (Waiting up to 1 ms for
+ * more refs before a small chunk goes halved the node's gets on a fast
+ * stream, but once a get of 64 refs was cheap it gained nothing there.)
  */
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "refin.h"
-
-#define GATHER_US 1000        /* the most a small chunk waits for more */
-#define GATHER_MIN 1024       /* refs that make a chunk big enough to go at once */
 
 struct refin {
 	int fd, eof;
@@ -108,26 +104,15 @@ static int take_words(refin *r, size_t max, ray_err *err)
 	return 0;
 }
 
-static int64_t now_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
-/* Whether fd has bytes within us microseconds (0: now). */
-static int readable_within(int fd, int64_t us)
+static int readable_now(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	struct timespec t = { us / 1000000, us % 1000000 * 1000 };
 
-	return ppoll(&p, 1, &t, NULL) > 0;
+	return poll(&p, 1, 0) > 0;
 }
 
 int refin_next(refin *r, size_t max, char ***refs, size_t *n, int *eof, ray_err *err)
 {
-	int64_t first = -1, left = 0;
 	ssize_t got;
 	int rc;
 
@@ -135,18 +120,10 @@ int refin_next(refin *r, size_t max, char ***refs, size_t *n, int *eof, ray_err 
 	for (;;) {
 		if ((rc = take_words(r, max, err)))
 			return rc;
-		/* A chunk ends when full, at the end, or when some refs are in
-		 * hand and the pipe has no more: now, or for a small chunk
-		 * within GATHER_US of its first ref. */
-		if (r->n >= max || r->eof)
+		/* A chunk ends when full, at the end, or when the pipe has no
+		 * more for now and some refs are in hand. */
+		if (r->n >= max || r->eof || (r->n && !readable_now(r->fd)))
 			break;
-		if (r->n) {
-			if (first < 0)
-				first = now_us();
-			left = r->n < GATHER_MIN ? first + GATHER_US - now_us() : 0;
-			if (!readable_within(r->fd, left > 0 ? left : 0))
-				break;
-		}
 		got = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
 		if (got < 0 && errno == EINTR)
 			continue;
