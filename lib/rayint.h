@@ -177,6 +177,17 @@ int ray_latest_session(char *buf, size_t len, ray_err *err);
 int64_t ray_now_ms(void);
 /* What is left of a timeout that started at t0 (-1: none). */
 int64_t ray_time_left(int64_t timeout_ms, int64_t t0);
+/* object.c, shared with getout.c: the bytes a get asks for at a time
+ * (CHUNK), one get request (reply["objs"] or, when packed is asked and
+ * every object is in the reply, reply["sizes"]), an error object's code
+ * and message (or 0), part of an object by get_part, and a whole write. */
+#define RAY_GET_CHUNK (4u << 20)
+int ray_get_req(ray_client *c, size_t n, const char *const *refs, int64_t timeout_ms,
+                int want_inline, int restore, cJSON **reply, rbuf *data, ray_err *err);
+int ray_obj_error(const cJSON *o, ray_err *err);
+int ray_get_part(ray_client *c, const char *ref, uint64_t off, size_t len, rbuf *data,
+                 ray_err *err);
+int ray_write_full(int fd, const char *buf, size_t n);
 /* Refs as a JSON array of strings; RAY_EUSAGE naming the first malformed one. */
 cJSON *ray_refs_array(size_t n, const char *const *refs);
 int ray_refs_check(size_t n, const char *const *refs, ray_err *err);
@@ -256,5 +267,9 @@ void ray_host_ident(char *buf, size_t len);
 
 /* The JSON of a task's options (tasks and actors share it). */
 cJSON *ray_task_opts_json(const ray_task_opts *o);
+
+/* The ref of a streaming task's k-th line: its id (tlen characters, at
+ * most RAY_REF_MAX - 8) and %08x of 2+k (lib/stream.c). */
+void ray_stream_ref(char ref[RAY_REF_MAX + 1], const char *task, size_t tlen, uint64_t k);
 
 #endif

@@ -62,6 +62,19 @@ stream_field() {
 	run_ray 2 ray-submit --stream --num-returns 2 -- true
 }
 
+@test "a stream's items are its job's: freed when the job ends" {
+	start_node
+	run_ray 0 ray-job run -- ray-submit --stream -- seq 1 3
+	assert_equal "${#lines[@]}" 3
+	local refs=("${lines[@]}")
+	run_ray 10 ray-get "${refs[0]}"
+	run_ray 10 ray-get "${refs[2]}"
+	# Outside a job they stay.
+	run_ray 0 ray-submit --stream -- seq 1 2
+	run_ray 0 ray-get "${lines[@]}"
+	assert_output "$(seq 1 2)"
+}
+
 @test "backpressure holds an endless producer to N unread items" {
 	start_node
 	local count=$BATS_TEST_TMPDIR/count pid

@@ -40,13 +40,24 @@ const char *istr_hold(const char *s)
 	return e->s;
 }
 
+static istr *istr_of(const char *s)
+{
+	return (istr *)(void *)((char *)(uintptr_t)s - offsetof(istr, s));
+}
+
+const char *istr_share(const char *s)
+{
+	istr_of(s)->refs++;
+	return s;
+}
+
 void istr_drop(const char *s)
 {
 	istr *e;
 
 	if (!s)
 		return;
-	e = (istr *)(void *)((char *)(uintptr_t)s - offsetof(istr, s));
+	e = istr_of(s);
 	if (--e->refs)
 		return;
 	map_del(&strs, e->s);

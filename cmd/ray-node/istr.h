@@ -6,6 +6,8 @@
  * same pointer for equal strings, valid until its last holder drops it;
  * NULL when out of memory. */
 const char *istr_hold(const char *s);
+/* One more holder of s, a string istr_hold returned: no lookup. */
+const char *istr_share(const char *s);
 /* Lets go of a string from istr_hold (NULL: nothing). */
 void istr_drop(const char *s);
 
