@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -35,6 +36,8 @@ struct ray_client {
 	char node_id[RAY_ID_MAX + 1];
 	char store[PATH_MAX];    /* node's store dir if we can open it, else "" */
 	char address[PATH_MAX];  /* for messages */
+	int spin_miss, spin_skip; /* spin_recv's record of late replies */
+	unsigned replies;        /* waited for so far, up to SPIN_AFTER */
 };
 
 static int wait_fd(int fd, short ev, int64_t deadline)
@@ -155,6 +158,72 @@ static int write_frame(ray_client *c, const char *head, size_t len, const void *
 	return 0;
 }
 
+/* How long a client polls for a reply before it sleeps (RAY_SPIN_US; 0:
+ * never).  A reply that comes within it saves the reader being put to
+ * sleep and woken (on a virtual machine the wake-up of an idle CPU is most
+ * of a small round trip).  Adaptive: after SPIN_MISSES replies in a row
+ * came later than that (a busy machine, a slow request, a remote node),
+ * it sleeps at once for the next SPIN_REST replies.  Only a connection that
+ * has waited for SPIN_AFTER replies spins: a command that asks once or
+ * twice and exits gains nothing from it, and many of them at once (xargs)
+ * would take the CPU the node needs to answer. */
+#define SPIN_US_DEFAULT 50
+#define SPIN_MISSES 4
+#define SPIN_REST 64
+#define SPIN_AFTER 16
+
+static int spin_us(void)
+{
+	static int us = -1;
+
+	if (us < 0) {
+		const char *e = getenv("RAY_SPIN_US");
+		us = e && *e ? atoi(e) : SPIN_US_DEFAULT;
+		if (us < 0 || us > 10000)
+			us = SPIN_US_DEFAULT;
+	}
+	return us;
+}
+
+/* recv without sleeping for up to spin_us(): as recv, or -1 with EAGAIN. */
+static ssize_t spin_recv(ray_client *c, char *p, size_t len)
+{
+	int64_t t0 = 0;
+	ssize_t r;
+	unsigned i;
+
+	if (c->replies < SPIN_AFTER)
+		c->replies++;
+	if (!spin_us() || c->spin_skip || c->replies < SPIN_AFTER) {
+		c->spin_skip -= c->spin_skip > 0;
+		errno = EAGAIN;
+		return -1;
+	}
+	for (i = 0;; i++) {
+		r = recv(c->fd, p, len, MSG_DONTWAIT);
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			c->spin_miss = 0;
+			return r;
+		}
+		if ((i & 7) == 7) {
+			struct timespec ts;
+			int64_t now;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+			if (!t0)
+				t0 = now;
+			else if (now - t0 >= spin_us())
+				break;
+		}
+	}
+	if (++c->spin_miss >= SPIN_MISSES) {
+		c->spin_miss = 0;
+		c->spin_skip = SPIN_REST;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
 /* Reads until c->in holds at least n bytes.  With no deadline a read
  * blocks in recv itself: a round trip is then one send and one recv,
  * where recv-EAGAIN-poll-recv cost three calls for every reply. */
@@ -168,7 +237,9 @@ static int fill(ray_client *c, size_t n, int64_t deadline, ray_err *err)
 
 		if (rbuf_reserve(b, want))
 			return ray_seterr(err, RAY_EUNREACH, "out of memory");
-		r = recv(c->fd, b->p + b->len, b->cap - b->len, deadline < 0 ? 0 : MSG_DONTWAIT);
+		r = spin_recv(c, b->p + b->len, b->cap - b->len);
+		if (r < 0 && errno == EAGAIN)
+			r = recv(c->fd, b->p + b->len, b->cap - b->len, deadline < 0 ? 0 : MSG_DONTWAIT);
 		if (r > 0) {
 			b->len += (size_t)r;
 			if (c->sec.on && ray_sec_open(&c->sec, &c->raw, &c->in))
