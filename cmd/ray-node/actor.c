@@ -411,7 +411,7 @@ static void actor_spawn(actor *a)
 {
 	char path[PATH_MAX + 64], msg[PATH_MAX + 128], why[PATH_MAX + 128] = "";
 	char **env, **argv = a->argv;
-	int logfd, rc = UV_ENOMEM, in[2] = { -1, -1 }, out[2] = { -1, -1 }, fds[3], e = 0;
+	int logfd, rc = UV_ENOMEM, to = -1, from = -1, e = 0;
 
 	if (!a->gpu_ids[0])
 		gpu_take(&a->req, a->gpu_ids, sizeof(a->gpu_ids));
@@ -420,27 +420,9 @@ static void actor_spawn(actor *a)
 	logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (a->workdir)
 		argv = workdir_argv(a->workdir, a->argv, why, sizeof(why));
-	if (logfd >= 0 && env && argv) {
-		if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
-			rc = uv_translate_sys_error(errno);
-		} else {
-			fds[0] = in[0];
-			fds[1] = out[1];
-			fds[2] = logfd;
-			rc = spawn_proc(argv, env, fds, on_reaped, a, &a->pid);
-			if (!rc)
-				e = spawn_exec_err(a->pid);
-		}
-	}
-	/* The child's ends are its own now; ours go only on failure. */
-	if (in[0] >= 0) {
-		close(in[0]);
-		close(out[1]);
-		if (rc) {
-			close(in[1]);
-			close(out[0]);
-		}
-	}
+	if (logfd >= 0 && env && argv &&
+	    !(rc = spawn_piped(argv, env, logfd, on_reaped, a, &a->pid, &to, &from)))
+		e = spawn_exec_err(a->pid);
 	if (logfd >= 0)
 		close(logfd);
 	env_free(env);
@@ -463,8 +445,8 @@ static void actor_spawn(actor *a)
 		uv_close((uv_handle_t *)&a->out, on_handle_closed);
 		return;
 	}
-	uv_pipe_open(&a->in, in[1]);
-	uv_pipe_open(&a->out, out[0]);
+	uv_pipe_open(&a->in, to);
+	uv_pipe_open(&a->out, from);
 	a->nhandles = 3;   /* in, out and the process until reaped */
 	a->exited = 0;
 	a->dying = 0;

@@ -453,7 +453,7 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 	char *sh[] = { "/bin/sh", "-c", line, NULL };
 	char **argv = t->workdir && line ? workdir_argv(t->workdir, sh, err, elen) : NULL;
 	char **env = NULL;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, fds[3], logfd = -1, rc = UV_ENOMEM;
+	int to = -1, from = -1, logfd = -1, rc = UV_ENOMEM;
 
 	if (w) {
 		ray_random_hex(rnd, 8);
@@ -463,27 +463,8 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 		snprintf(path, sizeof(path), "%s/%s.err", N->logdir, w->id);
 		logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	}
-	if (w && w->cmd && line && (argv || !t->workdir) && env && logfd >= 0) {
-		if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
-			rc = uv_translate_sys_error(errno);
-		} else {
-			fds[0] = in[0];
-			fds[1] = out[1];
-			fds[2] = logfd;
-			rc = spawn_proc(argv ? argv : sh, env, fds, on_reaped, w, &w->pid);
-		}
-	}
-	/* The child's ends are its now; ours are closed only on failure. */
-	if (in[0] >= 0) {
-		close(in[0]);
-		if (rc)
-			close(in[1]);
-	}
-	if (out[0] >= 0) {
-		close(out[1]);
-		if (rc)
-			close(out[0]);
-	}
+	if (w && w->cmd && line && (argv || !t->workdir) && env && logfd >= 0)
+		rc = spawn_piped(argv ? argv : sh, env, logfd, on_reaped, w, &w->pid, &to, &from);
 	if (logfd >= 0)
 		close(logfd);
 	env_free(env);
@@ -503,8 +484,8 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 	w->started_ms = ray_now_ms();
 	uv_pipe_init(N->loop, &w->in, 0);
 	uv_pipe_init(N->loop, &w->out, 0);
-	uv_pipe_open(&w->in, in[1]);
-	uv_pipe_open(&w->out, out[0]);
+	uv_pipe_open(&w->in, to);
+	uv_pipe_open(&w->out, from);
 	w->in.data = w->out.data = w;
 	w->nhandles = 2;
 	uv_read_start((uv_stream_t *)&w->out, on_alloc, on_read);

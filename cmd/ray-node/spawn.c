@@ -16,6 +16,7 @@
  * children it started) is killed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -178,6 +179,36 @@ int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb 
 	nkids++;
 	N->nprocs++;
 	*pid_out = pid;
+	return 0;
+}
+
+int spawn_piped(char *const argv[], char *const env[], int errfd, reap_cb cb, void *ud,
+                int *pid_out, int *to_child, int *from_child)
+{
+	int in[2], out[2], fds[3], rc;
+
+	if (pipe2(in, O_CLOEXEC))
+		return uv_translate_sys_error(errno);
+	if (pipe2(out, O_CLOEXEC)) {
+		rc = uv_translate_sys_error(errno);
+		close(in[0]);
+		close(in[1]);
+		return rc;
+	}
+	fds[0] = in[0];
+	fds[1] = out[1];
+	fds[2] = errfd;
+	rc = spawn_proc(argv, env, fds, cb, ud, pid_out);
+	/* The child's ends are its own now; ours go only on failure. */
+	close(in[0]);
+	close(out[1]);
+	if (rc) {
+		close(in[1]);
+		close(out[0]);
+		return rc;
+	}
+	*to_child = in[1];
+	*from_child = out[0];
 	return 0;
 }
 
