@@ -19,10 +19,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,6 +83,42 @@ static void on_sigchld(uv_signal_t *h, int sig)
 		node_shutdown();
 }
 
+/* The daemon asks for a short time slice (EEVDF's custom slice, Linux
+ * 6.12 and later; older kernels ignore sched_runtime for normal tasks),
+ * its children reset to the default on fork.  A task's exit wakes the
+ * daemon to reap it and start the next, and with a default slice the
+ * woken daemon waited behind the other CPU's running task while this one
+ * sat idle: `perf sched` of a node draining a million queued `true`
+ * tasks showed it runnable but off-CPU for 833 ms in 2 s, and the drain
+ * went from 2,000 to 2,600 tasks a second with the short slice.  Only a
+ * preference: it fails harmlessly where the kernel refuses it. */
+#define DAEMON_SLICE_NS 100000
+
+/* The kernel's struct sched_attr, first version (its header clashes with
+ * libc's sched.h; glibc 2.36 has no sched_setattr). */
+struct slice_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+#define SLICE_RESET_ON_FORK 0x01   /* SCHED_FLAG_RESET_ON_FORK */
+
+static void prefer_daemon(void)
+{
+	struct slice_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.sched_policy = SCHED_OTHER;
+	a.sched_flags = SLICE_RESET_ON_FORK;
+	a.sched_nice = getpriority(PRIO_PROCESS, 0);
+	a.sched_runtime = DAEMON_SLICE_NS;
+	if (syscall(SYS_sched_setattr, 0, &a, 0))
+		node_log("the daemon keeps the default time slice (sched_setattr: %s)", strerror(errno));
+}
+
 int spawn_init(void)
 {
 	int rc = uv_signal_init(N->loop, &sigchld);
@@ -86,6 +126,8 @@ int spawn_init(void)
 	if (!rc)
 		rc = uv_signal_start(&sigchld, on_sigchld, SIGCHLD);
 	started = !rc;
+	if (started)
+		prefer_daemon();
 	return rc;
 }
 
