@@ -236,27 +236,25 @@ out:
 static int out_packed(const sink *k, size_t n, const char *const *refs, const char *sizes,
                       const rbuf *data, ray_err *err)
 {
-	const char *p = sizes;
-	uint64_t size, off = 0;
-	size_t i;
-	int fd, rc = 0;
+	size_t i, off = 0, *v = malloc((n ? n : 1) * sizeof(*v));
+	int fd, rc;
 
-	for (i = 0; i < n; i++, off += size)
-		if (!(p = ray_packed_uint(p, &size)) || size > data->len - off)
-			return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
-	if (ray_packed_count(p) || off != data->len)
-		return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
-	if (!k->dir)
-		return ray_write_full(k->fd, data->p, data->len) ?
-		       ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno)) : 0;
-	for (i = 0, p = sizes, off = 0; !rc && i < n; i++, off += size) {
-		p = ray_packed_uint(p, &size);
-		if ((fd = sink_open(k, refs[i], err)) < 0)
-			return fd;
-		rc = ray_write_full(fd, data->p + off, size) ?
+	if (!v)
+		return ray_seterr(err, RAY_EUNREACH, "out of memory");
+	rc = ray_packed_sizes(sizes, n, data->len, v, err);
+	if (!rc && !k->dir)
+		rc = ray_write_full(k->fd, data->p, data->len) ?
+		     ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno)) : 0;
+	for (i = 0; !rc && k->dir && i < n; off += v[i++]) {
+		if ((fd = sink_open(k, refs[i], err)) < 0) {
+			rc = fd;
+			break;
+		}
+		rc = ray_write_full(fd, data->p + off, v[i]) ?
 		     ray_seterr(err, RAY_EUSAGE, "write failed: %s", strerror(errno)) : 0;
 		rc = sink_close(k, fd, refs[i], rc, err);
 	}
+	free(v);
 	return rc;
 }
 

@@ -348,25 +348,35 @@ int ray_get_req(ray_client *c, size_t n, const char *const *refs, int64_t timeou
 	return rc;
 }
 
+int ray_packed_sizes(const char *p, size_t n, size_t total, size_t *sizes, ray_err *err)
+{
+	uint64_t size;
+	size_t i, off = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!(p = ray_packed_uint(p, &size)) || size > total - off)
+			return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+		sizes[i] = (size_t)size;
+		off += sizes[i];
+	}
+	if (ray_packed_count(p) || off != total)
+		return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
+	return 0;
+}
+
 /* Every object of a get was in the reply, in order: its packed sizes. */
 static int get_packed(const char *p, size_t n, const rbuf *data, void **out, size_t *lens,
                       ray_err *err)
 {
-	uint64_t size, off = 0;
-	size_t i;
+	size_t i, off = 0;
+	int rc = ray_packed_sizes(p, n, data->len, lens, err);
 
-	for (i = 0; i < n; i++) {
-		if (!(p = ray_packed_uint(p, &size)) || size > data->len - off)
-			return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
-		if (!(out[i] = malloc(size ? size : 1)))
+	for (i = 0; !rc && i < n; off += lens[i++]) {
+		if (!(out[i] = malloc(lens[i] ? lens[i] : 1)))
 			return ray_seterr(err, RAY_EUNREACH, "out of memory");
-		memcpy(out[i], data->p + off, size);
-		lens[i] = size;
-		off += size;
+		memcpy(out[i], data->p + off, lens[i]);
 	}
-	if (ray_packed_count(p) || off != data->len)
-		return ray_seterr(err, RAY_EUNREACH, "malformed reply to get");
-	return 0;
+	return rc;
 }
 
 /* An error object's code and message, or 0. */

@@ -188,6 +188,9 @@ int ray_obj_error(const cJSON *o, ray_err *err);
 int ray_get_part(ray_client *c, const char *ref, uint64_t off, size_t len, rbuf *data,
                  ray_err *err);
 int ray_write_full(int fd, const char *buf, size_t n);
+/* The n sizes of a packed get reply into sizes, checked to add up to the
+ * total bytes it carries (else RAY_EUNREACH: malformed). */
+int ray_packed_sizes(const char *p, size_t n, size_t total, size_t *sizes, ray_err *err);
 /* Refs as a JSON array of strings; RAY_EUSAGE naming the first malformed one. */
 cJSON *ray_refs_array(size_t n, const char *const *refs);
 int ray_refs_check(size_t n, const char *const *refs, ray_err *err);

@@ -238,29 +238,23 @@ static void put_finish(conn *c, uint32_t id, cJSON *reply, obj **objs, size_t n)
 	waiter_attach(c, w);
 }
 
-/* The refs as one raw JSON array: refs are hex, so written as they are,
- * where an item each (and printing each) was a fifth of a small put's CPU. */
-static cJSON *refs_text(obj **objs, size_t n)
+/* A put's refs: a packed list (wire.c) for a client that asked, else one
+ * raw JSON array written as text (refs are hex: nothing to escape), where
+ * an item each and its printing were a fifth of a small put's CPU. */
+static cJSON *refs_reply(obj **objs, size_t n, int packed)
 {
 	rbuf t = { 0 };
 	cJSON *a = NULL;
 	size_t i;
+	int bad = !packed && rbuf_append(&t, "[", 1);
 
-	if (rbuf_reserve(&t, n * (RAY_REF_MAX + 3) + 3))
-		return NULL;
-	t.p[t.len++] = '[';
-	for (i = 0; i < n; i++) {
-		size_t l = strlen(objs[i]->ref);
-		if (i)
-			t.p[t.len++] = ',';
-		t.p[t.len++] = '"';
-		memcpy(t.p + t.len, objs[i]->ref, l);
-		t.len += l;
-		t.p[t.len++] = '"';
-	}
-	t.p[t.len++] = ']';
-	t.p[t.len] = '\0';
-	a = cJSON_CreateRaw(t.p);
+	for (i = 0; i < n && !bad; i++)
+		bad = packed ? rbuf_add_word(&t, objs[i]->ref)
+		             : (i && rbuf_append(&t, ",", 1)) || rbuf_append(&t, "\"", 1) ||
+		               rbuf_append(&t, objs[i]->ref, strlen(objs[i]->ref)) ||
+		               rbuf_append(&t, "\"", 1);
+	if (!bad && !rbuf_append(&t, packed ? "" : "]", packed ? 1 : 2))
+		a = packed ? cJSON_CreateString(t.p) : cJSON_CreateRaw(t.p);
 	rbuf_release(&t);
 	return a;
 }
@@ -327,22 +321,6 @@ static size_t *put_sizes(conn *c, uint32_t id, const cJSON *sizes, size_t dlen, 
 	return v;
 }
 
-/* The refs as a packed list, for a client that sent one. */
-static cJSON *refs_packed(obj **objs, size_t n)
-{
-	rbuf t = { 0 };
-	cJSON *a = NULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (rbuf_add_word(&t, objs[i]->ref))
-			break;
-	if (i == n && !rbuf_append(&t, "", 1))
-		a = cJSON_CreateString(t.p);
-	rbuf_release(&t);
-	return a;
-}
-
 void op_put(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 {
 	cJSON *r, *refs;
@@ -378,7 +356,7 @@ void op_put(conn *c, uint32_t id, cJSON *req, const char *data, size_t dlen)
 	}
 	free(sizes);
 	r = cJSON_CreateObject();
-	refs = rj_bool(req, "packed") ? refs_packed(objs, n) : refs_text(objs, n);
+	refs = refs_reply(objs, n, rj_bool(req, "packed"));
 	cJSON_AddItemToObject(r, "refs", refs ? refs : cJSON_CreateArray());
 	put_finish(c, id, r, objs, n);
 }

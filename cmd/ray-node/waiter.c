@@ -137,6 +137,21 @@ static cJSON *obj_desc(obj *o, int want_inline, rbuf *data, conn *c)
 	return d;
 }
 
+/* An object whose bytes are in the node's memory, for the short forms of
+ * a get's reply. */
+static int in_memory(const obj *o)
+{
+	return o->state != OBJ_ERROR && o->data && obj_resident(o);
+}
+
+/* Its bytes join the reply's data (the object was read). */
+static int take_bytes(obj *o, rbuf *data)
+{
+	store_touch(o);
+	o->ra_until = 0;
+	return rbuf_append(data, o->data, o->size);
+}
+
 /* A get of at most this many objects has its "objs" written as text (a
  * bigger one may need splitting over frames, which takes a real array). */
 #define TEXT_MAX 1024
@@ -156,12 +171,10 @@ static cJSON *objs_text(waiter *w, rbuf *data)
 		obj *o = w->objs[i];
 		if (i)
 			bad |= rbuf_append(&t, ",", 1);
-		if (o->state != OBJ_ERROR && o->data && obj_resident(o)) {
-			store_touch(o);
-			o->ra_until = 0;
+		if (in_memory(o)) {
 			bad |= rbuf_append(&t, "{\"size\":", 8) || rbuf_add_uint(&t, o->size) ||
 			       rbuf_append(&t, ",\"off\":", 7) || rbuf_add_uint(&t, data->len) ||
-			       rbuf_append(&t, "}", 1) || rbuf_append(data, o->data, o->size);
+			       rbuf_append(&t, "}", 1) || take_bytes(o, data);
 		} else {
 			cJSON *d = obj_desc(o, w->want_inline, data, w->c);
 			char *s = cJSON_PrintUnformatted(d);
@@ -186,18 +199,12 @@ static cJSON *sizes_packed(waiter *w, rbuf *data)
 	size_t i;
 	int bad = 0;
 
-	for (i = 0; i < w->n; i++) {
-		obj *o = w->objs[i];
-		if (o->state == OBJ_ERROR || !o->data || !obj_resident(o))
+	for (i = 0; i < w->n; i++)
+		if (!in_memory(w->objs[i]))
 			return NULL;
-	}
-	for (i = 0; i < w->n && !bad; i++) {
-		obj *o = w->objs[i];
-		store_touch(o);
-		o->ra_until = 0;
-		bad = (i && rbuf_append(&t, " ", 1)) || rbuf_add_uint(&t, o->size) ||
-		      rbuf_append(data, o->data, o->size);
-	}
+	for (i = 0; i < w->n && !bad; i++)
+		bad = (i && rbuf_append(&t, " ", 1)) || rbuf_add_uint(&t, w->objs[i]->size) ||
+		      take_bytes(w->objs[i], data);
 	if (!bad && !rbuf_append(&t, "", 1))
 		a = cJSON_CreateString(t.p);
 	rbuf_release(&t);
