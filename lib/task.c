@@ -146,6 +146,8 @@ cJSON *ray_task_opts_json(const ray_task_opts *o)
 		cJSON_AddStringToObject(j, "parent", getenv("RAY_TASK_ID"));
 	else if (getenv("RAY_WORKER_ID"))   /* a pooled worker: its node knows the call */
 		cJSON_AddStringToObject(j, "parent", getenv("RAY_WORKER_ID"));
+	else if (getenv("RAY_ACTOR_ID"))    /* an actor: the call it serves, likewise */
+		cJSON_AddStringToObject(j, "parent", getenv("RAY_ACTOR_ID"));
 	if (o->worker)
 		cJSON_AddStringToObject(j, "worker", o->worker);
 	if (o->protocol)

@@ -84,3 +84,61 @@ cpus_free() {
 	local out
 	out=$(ray-status nodes --json) && [[ "$(jq -r '.[0].resources_available.CPU' <<<"$out")" == "$1" ]]
 }
+
+# An actor whose method `spawn FILE P` submits two sleeping children named
+# P1 and P2, writes their refs to FILE, then waits for them.
+ACTOR='while IFS="	" read -r m f p; do
+a=$(ray-submit --name "${p}1" -- sleep 300) && b=$(ray-submit --name "${p}2" -- sleep 300) &&
+echo "$a $b" >"$f.tmp" && mv "$f.tmp" "$f" && ray-get "$a" "$b" >/dev/null; echo done; done'
+
+@test "an actor call cancelled with two running children: they are cancelled too" {
+	start_node --cpus 4
+	run_ray 0 ray-actor create -- sh -c "$ACTOR"
+	local actor=$output
+	run_ray 0 ray-actor call "$actor" spawn "$BATS_TEST_TMPDIR/kids" kid
+	local call=$output
+	wait_for named_task_in_state kid1 RUNNING
+	wait_for named_task_in_state kid2 RUNNING
+	local kids
+	kids=$(cat "$BATS_TEST_TMPDIR/kids")
+	run_ray 0 ray-cancel "$call"
+	run_ray 7 ray-get --timeout 30 "$call"
+	for r in $kids; do
+		run_ray 7 ray-get --timeout 30 "$r"
+		assert_regex "$stderr" "cancel"
+	done
+	assert_equal "$(task_field "$(task_id_named kid1)" state)" CANCELLED
+	assert_equal "$(task_field "$(task_id_named kid2)" state)" CANCELLED
+}
+
+@test "an actor on another node: a call cancelled on this node cancels its children there; --no-recursive spares them" {
+	start_cluster 2 --cpus 0
+	run_ray 0 ray-actor create --node "$(node_id 1)" -- sh -c "$ACTOR"
+	local actor=$output
+	run_ray 0 ray-actor call "$actor" spawn "$BATS_TEST_TMPDIR/kids" kid
+	local call=$output
+	wait_for on_node 1 named_task_in_state kid1 RUNNING
+	wait_for on_node 1 named_task_in_state kid2 RUNNING
+	local kids
+	kids=$(cat "$BATS_TEST_TMPDIR/kids")
+	run_ray 0 ray-cancel "$call"
+	run_ray 7 ray-get --timeout 30 "$call"
+	for r in $kids; do
+		run_ray 7 ray-get --timeout 30 "$r"
+	done
+	wait_for on_node 1 named_task_in_state kid1 CANCELLED
+	wait_for on_node 1 named_task_in_state kid2 CANCELLED
+	# The actor serves on; --no-recursive spares the next call's children.
+	run_ray 0 ray-actor call "$actor" spawn "$BATS_TEST_TMPDIR/more" more
+	call=$output
+	wait_for on_node 1 named_task_in_state more1 RUNNING
+	wait_for on_node 1 named_task_in_state more2 RUNNING
+	run_ray 0 ray-cancel --no-recursive "$call"
+	run_ray 7 ray-get --timeout 30 "$call"
+	# Once the host has the cancel (its record of the call ends), the
+	# children still run.
+	wait_for on_node 1 task_in_state "${call:0:32}" CANCELLED
+	assert_equal "$(on_node 1 task_field "$(on_node 1 task_id_named more1)" state)" RUNNING
+	assert_equal "$(on_node 1 task_field "$(on_node 1 task_id_named more2)" state)" RUNNING
+	RAY_ADDRESS=$(node_addr 1) run_ray 0 ray-cancel $(cat "$BATS_TEST_TMPDIR/more")
+}

@@ -152,6 +152,17 @@ void actor_call_ready(task *t)
 	actor_pump(t->act);
 }
 
+const char *actor_call_of(const char *id)
+{
+	const actor *a = actor_find(id);
+
+	/* With several calls in flight (--max-concurrency), which one a
+	 * submission comes from is not known: it stays the actor's. */
+	if (!a || a->ninflight != 1 || !a->fhead || a->exited)
+		return id;
+	return a->fhead->id;
+}
+
 /* ray-cancel on a call.  One not yet sent is dropped.  One in flight cannot
  * be taken back from the actor: its refs fail at once and its answer, when
  * it comes, is dropped.  The actor is never signalled, not even for

@@ -26,6 +26,9 @@ void actor_op_exec(conn *c, uint32_t id, cJSON *req);
 void actor_exec_tick(void);
 void actor_exec_free_all(void);
 void actor_call_ready(task *t);
+/* The call in flight on the actor id hosted here, when there is exactly
+ * one (a task that the actor submits is its child); else id. */
+const char *actor_call_of(const char *id);
 /* ray-cancel on an actor call: 1 when cancelled, 0 when already done. */
 int actor_call_cancel(task *t, const char *msg);
 

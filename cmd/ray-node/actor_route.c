@@ -76,6 +76,42 @@ static void fail_queued(actor_handle *s, int code, const char *why)
 
 static void handle_flush(actor_handle *s);
 
+int actor_route_cancel(task *t, const char *msg, int tree)
+{
+	actor_handle *s = t->handle;
+	task *q, *prev = NULL;
+	peer *p;
+
+	if (t->state >= T_FINISHED)
+		return 0;
+	if (!t->exec_node[0]) {
+		/* Not sent yet: out of the queue, so no record outlives it there. */
+		for (q = s->qhead; q && q != t; q = q->qnext)
+			prev = q;
+		if (q) {
+			if (prev)
+				prev->qnext = t->qnext;
+			else
+				s->qhead = t->qnext;
+			if (s->qtail == t)
+				s->qtail = prev;
+			t->qnext = NULL;
+		}
+	} else if ((p = peer_node(t->exec_node)) && t->num_returns > 0) {
+		/* Sent: the host drops its answer and cancels what it submitted. */
+		cJSON *fw = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(fw, "refs");
+		char ref[RAY_REF_MAX + 1];
+		snprintf(ref, sizeof(ref), "%s%08x", t->id, 1u);
+		cJSON_AddStringToObject(fw, "op", "cancel");
+		cJSON_AddItemToArray(a, cJSON_CreateString(ref));
+		cJSON_AddBoolToObject(fw, "no_recursive", !tree);
+		peer_request(p, fw, NULL, 0, NULL, NULL);
+		cJSON_Delete(fw);
+	}
+	task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
+	return 1;
+}
+
 /* What the head said about the actor. */
 static void handle_answer(actor_handle *s, int rc, const cJSON *w)
 {

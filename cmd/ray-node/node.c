@@ -151,6 +151,20 @@ static void on_store_room(obj *landed)
 	spill_landed(landed);
 }
 
+/* The call that a pooled worker or an actor hosted here serves, when id
+ * names one (else id): a task it submits is that call's child. */
+static const char *task_of(const char *id)
+{
+	const char *t = pool_task_of(id);
+
+	return t != id ? t : actor_call_of(id);
+}
+
+static int call_cancel(task *t, const char *msg, int tree)
+{
+	return t->handle ? actor_route_cancel(t, msg, tree) : actor_call_cancel(t, msg);
+}
+
 /* A task blocked in a get lends its CPUs; a pooled worker asks in the
  * name of the task it serves. */
 static int lend(const char *id)
@@ -176,9 +190,9 @@ void node_wire(void)
 	sched_on.before_run = actor_sched;
 	task_on.call_ready = actor_call_ready;
 	task_on.ended = on_task_ended;
-	sched_on.call_cancel = actor_call_cancel;
+	sched_on.call_cancel = call_cancel;
 	sched_on.start_pooled = pool_start;
-	sched_on.task_of = pool_task_of;
+	sched_on.task_of = task_of;
 	memmon_on.trim = pool_trim;
 	N->kick = sched_run;
 	pg_place_on.find = pg_find;

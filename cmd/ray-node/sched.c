@@ -409,7 +409,8 @@ static task *task_create(const tmpl *tp, const cJSON *spec, last_argv *last, cJS
 	ray_random_hex(rnd, 8);
 	snprintf(t->id, sizeof(t->id), "%s%s", N->id, rnd);
 	t->job = istr_hold(tp->job ? tp->job : "00000000");
-	/* Submitted from a pooled worker: the parent is the call it serves. */
+	/* Submitted from a pooled worker or an actor: the parent is the call
+	 * it serves. */
 	t->parent = istr_hold(!tp->parent ? "" : sched_on.task_of ? sched_on.task_of(tp->parent) : tp->parent);
 	if (tp->working_dir && !(t->workdir = strdup(tp->working_dir))) {
 		task_release(t);
@@ -583,18 +584,37 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 	sched_run();
 }
 
+static int cancel_task(task *t, obj *o, int force, int tree);
+
+/* The unfinished tasks that t submitted, and theirs, cancelled. */
+static int cancel_children(const task *t, int force)
+{
+	task *k;
+	int n = 0;
+
+	for (k = N->thead; k; k = k->next)
+		if (k->state < T_FINISHED && !strcmp(k->parent, t->id) && k->num_returns > 0 && k->rets[0])
+			n += cancel_task(k, k->rets[0], force, 1);
+	return n;
+}
+
 /* Cancels t (which makes o); with tree, also the tasks it submitted,
  * down the tree.  Returns how many were cancelled. */
 static int cancel_task(task *t, obj *o, int force, int tree)
 {
 	char desc[256], msg[512];
-	task *k;
 	int n = 0;
 
 	task_desc(t, desc, sizeof(desc));
 	snprintf(msg, sizeof(msg), "%s was cancelled", desc);
-	if (t->act)
-		return sched_on.call_cancel(t, msg);
+	if (t->act || t->handle) {
+		/* A call's children were submitted by its actor, on the node
+		 * that hosts it: this one when t->act is set. */
+		if (tree && t->state < T_FINISHED)
+			t->cancel_tree = 1;
+		n = sched_on.call_cancel(t, msg, tree);
+		return n && tree && t->act ? n + cancel_children(t, force) : n;
+	}
 	if (t->state >= T_FINISHED)
 		return 0;
 	if (tree)
@@ -622,13 +642,8 @@ static int cancel_task(task *t, obj *o, int force, int tree)
 		kill(-t->pid, force ? SIGKILL : SIGTERM);
 		n = 1;
 	}
-	if (!tree)
-		return n;
 	/* Its children were submitted to the node it runs on: this one. */
-	for (k = N->thead; k; k = k->next)
-		if (k->state < T_FINISHED && !strcmp(k->parent, t->id) && k->num_returns > 0 && k->rets[0])
-			n += cancel_task(k, k->rets[0], force, 1);
-	return n;
+	return tree ? n + cancel_children(t, force) : n;
 }
 
 void op_cancel(conn *c, uint32_t id, cJSON *req)

@@ -12,7 +12,9 @@ void sched_run(void);
 /* What the scheduler asks of the actors above it, which node.c fills in. */
 typedef struct sched_hooks {
 	void (*before_run)(void);   /* actors start before tasks take what is free */
-	int (*call_cancel)(task *t, const char *msg); /* 1 when cancelled */
+	/* A call (t->act, or t->handle: made here for an actor elsewhere);
+	 * 1 when cancelled. */
+	int (*call_cancel)(task *t, const char *msg, int tree);
 	void (*start_pooled)(task *t);  /* runs a pooled task placed here */
 	const char *(*task_of)(const char *id); /* a busy worker's id: its task's */
 } sched_hooks;
