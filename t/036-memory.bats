@@ -37,7 +37,7 @@ print("done")'
 	touch "$gate"
 	run_ray 0 ray-get --timeout 60 "$small"
 	assert_output done
-	run_ray 0 grep -c "killing task .* over its --memory" "$RAY_TMPDIR"/node-*/logs/node.log
+	run_ray 0 grep -c "task .* over its --memory" "$RAY_TMPDIR"/node-*/logs/node.log
 }
 
 @test "a tree of processes counts together against --memory" {
@@ -73,4 +73,55 @@ print("done")'
 	assert_regex "$stderr" "killed for memory"
 	run_ray 0 ray-status actors --json
 	assert_equal "$(json_get '.[0].state')" DEAD
+}
+
+# node_cgroup_dir: the node's memory cgroup directory, from its log; fails
+# when the node samples /proc instead (no writable memory cgroup here).
+node_cgroup_dir() {
+	sed -n 's/.*--memory limits are held by memory cgroups (cgroup v[12]) under //p' \
+		"$RAY_TMPDIR"/node-*/logs/node.log | tail -1 | grep .
+}
+
+@test "a result larger than the task's --memory is its output, not its memory" {
+	start_node --cpus 2
+	run_ray 0 ray-submit --memory 20M --max-retries 0 -- sh -c 'head -c 64M /dev/zero | tr "\0" x'
+	local r=$output
+	run_ray 0 sh -c "ray-get --timeout 60 $r | md5sum"
+	assert_output "$(head -c 64M /dev/zero | tr '\0' x | md5sum)"
+}
+
+@test "memory cgroups: a process that leaves the task's session still counts, and every cgroup goes" {
+	command -v python3 >/dev/null || skip "python3 is needed for the allocator"
+	start_node --cpus 2
+	local dir
+	dir=$(node_cgroup_dir) || skip "no writable memory cgroup on this host: limits are sampled"
+	[[ -d "$dir" ]]
+	# The hog leaves the task's session (setsid): only a cgroup sees it.
+	run_ray 0 ray-submit --name escapee --memory 50M --max-retries 0 -- \
+		sh -c 'setsid python3 -c "$1" 200 /nonexistent & sleep 300' sh "$HOG"
+	run_ray 6 ray-get --timeout 60 "$output"
+	assert_regex "$stderr" "limit of its memory cgroup, over its --memory 50 MiB"
+	# A task within its limit runs in a cgroup of its own while it runs.
+	local gate=$BATS_TEST_TMPDIR/gate
+	run_ray 0 ray-submit --name within --memory 100M -- python3 -c "$HOG" 10 "$gate"
+	local r=$output
+	wait_for named_task_in_state within RUNNING
+	local id
+	id=$(task_id_named within)
+	wait_for test -d "$dir/t-$id-0"
+	touch "$gate"
+	run_ray 0 ray-get --timeout 60 "$r"
+	assert_output done
+	wait_for test ! -d "$dir/t-$id-0"
+	stop_all
+	[[ ! -d "$dir" ]]
+}
+
+@test "RAY_MEMORY_CGROUP=0: the node samples /proc, and still kills a task past its --memory" {
+	command -v python3 >/dev/null || skip "python3 is needed for the allocator"
+	RAY_MEMORY_CGROUP=0 start_node --cpus 2
+	run_ray 0 grep -c "limits are held by sampling" "$RAY_TMPDIR"/node-*/logs/node.log
+	run_ray 0 ray-submit --memory 50M --max-retries 0 -- python3 -c "$HOG" 200 /nonexistent
+	run_ray 6 ray-get --timeout 60 "$output"
+	assert_regex "$stderr" "held [0-9]+ MiB resident, over its --memory 50 MiB"
 }

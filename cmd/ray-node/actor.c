@@ -25,6 +25,7 @@
 #include "dlist.h"
 #include "node.h"
 #include "actor.h"
+#include "cgroup.h"
 #include "bundle.h"
 #include "cluster.h"
 #include "launch.h"
@@ -216,12 +217,41 @@ static int took_answers(void *ud)
 	return actor_on.answers(ud);
 }
 
+void actor_cg_name(const actor *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "a-%s-%d", a->id, a->num_restarts);
+}
+
+/* Its process ran in a memory cgroup: whether the kernel killed any of its
+ * processes for memory, and the cgroup goes. */
+static void cg_reaped(actor *a)
+{
+	char name[CG_NAME_MAX], why[300];
+	int64_t peak;
+
+	actor_cg_name(a, name, sizeof(name));
+	if (!a->oom && cg_oom_kills(name) > 0) {
+		peak = cg_peak(name);
+		snprintf(why, sizeof(why), "was killed for memory: its processes reached %lld MiB, the limit of its "
+		         "memory cgroup, over its --memory %lld MiB",
+		         (long long)((peak > 0 ? peak : a->req.mem) >> 20), (long long)(a->req.mem >> 20));
+		node_log("actor %s %s", a->id, why);
+		actor_set_cause(a, "%s", why);
+		a->oom = 1;
+	}
+	cg_release(name);
+	a->in_cg = 0;
+}
+
 /* Reaped (spawn.c): the process counts as one of its handles until now,
  * so the record outlives its child. */
 static void on_reaped(void *ud, int status, int sig, int exec_err)
 {
 	actor *a = ud;
 	char buf[128];
+
+	if (a->in_cg)
+		cg_reaped(a);
 
 	(void)exec_err;   /* said at once, by actor_spawn */
 	/* What it wrote before exiting may not be read yet: read it now, so
@@ -409,9 +439,9 @@ static void after_death(actor *a)
  * 1,000 actors were created), and waited for the child's exec. */
 static void actor_spawn(actor *a)
 {
-	char path[PATH_MAX + 64], msg[PATH_MAX + 128], why[PATH_MAX + 128] = "";
+	char path[PATH_MAX + 64], msg[PATH_MAX + 128], why[PATH_MAX + 128] = "", cg[CG_NAME_MAX];
 	char **env, **argv = a->argv;
-	int logfd, rc = UV_ENOMEM, to = -1, from = -1, e = 0;
+	int logfd, rc = UV_ENOMEM, to = -1, from = -1, e = 0, join = -1;
 
 	if (!a->gpu_ids[0])
 		gpu_take(&a->req, a->gpu_ids, sizeof(a->gpu_ids));
@@ -420,9 +450,19 @@ static void actor_spawn(actor *a)
 	logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (a->workdir)
 		argv = workdir_argv(a->workdir, a->argv, why, sizeof(why));
+	if (a->req.mem > 0 && cg_active()) {
+		actor_cg_name(a, cg, sizeof(cg));
+		a->in_cg = !cg_create(cg, a->req.mem, &join);
+	}
 	if (logfd >= 0 && env && argv &&
-	    !(rc = spawn_piped(argv, env, logfd, on_reaped, a, &a->pid, &to, &from)))
+	    !(rc = spawn_piped(argv, env, logfd, join, on_reaped, a, &a->pid, &to, &from)))
 		e = spawn_exec_err(a->pid);
+	if (join >= 0)
+		close(join);
+	if (rc && a->in_cg) {
+		cg_release(cg);
+		a->in_cg = 0;
+	}
 	if (logfd >= 0)
 		close(logfd);
 	env_free(env);

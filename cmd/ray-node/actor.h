@@ -32,6 +32,7 @@ typedef struct actor {
 	int exit_code, term_signal;
 	int killed;               /* stopped for good */
 	int oom;                  /* killed for memory (memmon.c): its calls fail with 6 */
+	int in_cg;                /* this process runs in a memory cgroup (cgroup.c) */
 	int dying;                /* this process is being killed or has exited:
 	                           * send it nothing more */
 	char *cause;              /* owned: why it died last */
@@ -70,6 +71,8 @@ extern actor_hooks actor_on;
 
 /* "actor 'name' (id)" or "actor id", for messages. */
 void actor_desc(const actor *a, char *buf, size_t len);
+/* The name of the memory cgroup of a's current process (cgroup.c). */
+void actor_cg_name(const actor *a, char *buf, size_t len);
 /* Records why the actor died last (fmt has one %s). */
 void actor_set_cause(actor *a, const char *fmt, const char *arg);
 /* Appends "ray-node: msg" to the actor's log (ray-status logs ACTOR). */

@@ -20,9 +20,11 @@
 
 #include "node.h"
 #include "bundle.h"
+#include "cgroup.h"
 #include "launch.h"
 #include "put.h"
 #include "res.h"
+#include "sink.h"
 #include "spawn.h"
 #include "store.h"
 #include "stream.h"
@@ -296,6 +298,9 @@ void task_oom_why(const task *t, char *buf, size_t len)
 	if (t->oom == OOM_LIMIT)
 		snprintf(buf, len, "killed for memory: its processes held %lld MiB resident, over its --memory %lld MiB",
 		         (long long)(t->oom_bytes >> 20), (long long)(t->req->mem >> 20));
+	else if (t->oom == OOM_CGROUP)
+		snprintf(buf, len, "killed for memory: its processes reached %lld MiB, the limit of its memory "
+		         "cgroup, over its --memory %lld MiB", (long long)(t->oom_bytes >> 20), (long long)(t->req->mem >> 20));
 	else
 		snprintf(buf, len, "killed for memory: the host was %lld.%02lld%% used, above --memory-threshold "
 		         "%lld.%02lld%%, and it was the most recently started task",
@@ -303,11 +308,38 @@ void task_oom_why(const task *t, char *buf, size_t len)
 		         (long long)(N->mem_threshold / 100), (long long)(N->mem_threshold % 100));
 }
 
+void task_cg_name(const task *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "t-%s-%d", t->id, t->attempt);
+}
+
+/* t ran in a memory cgroup: whether the kernel killed any of its processes
+ * for memory (then t failed for memory, whatever became of the rest:
+ * returns SIGKILL), and the cgroup goes. */
+static int cg_reaped(task *t, int sig)
+{
+	char name[CG_NAME_MAX];
+
+	task_cg_name(t, name, sizeof(name));
+	if (!t->oom && cg_oom_kills(name) > 0) {
+		t->oom = OOM_CGROUP;
+		t->oom_bytes = cg_peak(name) > 0 ? cg_peak(name) : t->req->mem;
+		node_log("task %s was killed by the kernel: its processes reached the limit of its memory cgroup, "
+		         "over its --memory %lld MiB", t->id, (long long)(t->req->mem >> 20));
+	}
+	cg_release(name);
+	t->in_cg = 0;
+	return t->oom == OOM_CGROUP && !sig ? SIGKILL : sig;
+}
+
 static void on_reaped(void *ud, int status, int sig, int exec_err)
 {
 	task *t = ud;
 	char desc[256], tail[600], msg[1300], why[200];
 
+	sink_close(t);
+	if (t->in_cg)
+		sig = cg_reaped(t, sig);
 	t->exit_code = status;
 	t->term_signal = sig;
 	t->pid = 0;
@@ -512,10 +544,10 @@ void task_take_gpus(task *t)
 
 void task_start(task *t)
 {
-	char path[PATH_MAX + 64], desc[256], msg[1024], why[PATH_MAX + 128] = "";
+	char path[PATH_MAX + 64], desc[256], msg[1024], why[PATH_MAX + 128] = "", cg[CG_NAME_MAX];
 	char **argv = build_argv(t);
 	char **env;
-	int fds[3] = { -1, -1, -1 }, pfd[2] = { -1, -1 }, rc, i;
+	int fds[3] = { -1, -1, -1 }, pfd[2] = { -1, -1 }, rc, i, join = -1;
 	res *pool = task_pool(t);
 
 	if (argv && t->workdir) {
@@ -550,11 +582,27 @@ void task_start(task *t)
 	} else {
 		fds[1] = fcntl(fds[2], F_DUPFD_CLOEXEC, 0);
 	}
+	if (t->req->mem > 0 && cg_active()) {
+		task_cg_name(t, cg, sizeof(cg));
+		t->in_cg = !cg_create(cg, t->req->mem, &join);
+		/* Its result is not its memory: the node writes it (sink.c). */
+		if (t->in_cg && t->num_returns == 1 && !t->stream_bp && fds[1] >= 0 &&
+		    (i = sink_open(t, fds[1])) >= 0)
+			fds[1] = i;
+	}
 	rc = (!argv || !env || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) ? UV_ENOMEM
-	     : spawn_proc(argv, env, fds, on_reaped, t, &t->pid);
+	     : spawn_proc_in(argv, env, fds, join, on_reaped, t, &t->pid);
 	for (i = 0; i < 3; i++)
 		if (fds[i] >= 0 && fds[i] != N->devnull)
 			close(fds[i]);
+	if (join >= 0)
+		close(join);
+	if (rc) {
+		sink_close(t);
+		if (t->in_cg)
+			cg_release(cg);
+		t->in_cg = 0;
+	}
 	ray_strv_free(argv);
 	env_free(env);
 	if (!rc && pfd[0] >= 0 && stream_attach(t, pfd[0])) {

@@ -39,6 +39,8 @@ void log_last_lines(const char *path, char *out, size_t len);
 /* What memmon.c found when it killed t's last attempt ("killed for
  * memory: ..."). */
 void task_oom_why(const task *t, char *buf, size_t len);
+/* The name of the memory cgroup of t's current attempt (cgroup.c). */
+void task_cg_name(const task *t, char *buf, size_t len);
 /* Gives t's resources (less CPUs it lent) and GPUs back to its pool. */
 void task_give_back(task *t);
 /* Takes t's resources and starts its process; fails t when it cannot. */

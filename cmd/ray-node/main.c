@@ -294,6 +294,7 @@ static void node_setup_undo(void)
 static void log_listening(void)
 {
 	node_log("node %s listening on %s:%d and %s/node.sock", N->id, N->host, N->port, N->session);
+	memmon_log_mode();
 	if (metrics_bound)
 		node_log("metrics on http://%s%s%s:%d/metrics", strchr(N->host, ':') ? "[" : "", N->host,
 		         strchr(N->host, ':') ? "]" : "", metrics_bound);

@@ -10,11 +10,12 @@
  * at a time, as Ray's memory monitor does, and the node log says so; idle
  * pooled workers are stopped before any task is (the trim hook).
  *
- * Why sampling, not cgroups: a memory cgroup of our own needs a writable,
- * delegated cgroup v2 tree, which containers and shared hosts rarely give
- * (the machines this was built on offer only a read-only v1 hierarchy);
- * sampling works everywhere, at the price of a process that can overshoot
- * its limit for up to one interval.  Reads are of /proc files only, each
+ * Where the host gives a writable memory cgroup (cgroup.c), tasks and
+ * actors with a --memory run in one each and the kernel enforces the
+ * limit; the tick then only reads each cgroup's OOM count, to kill the
+ * rest of a task the kernel cut into.  Sampling is for hosts without one
+ * (and pooled workers): a process can overshoot its limit for up to one
+ * interval there.  Reads are of /proc and cgroupfs files only, each
  * bounded, so the loop never waits on a disk.
  */
 #include <ctype.h>
@@ -29,6 +30,8 @@
 #include "node.h"
 #include "actor.h"
 #include "memmon.h"
+#include "cgroup.h"
+#include "launch.h"
 
 #define MEMMON_MS 200
 
@@ -41,6 +44,14 @@ static int victim_pid;                /* and the process that was killed */
 /* One process's session and resident pages, from its /proc/PID/stat
  * text: fields after the command (which may hold spaces and parens), so
  * parsed from the last ')'.  0 on success. */
+void memmon_log_mode(void)
+{
+	if (cg_active())
+		node_log("--memory limits are held by memory cgroups (cgroup v%d) under %s", cg_active(), cg_dir());
+	else
+		node_log("--memory limits are held by sampling /proc: no writable memory cgroup");
+}
+
 int memmon_parse_stat(const char *buf, size_t n, long *sid, uint64_t *rss_pages)
 {
 	const char *p = NULL, *end = buf + n;
@@ -166,6 +177,37 @@ static int is_proc_task(const task *t)
 	return !t->act && (t->proc_live || t->pw) && t->pid > 0 && t->state == T_RUNNING;
 }
 
+/* A task in a memory cgroup: the kernel holds it to its limit and kills
+ * what goes over.  What it kills may be a child the task waits for, so
+ * once it has killed one, the whole task goes, as it would here. */
+static void task_cg_check(task *t)
+{
+	char name[CG_NAME_MAX];
+
+	task_cg_name(t, name, sizeof(name));
+	if (cg_oom_kills(name) <= 0)
+		return;
+	t->oom = OOM_CGROUP;
+	t->oom_bytes = cg_peak(name) > 0 ? cg_peak(name) : t->req->mem;
+	node_log("killing task %s: the kernel killed one of its processes for memory, over its --memory %llu MiB",
+	         t->id, (unsigned long long)(t->req->mem >> 20));
+	kill(-t->pid, SIGKILL);
+	cg_kill(name);
+}
+
+static void actor_cg_check(actor *a)
+{
+	char name[CG_NAME_MAX];
+
+	actor_cg_name(a, name, sizeof(name));
+	if (cg_oom_kills(name) <= 0)
+		return;
+	/* Why it died is said once it is reaped (actor.c). */
+	a->dying = 1;
+	kill(-a->pid, SIGKILL);
+	cg_kill(name);
+}
+
 /* Each task and actor over its --memory is killed. */
 static void enforce_limits(void)
 {
@@ -181,6 +223,10 @@ static void enforce_limits(void)
 		uint64_t rss;
 		if (!is_proc_task(t) || t->req->mem <= 0 || t->oom)
 			continue;
+		if (t->in_cg) {
+			task_cg_check(t);
+			continue;
+		}
 		if (!scanned++)
 			v = scan_procs(&n);
 		rss = session_rss(v, n, t->pid);
@@ -200,6 +246,10 @@ static void enforce_limits(void)
 		if (!a->nhandles || a->exited || a->state != A_ALIVE || a->pid <= 0 || a->dying ||
 		    a->req.mem <= 0)
 			continue;
+		if (a->in_cg) {
+			actor_cg_check(a);
+			continue;
+		}
 		if (!scanned++)
 			v = scan_procs(&n);
 		rss = session_rss(v, n, a->pid);
@@ -268,11 +318,14 @@ static void on_tick(uv_timer_t *h)
 		return;
 	enforce_limits();
 	relieve_host();
+	cg_tick();
 }
 
 int memmon_start(void)
 {
 	int rc = uv_timer_init(N->loop, &timer);
+
+	cg_init();
 
 	if (!rc)
 		rc = uv_timer_start(&timer, on_tick, MEMMON_MS, MEMMON_MS);

@@ -11,8 +11,11 @@ typedef struct memmon_hooks {
 } memmon_hooks;
 extern memmon_hooks memmon_on;
 
-/* Starts sampling (a libuv timer that does not keep the loop alive). */
+/* Makes the node's memory cgroup when the host has one (cgroup.c) and
+ * starts the monitor (a libuv timer that does not keep the loop alive). */
 int memmon_start(void);
+/* Says in the node log how limits are held. */
+void memmon_log_mode(void);
 /* Session id and resident pages from the text of /proc/PID/stat (n
  * bytes, not NUL-terminated); 0 on success, -1 when malformed. */
 int memmon_parse_stat(const char *buf, size_t n, long *sid, uint64_t *rss_pages);

@@ -19,6 +19,8 @@
 #include "job.h"
 #include "metrics.h"
 #include "memmon.h"
+#include "cgroup.h"
+#include "sink.h"
 #include "metrics_text.h"
 #include "ops.h"
 #include "pg.h"
@@ -88,6 +90,8 @@ static void finish_shutdown(void)
 	char link[PATH_MAX + 16], target[PATH_MAX];
 	ssize_t n;
 
+	sinks_close_all();
+	cg_shutdown();
 	node_close_handles();
 	spill_shutdown();
 	/* A clean stop of the head ends the cluster: nothing to resume. */

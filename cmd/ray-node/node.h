@@ -69,7 +69,8 @@ typedef struct obj {
 enum obj_io { IO_NONE, IO_SPILL, IO_RESTORE };
 
 /* Why memmon.c killed a task. */
-enum { OOM_NONE, OOM_LIMIT, OOM_HOST };
+/* OOM_CGROUP: the kernel killed one of its processes at its cgroup's limit. */
+enum { OOM_NONE, OOM_LIMIT, OOM_HOST, OOM_CGROUP };
 
 enum task_state {
 	T_PENDING_ARGS, T_PENDING_NODE, T_SUBMITTED, T_RUNNING,
@@ -90,6 +91,7 @@ struct task {
 	unsigned char shared;     /* SHARED_ARGV, SHARED_ENV: held with strv_hold,
 	                           * one copy for the tasks of a batch (task.c) */
 	unsigned char hist;       /* HIST_*: where hprev/hnext link it */
+	unsigned char in_cg;      /* this attempt runs in a memory cgroup (cgroup.c) */
 	char owner[RAY_NODEID_LEN + 1];     /* "" when we own it, else the owner */
 	char exec_node[RAY_NODEID_LEN + 1]; /* where it runs, when forwarded */
 	char pin[RAY_NODEID_LEN + 1];
@@ -107,7 +109,8 @@ struct task {
 	int bundle;               /* its bundle index, -1 any */
 	int stream_bp;            /* --stream: its backpressure, else 0 (stream.c) */
 	int oom;                  /* this attempt was killed for memory: OOM_* */
-	int64_t oom_bytes;        /* then: OOM_LIMIT its resident bytes,
+	int64_t oom_bytes;        /* then: OOM_LIMIT its resident bytes, OOM_CGROUP
+	                           * its cgroup's peak,
 	                           * OOM_HOST the host's use in ten-thousandths */
 	char *name;               /* owned, may be NULL */
 	const char *job;          /* istr (one copy for all its tasks) */

@@ -464,7 +464,7 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 		logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	}
 	if (w && w->cmd && line && (argv || !t->workdir) && env && logfd >= 0)
-		rc = spawn_piped(argv ? argv : sh, env, logfd, on_reaped, w, &w->pid, &to, &from);
+		rc = spawn_piped(argv ? argv : sh, env, logfd, -1, on_reaped, w, &w->pid, &to, &from);
 	if (logfd >= 0)
 		close(logfd);
 	env_free(env);

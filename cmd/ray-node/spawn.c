@@ -161,7 +161,7 @@ static void nondflt_refresh(void)
  * ignores back to its default (no handler of the node may run here, and
  * no task inherits an ignored SIGPIPE), all unblocked, then exec. */
 static void child_exec(const char *path, char *const argv[], char *const env[], const int fds[3],
-                       volatile int *err, pid_t parent)
+                       int join_fd, volatile int *err, pid_t parent)
 {
 	sigset_t none;
 	int i;
@@ -171,6 +171,10 @@ static void child_exec(const char *path, char *const argv[], char *const env[], 
 	if (getppid() != parent)
 		_exit(127);
 	setsid();
+	/* Into its memory cgroup before the exec, so that all it allocates
+	 * is charged there (cgroup.c). */
+	if (join_fd >= 0 && write(join_fd, "0", 1) != 1)
+		goto fail;
 	for (i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
@@ -241,6 +245,12 @@ static const char *resolve(const char *name)
 int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb cb, void *ud,
                int *pid_out)
 {
+	return spawn_proc_in(argv, env, fds, -1, cb, ud, pid_out);
+}
+
+int spawn_proc_in(char *const argv[], char *const env[], const int fds[3], int join_fd, reap_cb cb,
+                  void *ud, int *pid_out)
+{
 	const char *path = argv[0] ? resolve(argv[0]) : NULL;
 	volatile int err = 0;
 	sigset_t all, old;
@@ -267,7 +277,7 @@ int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb 
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = vfork();
 	if (pid == 0)
-		child_exec(path, argv, env, fds, &err, parent);
+		child_exec(path, argv, env, fds, join_fd, &err, parent);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
 		return uv_translate_sys_error(errno);
@@ -281,7 +291,7 @@ int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb 
 	return 0;
 }
 
-int spawn_piped(char *const argv[], char *const env[], int errfd, reap_cb cb, void *ud,
+int spawn_piped(char *const argv[], char *const env[], int errfd, int join_fd, reap_cb cb, void *ud,
                 int *pid_out, int *to_child, int *from_child)
 {
 	int in[2], out[2], fds[3], rc;
@@ -297,7 +307,7 @@ int spawn_piped(char *const argv[], char *const env[], int errfd, reap_cb cb, vo
 	fds[0] = in[0];
 	fds[1] = out[1];
 	fds[2] = errfd;
-	rc = spawn_proc(argv, env, fds, cb, ud, pid_out);
+	rc = spawn_proc_in(argv, env, fds, join_fd, cb, ud, pid_out);
 	/* The child's ends are its own now; ours go only on failure. */
 	close(in[0]);
 	close(out[1]);

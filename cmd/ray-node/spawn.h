@@ -9,10 +9,14 @@ typedef void (*reap_cb)(void *ud, int status, int sig, int exec_err);
 int spawn_init(void);
 int spawn_proc(char *const argv[], char *const env[], const int fds[3], reap_cb cb, void *ud,
                int *pid_out);
-/* spawn_proc with the child's stdin and stdout on new pipes and its
+/* spawn_proc with the child in a cgroup first: join_fd, when not -1, is
+ * open on the cgroup's cgroup.procs (cgroup.c). */
+int spawn_proc_in(char *const argv[], char *const env[], const int fds[3], int join_fd, reap_cb cb,
+                  void *ud, int *pid_out);
+/* spawn_proc_in with the child's stdin and stdout on new pipes and its
  * stderr on errfd: our ends in *to_child and *from_child (close-on-exec),
  * or an error with nothing left open. */
-int spawn_piped(char *const argv[], char *const env[], int errfd, reap_cb cb, void *ud,
+int spawn_piped(char *const argv[], char *const env[], int errfd, int join_fd, reap_cb cb, void *ud,
                 int *pid_out, int *to_child, int *from_child);
 /* The errno of pid's failed exec, known as soon as spawn_proc returns
  * (the vfork parent waits for the exec); 0 when it exec'd. */

@@ -1,0 +1,434 @@
+/*
+ * cgroup.c: memory cgroups, one per task or actor process that has a
+ * --memory, so that the kernel holds it to its limit: no overshoot between
+ * samples, and every process it starts is counted, even one that leaves
+ * its session.  The node makes a directory of its own, ray-PID, inside its
+ * own memory cgroup (cgroup v2, or the v1 memory hierarchy), and one
+ * directory per process inside that; a child joins its cgroup before it
+ * execs (spawn.c writes "0" to the fd that cg_create opens).  What the
+ * kernel did is read back from the cgroup's files: its count of OOM kills
+ * and its peak usage.  When the host gives no writable memory cgroup, or
+ * RAY_MEMORY_CGROUP=0, cg_active() is 0 and memmon.c samples /proc instead.
+ *
+ * Every file here is on cgroupfs, in memory: reading or writing one does
+ * not wait on a disk, so the loop may.  Names are the node's own (task and
+ * actor ids), never from the wire.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node.h"
+#include "cgroup.h"
+
+static int ver;                 /* 0: none; 1 or 2 */
+static char base[PATH_MAX];     /* our directory, ray-PID */
+
+/* Directories that still held processes when they were to go: tried again
+ * on each tick (cg_tick). */
+typedef struct gone {
+	char name[CG_NAME_MAX];
+	struct gone *next;
+} gone;
+static gone *pending;
+
+/* The first line of a small file, NUL-terminated; bytes read or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static void path_of(char *buf, size_t len, const char *name, const char *file)
+{
+	snprintf(buf, len, "%s/%s%s%s", base, name, file ? "/" : "", file ? file : "");
+}
+
+/* Whether the list, its words separated by any of sep, holds tok. */
+static int has_word(const char *list, const char *tok, const char *sep)
+{
+	size_t tl = strlen(tok);
+
+	for (; *list; list += strcspn(list, sep), list += *list && strchr(sep, *list))
+		if (!strncmp(list, tok, tl) && (!list[tl] || strchr(sep, list[tl])))
+			return 1;
+	return 0;
+}
+
+static int has_token(const char *list, const char *tok)
+{
+	return has_word(list, tok, ",");
+}
+
+static int has_token_ws(const char *list, const char *tok)
+{
+	return has_word(list, tok, " \n");
+}
+
+/* The value of line's field after its n-th space, copied into buf. */
+static int field(const char *line, int n, char *buf, size_t len)
+{
+	size_t l;
+
+	while (n-- > 0) {
+		line = strchr(line, ' ');
+		if (!line)
+			return -1;
+		line++;
+	}
+	l = strcspn(line, " \n");
+	if (l >= len)
+		return -1;
+	memcpy(buf, line, l);
+	buf[l] = '\0';
+	return 0;
+}
+
+int cg_locate(const char *self, const char *mountinfo, char *dir, size_t len)
+{
+	char v1path[PATH_MAX] = "", v2path[PATH_MAX] = "", root[PATH_MAX], mnt[PATH_MAX];
+	char v1mnt[PATH_MAX] = "", v1root[PATH_MAX] = "", v2mnt[PATH_MAX] = "", v2root[PATH_MAX] = "";
+	const char *line, *mp, *rp, *path;
+	int version;
+
+	/* /proc/self/cgroup: "ID:CONTROLLERS:PATH", v2's being "0::PATH". */
+	for (line = self; *line; line += strcspn(line, "\n"), line += *line == '\n') {
+		const char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		size_t pl = strcspn(c2 ? c2 + 1 : "", "\n");
+		char ctl[256];
+		if (!c2 || c2 > line + strcspn(line, "\n") || pl >= PATH_MAX || (size_t)(c2 - c1 - 1) >= sizeof(ctl))
+			continue;
+		memcpy(ctl, c1 + 1, (size_t)(c2 - c1 - 1));
+		ctl[c2 - c1 - 1] = '\0';
+		if (c1 - line == 1 && line[0] == '0' && !ctl[0])
+			snprintf(v2path, sizeof(v2path), "%.*s", (int)pl, c2 + 1);
+		else if (has_token(ctl, "memory"))
+			snprintf(v1path, sizeof(v1path), "%.*s", (int)pl, c2 + 1);
+	}
+	/* mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPEROPTS". */
+	for (line = mountinfo; *line; line += strcspn(line, "\n"), line += *line == '\n') {
+		const char *dash = strstr(line, " - ");
+		char fs[64], sopts[1024];
+		if (!dash || dash > line + strcspn(line, "\n") || field(line, 3, root, sizeof(root)) ||
+		    field(line, 4, mnt, sizeof(mnt)) || field(dash + 3, 0, fs, sizeof(fs)) ||
+		    field(dash + 3, 2, sopts, sizeof(sopts)))
+			continue;
+		if (!strcmp(fs, "cgroup2") && !v2mnt[0]) {
+			snprintf(v2mnt, sizeof(v2mnt), "%s", mnt);
+			snprintf(v2root, sizeof(v2root), "%s", root);
+		} else if (!strcmp(fs, "cgroup") && has_token(sopts, "memory") && !v1mnt[0]) {
+			snprintf(v1mnt, sizeof(v1mnt), "%s", mnt);
+			snprintf(v1root, sizeof(v1root), "%s", root);
+		}
+	}
+	/* The memory controller is v1's when a v1 hierarchy has it. */
+	if (v1mnt[0] && v1path[0]) {
+		version = 1;
+		mp = v1mnt, rp = v1root, path = v1path;
+	} else if (v2mnt[0] && v2path[0]) {
+		version = 2;
+		mp = v2mnt, rp = v2root, path = v2path;
+	} else {
+		return 0;
+	}
+	/* The mount's root is not part of the path below its mount point. */
+	if (strcmp(rp, "/") && !strncmp(path, rp, strlen(rp)) && (!path[strlen(rp)] || path[strlen(rp)] == '/'))
+		path += strlen(rp);
+	if ((size_t)snprintf(dir, len, "%s%s", mp, strcmp(path, "/") ? path : "") >= len)
+		return 0;
+	return version;
+}
+
+/* The whole of a /proc file, NUL-terminated (malloc'd), or NULL. */
+static char *slurp(const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf = fd >= 0 ? malloc(max + 1) : NULL;
+	size_t n = 0;
+	ssize_t r;
+
+	while (buf && n < max && (r = read(fd, buf + n, max - n)) > 0)
+		n += (size_t)r;
+	if (fd >= 0)
+		close(fd);
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+/* cgroup v2: memory must be given to our children by the cgroup we are
+ * in (it then holds no process: a delegated tree) and by ours. */
+static int v2_enable(const char *own)
+{
+	char p[PATH_MAX + 32], leaf[PATH_MAX + 32], buf[512];
+
+	snprintf(p, sizeof(p), "%s/cgroup.subtree_control", own);
+	if (read_small(p, buf, sizeof(buf)) < 0)
+		return -1;
+	if (!has_token_ws(buf, "memory") && write_str(p, "+memory")) {
+		/* Busy: a cgroup that holds processes cannot give controllers
+		 * to its children.  When the node is all it holds (a delegated
+		 * service), the node moves to a leaf of its own, as Ray does. */
+		if (errno != EBUSY)
+			return -1;
+		snprintf(leaf, sizeof(leaf), "%s/ray-%d.node", own, (int)getpid());
+		if (mkdir(leaf, 0755) && errno != EEXIST)
+			return -1;
+		snprintf(leaf + strlen(leaf), sizeof(leaf) - strlen(leaf), "/cgroup.procs");
+		if (write_str(leaf, "0") || write_str(p, "+memory"))
+			return -1;
+	}
+	snprintf(p, sizeof(p), "%s/cgroup.subtree_control", base);
+	return write_str(p, "+memory");
+}
+
+/* Directories of nodes that died without removing theirs (SIGKILL):
+ * their processes died with them (PR_SET_PDEATHSIG), so they are empty. */
+static void sweep_dead(const char *own)
+{
+	DIR *d = opendir(own), *sub;
+	struct dirent *e, *s;
+	char p[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		long pid;
+		char *end;
+		if (strncmp(e->d_name, "ray-", 4))
+			continue;
+		pid = strtol(e->d_name + 4, &end, 10);
+		if ((*end && strcmp(end, ".node")) || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", own, e->d_name);
+		if ((sub = opendir(p))) {
+			while ((s = readdir(sub))) {
+				char q[PATH_MAX + 300];
+				if (s->d_type != DT_DIR || s->d_name[0] == '.')
+					continue;
+				snprintf(q, sizeof(q), "%s/%s", p, s->d_name);
+				rmdir(q);
+			}
+			closedir(sub);
+		}
+		rmdir(p);
+	}
+	closedir(d);
+}
+
+int cg_init(void)
+{
+	char own[PATH_MAX], *self, *mi;
+	const char *e = getenv("RAY_MEMORY_CGROUP");
+	int v;
+
+	ver = 0;
+	if (e && !strcmp(e, "0"))
+		return 0;
+	self = slurp("/proc/self/cgroup", 64 << 10);
+	mi = slurp("/proc/self/mountinfo", 4 << 20);
+	v = self && mi ? cg_locate(self, mi, own, sizeof(own)) : 0;
+	free(self);
+	free(mi);
+	if (!v)
+		return 0;
+	sweep_dead(own);
+	if ((size_t)snprintf(base, sizeof(base), "%s/ray-%d", own, (int)getpid()) >= sizeof(base) - CG_NAME_MAX - 40)
+		return 0;
+	if (mkdir(base, 0755) && errno != EEXIST)
+		return 0;
+	if (v == 2 && v2_enable(own)) {
+		rmdir(base);
+		return 0;
+	}
+	ver = v;
+	return ver;
+}
+
+int cg_active(void)
+{
+	return ver;
+}
+
+const char *cg_dir(void)
+{
+	return ver ? base : NULL;
+}
+
+int cg_create(const char *name, int64_t limit, int *join_fd)
+{
+	char p[PATH_MAX + 64], num[32];
+
+	*join_fd = -1;
+	if (!ver)
+		return -1;
+	path_of(p, sizeof(p), name, NULL);
+	if (mkdir(p, 0755) && errno != EEXIST)
+		return -1;
+	snprintf(num, sizeof(num), "%lld", (long long)limit);
+	path_of(p, sizeof(p), name, ver == 1 ? "memory.limit_in_bytes" : "memory.max");
+	if (write_str(p, num))
+		goto fail;
+	/* No escape into swap; hosts without swap accounting lack the file. */
+	path_of(p, sizeof(p), name, ver == 1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max");
+	if (access(p, F_OK) == 0)
+		write_str(p, ver == 1 ? num : "0");
+	if (ver == 2) {
+		/* One process over the limit takes the whole task with it. */
+		path_of(p, sizeof(p), name, "memory.oom.group");
+		write_str(p, "1");
+	}
+	path_of(p, sizeof(p), name, "cgroup.procs");
+	if ((*join_fd = open(p, O_WRONLY | O_CLOEXEC)) < 0)
+		goto fail;
+	return 0;
+fail:
+	path_of(p, sizeof(p), name, NULL);
+	rmdir(p);
+	return -1;
+}
+
+/* The number after `key ` in a "key value" file, or -1. */
+static int64_t keyed(const char *name, const char *file, const char *key)
+{
+	char p[PATH_MAX + 64], buf[2048], *s;
+	size_t kl = strlen(key);
+
+	path_of(p, sizeof(p), name, file);
+	if (read_small(p, buf, sizeof(buf)) < 0)
+		return -1;
+	for (s = buf; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
+		if (!strncmp(s, key, kl) && s[kl] == ' ')
+			return strtoll(s + kl + 1, NULL, 10);
+	return -1;
+}
+
+int64_t cg_oom_kills(const char *name)
+{
+	return ver == 1 ? keyed(name, "memory.oom_control", "oom_kill") : keyed(name, "memory.events", "oom_kill");
+}
+
+int64_t cg_peak(const char *name)
+{
+	char p[PATH_MAX + 64], buf[64];
+
+	path_of(p, sizeof(p), name, ver == 1 ? "memory.max_usage_in_bytes" : "memory.peak");
+	if (read_small(p, buf, sizeof(buf)) <= 0) {
+		path_of(p, sizeof(p), name, ver == 1 ? "memory.usage_in_bytes" : "memory.current");
+		if (read_small(p, buf, sizeof(buf)) <= 0)
+			return -1;
+	}
+	return strtoll(buf, NULL, 10);
+}
+
+/* SIGKILL to every process still in it; how many there were. */
+static int kill_all(const char *name)
+{
+	char p[PATH_MAX + 64], buf[4096], *s, *end;
+	int n = 0, fd;
+	ssize_t r;
+
+	path_of(p, sizeof(p), name, "cgroup.procs");
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	/* A page of pids at a time: a fork bomb is bounded by the limit. */
+	while ((r = read(fd, buf, sizeof(buf) - 1)) > 0) {
+		buf[r] = '\0';
+		for (s = buf; *s; s = end) {
+			long pid = strtol(s, &end, 10);
+			if (end == s)
+				break;
+			if (pid > 0 && !kill((pid_t)pid, SIGKILL))
+				n++;
+		}
+	}
+	close(fd);
+	return n;
+}
+
+void cg_kill(const char *name)
+{
+	if (ver)
+		kill_all(name);
+}
+
+static int try_remove(const char *name)
+{
+	char p[PATH_MAX + 64];
+
+	path_of(p, sizeof(p), name, NULL);
+	if (!rmdir(p) || errno == ENOENT)
+		return 0;
+	kill_all(name);
+	return -1;
+}
+
+void cg_release(const char *name)
+{
+	gone *g;
+
+	if (!ver || !try_remove(name))
+		return;
+	if (!(g = calloc(1, sizeof(*g))))
+		return;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->next = pending;
+	pending = g;
+}
+
+void cg_tick(void)
+{
+	gone **pp = &pending, *g;
+
+	while ((g = *pp)) {
+		if (try_remove(g->name)) {
+			pp = &g->next;
+			continue;
+		}
+		*pp = g->next;
+		free(g);
+	}
+}
+
+void cg_shutdown(void)
+{
+	gone *g;
+
+	while ((g = pending)) {
+		try_remove(g->name);
+		pending = g->next;
+		free(g);
+	}
+	if (ver && rmdir(base) && errno != ENOENT)
+		node_log("cannot remove cgroup %s: %s", base, strerror(errno));
+	ver = 0;
+}
