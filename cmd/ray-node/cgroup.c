@@ -284,9 +284,34 @@ const char *cg_dir(void)
 	return ver ? base : NULL;
 }
 
+int cg_set_limit(const char *name, int64_t limit)
+{
+	char p[PATH_MAX + 64], num[32], swap[PATH_MAX + 64];
+	int has_swap, rc;
+
+	if (!ver)
+		return -1;
+	if (limit > 0)
+		snprintf(num, sizeof(num), "%lld", (long long)limit);
+	else
+		snprintf(num, sizeof(num), "%s", ver == 1 ? "-1" : "max");
+	path_of(p, sizeof(p), name, ver == 1 ? "memory.limit_in_bytes" : "memory.max");
+	/* No escape into swap; hosts without swap accounting lack the file.
+	 * v1 wants memsw >= the limit at every step: unbounded first, then
+	 * the limit, then memsw down to it. */
+	path_of(swap, sizeof(swap), name, ver == 1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max");
+	has_swap = access(swap, F_OK) == 0;
+	if (ver == 1 && has_swap)
+		write_str(swap, "-1");
+	rc = write_str(p, num);
+	if (!rc && has_swap && (ver == 2 || limit > 0))
+		write_str(swap, ver == 1 ? num : limit > 0 ? "0" : "max");
+	return rc;
+}
+
 int cg_create(const char *name, int64_t limit, int *join_fd)
 {
-	char p[PATH_MAX + 64], num[32];
+	char p[PATH_MAX + 64];
 
 	*join_fd = -1;
 	if (!ver)
@@ -294,14 +319,8 @@ int cg_create(const char *name, int64_t limit, int *join_fd)
 	path_of(p, sizeof(p), name, NULL);
 	if (mkdir(p, 0755) && errno != EEXIST)
 		return -1;
-	snprintf(num, sizeof(num), "%lld", (long long)limit);
-	path_of(p, sizeof(p), name, ver == 1 ? "memory.limit_in_bytes" : "memory.max");
-	if (write_str(p, num))
+	if (cg_set_limit(name, limit))
 		goto fail;
-	/* No escape into swap; hosts without swap accounting lack the file. */
-	path_of(p, sizeof(p), name, ver == 1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max");
-	if (access(p, F_OK) == 0)
-		write_str(p, ver == 1 ? num : "0");
 	if (ver == 2) {
 		/* One process over the limit takes the whole task with it. */
 		path_of(p, sizeof(p), name, "memory.oom.group");

@@ -18,10 +18,13 @@ int cg_init(void);
 int cg_active(void);
 /* The node's own directory, which holds one per process; NULL for none. */
 const char *cg_dir(void);
-/* A cgroup called name held to limit bytes; *join_fd is open on its
+/* A cgroup called name held to limit bytes (0: none); *join_fd is open on its
  * cgroup.procs for the child to write "0" to (the caller closes it).
  * 0 on success. */
 int cg_create(const char *name, int64_t limit, int *join_fd);
+/* Its limit, in bytes; 0 for none.  0 on success: lowering it under
+ * what the cgroup holds may fail (v1) or kill there (v2). */
+int cg_set_limit(const char *name, int64_t limit);
 /* How many processes the kernel killed in it for memory; -1 unknown. */
 int64_t cg_oom_kills(const char *name);
 /* The most memory it held, in bytes; -1 unknown. */

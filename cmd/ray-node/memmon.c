@@ -11,10 +11,10 @@
  * pooled workers are stopped before any task is (the trim hook).
  *
  * Where the host gives a writable memory cgroup (cgroup.c), tasks and
- * actors with a --memory run in one each and the kernel enforces the
- * limit; the tick then only reads each cgroup's OOM count, to kill the
- * rest of a task the kernel cut into.  Sampling is for hosts without one
- * (and pooled workers): a process can overshoot its limit for up to one
+ * actors with a --memory run in one each (pooled workers too, pool.c) and
+ * the kernel enforces the limit; the tick then only reads each cgroup's
+ * OOM count, to kill the rest of a task the kernel cut into.  Sampling is
+ * for hosts without one: a process can overshoot its limit for up to one
  * interval there.  Reads are of /proc and cgroupfs files only, each
  * bounded, so the loop never waits on a disk.
  */
@@ -224,7 +224,8 @@ static void enforce_limits(void)
 		if (!is_proc_task(t) || t->req->mem <= 0 || t->oom)
 			continue;
 		if (t->in_cg) {
-			task_cg_check(t);
+			if (!t->pw)   /* a pooled worker's cgroup is pool.c's */
+				task_cg_check(t);
 			continue;
 		}
 		if (!scanned++)

@@ -34,6 +34,7 @@
 #include "dlist.h"
 #include "launch.h"
 #include "pool.h"
+#include "cgroup.h"
 #include "proto.h"
 #include "res.h"
 #include "spawn.h"
@@ -147,11 +148,43 @@ static void worker_stop(pworker *w)
 		kill(-w->pid, SIGTERM);
 }
 
-/* Takes the task off its worker: its resources go back. */
+static void cg_name(const pworker *w, char *buf, size_t len)
+{
+	snprintf(buf, len, "w-%s", w->id);
+}
+
+/* The kernel killed something in w's cgroup while it served t: t failed
+ * for memory. */
+static int cg_killed(pworker *w, task *t)
+{
+	char name[CG_NAME_MAX];
+
+	if (!w->limited)
+		return 0;
+	cg_name(w, name, sizeof(name));
+	if (cg_oom_kills(name) <= w->oom_base)
+		return 0;
+	if (!t->oom) {
+		t->oom = OOM_CGROUP;
+		t->oom_bytes = t->req->mem;
+	}
+	return 1;
+}
+
+/* Takes the task off its worker: its resources go back, and its cgroup
+ * its limit. */
 static task *detach(pworker *w)
 {
 	task *t = w->cur;
+	char name[CG_NAME_MAX];
 
+	if (w->limited) {
+		cg_killed(w, t);
+		cg_name(w, name, sizeof(name));
+		cg_set_limit(name, 0);
+		w->limited = 0;
+		t->in_cg = 0;
+	}
 	w->cur = NULL;
 	t->pw = NULL;
 	t->pid = 0;
@@ -269,7 +302,23 @@ static void answered(pworker *w, const proto_answer *ans)
 		return;
 	}
 	t->end_ms = ray_now_ms();
-	if (ans->status == 0) {
+	if (t->oom == OOM_CGROUP) {
+		/* The kernel killed part of the call (a child the worker waited
+		 * for): a crash, whatever the worker answered. */
+		char oom[250];
+		if (t->attempt < t->max_retries) {
+			t->attempt++;
+			queue_push(t);
+		} else {
+			task_oom_why(t, oom, sizeof(oom));
+			snprintf(why, sizeof(why), "failed: a process of the worker (pid %d) was %s, during the call on node %s, "
+			         "after %d attempt%s", w->pid, oom, N->id, t->attempt + 1, t->attempt ? "s" : "");
+			fail(t, w->cmd, T_FAILED, RAY_ECRASH, why);
+		}
+		/* And the worker goes, as the whole of a task's tree would. */
+		worker_kill(w, "was killed for memory");
+		return;
+	} else if (ans->status == 0) {
 		if (callret_store(t, w->protocol, ans->data, ans->len, why, sizeof(why))) {
 			fail(t, w->cmd, T_FAILED, RAY_EFAILED, why);
 		} else {
@@ -368,6 +417,12 @@ static void on_reaped(void *ud, int status, int sig, int exec_err)
 		                         : "closed its standard input (a call could not be written)");
 	if (w->cur)
 		lost(w);
+	if (w->in_cg) {
+		char name[CG_NAME_MAX];
+		cg_name(w, name, sizeof(name));
+		cg_release(name);
+		w->in_cg = 0;
+	}
 	w->state = W_STOPPING;
 	close_pipe(w, &w->in);
 	close_pipe(w, &w->out);
@@ -448,12 +503,12 @@ static char *shell_line(const char *cmd)
 static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 {
 	pworker *w = calloc(1, sizeof(*w));
-	char rnd[17], path[PATH_MAX + 64];
+	char rnd[17], path[PATH_MAX + 64], cgn[CG_NAME_MAX];
 	char *line = shell_line(t->worker);
 	char *sh[] = { "/bin/sh", "-c", line, NULL };
 	char **argv = t->workdir && line ? workdir_argv(t->workdir, sh, err, elen) : NULL;
 	char **env = NULL;
-	int to = -1, from = -1, logfd = -1, rc = UV_ENOMEM;
+	int to = -1, from = -1, logfd = -1, rc = UV_ENOMEM, join = -1;
 
 	if (w) {
 		ray_random_hex(rnd, 8);
@@ -463,8 +518,16 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 		snprintf(path, sizeof(path), "%s/%s.err", N->logdir, w->id);
 		logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	}
+	if (w && cg_active()) {
+		cg_name(w, cgn, sizeof(cgn));
+		w->in_cg = !cg_create(cgn, 0, &join);
+	}
 	if (w && w->cmd && line && (argv || !t->workdir) && env && logfd >= 0)
-		rc = spawn_piped(argv ? argv : sh, env, logfd, -1, on_reaped, w, &w->pid, &to, &from);
+		rc = spawn_piped(argv ? argv : sh, env, logfd, join, on_reaped, w, &w->pid, &to, &from);
+	if (join >= 0)
+		close(join);
+	if (rc && w && w->in_cg)
+		cg_release(cgn);
 	if (logfd >= 0)
 		close(logfd);
 	env_free(env);
@@ -511,6 +574,15 @@ static void lease(pworker *w, task *t)
 	N->nrunning++;
 	if (t->req->mem > 0)
 		N->nmem_running++;   /* memmon.c measures its worker */
+	if (t->req->mem > 0 && w->in_cg) {
+		/* The kernel holds the worker to the call's --memory; where the
+		 * worker already holds more (v1 refuses), memmon.c samples. */
+		char name[CG_NAME_MAX];
+		cg_name(w, name, sizeof(name));
+		w->oom_base = cg_oom_kills(name);
+		w->limited = !cg_set_limit(name, t->req->mem);
+		t->in_cg = (unsigned char)w->limited;
+	}
 	t->call_id = ++w->next_call;
 	proto_write_call(&b, w->protocol, t->call_id, t->argv[0], t->argv + 1, task_arg_resolve);
 	if (!b.p || uvw_write((uv_stream_t *)&w->in, b.p, b.len, NULL, 0, NULL, on_written)) {
@@ -573,6 +645,10 @@ static void on_tick(uv_timer_t *tm)
 		return;
 	}
 	for (w = whead; w; w = w->next) {
+		/* The kernel killed part of a call (a child the worker waits
+		 * for): the whole call goes, as for a task. */
+		if (w->state == W_BUSY && w->cur && !w->reaped && cg_killed(w, w->cur))
+			worker_kill(w, NULL);
 		if (w->state == W_IDLE && now - w->idle_ms >= idle_timeout_ms)
 			worker_stop(w);
 		else if (w->state == W_STOPPING && w->stop_ms && !w->reaped && now - w->stop_ms >= STOP_GRACE_MS)

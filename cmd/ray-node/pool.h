@@ -25,6 +25,9 @@ typedef struct pworker {
 	rbuf rx;                  /* owned: answer bytes not yet parsed */
 	size_t scanned;
 	task *cur;                /* not owned: the task it serves, or NULL */
+	int in_cg;                /* runs in a memory cgroup of its own (cgroup.c) */
+	int limited;              /* its cgroup is held to cur's --memory */
+	int64_t oom_base;         /* the cgroup's OOM kills when cur was leased */
 	uint32_t next_call;
 	uint64_t tasks_done;
 	int64_t started_ms, idle_ms, stop_ms;
