@@ -42,6 +42,30 @@ load lib/helpers
 	assert_output "by tcp"
 }
 
+# cgroup_mem_limit: the memory limit of our cgroup and its ancestors, in
+# bytes, or nothing when there is none (v1: the memory hierarchy's
+# hierarchical_memory_limit; v2: the least memory.max up the tree).
+cgroup_mem_limit() {
+	local path mnt best="" v dir
+	path=$(sed -n 's/^[0-9]*:\([^:]*,\)\{0,1\}memory\(,[^:]*\)\{0,1\}:\(.*\)/\3/p' /proc/self/cgroup)
+	mnt=$(awk '$0 ~ / - cgroup / && $NF ~ /(^|,)memory(,|$)/ { print $5; exit }' /proc/self/mountinfo)
+	if [[ -n "$path" && -n "$mnt" ]]; then
+		v=$(awk '$1 == "hierarchical_memory_limit" { print $2 }' "$mnt$path/memory.stat" 2>/dev/null)
+		[[ -n "$v" ]] && ((v < 1 << 60)) && best=$v
+	else
+		path=$(sed -n 's/^0:://p' /proc/self/cgroup)
+		mnt=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
+		[[ -n "$mnt" ]] || return 0
+		dir=$mnt${path%/}
+		while [[ -f "$dir/memory.max" ]]; do
+			v=$(cat "$dir/memory.max")
+			[[ "$v" != max ]] && { [[ -z "$best" ]] || ((v < best)); } && best=$v
+			dir=${dir%/*}
+		done
+	fi
+	echo "$best"
+}
+
 @test "defaults: CPUs = online cores, GPUs = NVIDIA devices, store = 30% of RAM" {
 	start_node --bare
 	run_ray 0 ray-status nodes --json
@@ -51,8 +75,11 @@ load lib/helpers
 		[[ -e "$d" ]] && gpus=$((gpus + 1))
 	done
 	assert_equal "$(json_get '.[0].resources_total.GPU')" "$gpus"
-	local ram store mem
+	local ram store mem lim
 	ram=$(awk '/^MemTotal:/ { print $2 * 1024 }' /proc/meminfo)
+	# RAM is the host's, or less when our memory cgroup is held to less.
+	lim=$(cgroup_mem_limit)
+	if [[ -n "$lim" ]] && ((lim < ram)); then ram=$lim; fi
 	store=$(json_get '.[0].resources_total.object_store_memory')
 	mem=$(json_get '.[0].resources_total.memory')
 	# Within 2% of 30% and of the remaining 70%.

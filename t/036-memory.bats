@@ -125,3 +125,35 @@ node_cgroup_dir() {
 	run_ray 6 ray-get --timeout 60 "$output"
 	assert_regex "$stderr" "held [0-9]+ MiB resident, over its --memory 50 MiB"
 }
+
+@test "a node in a memory cgroup held to 2 GiB advertises 70% of that, and its threshold is of that" {
+	start_node --cpus 1
+	local dir parent cg
+	dir=$(node_cgroup_dir) || skip "no writable memory cgroup on this host"
+	parent=${dir%/*}
+	stop_all
+	cg=$parent/raytest-$$-$BATS_TEST_NUMBER
+	mkdir "$cg"
+	RAY_TEST_CGROUPS+=("$cg")
+	# v1 takes bytes in memory.limit_in_bytes; v2 in memory.max.
+	if [[ -e "$cg/memory.limit_in_bytes" ]]; then
+		echo $((2 << 30)) >"$cg/memory.limit_in_bytes"
+	else
+		echo $((2 << 30)) >"$cg/memory.max"
+	fi
+	# The node starts from a shell that has moved into the cgroup.
+	local tmp
+	tmp=$(_ray_new_tmpdir)
+	RAY_TEST_TMPDIRS+=("$tmp")
+	run_ray 0 env RAY_TMPDIR="$tmp" sh -c 'echo $$ >"$1/cgroup.procs" && exec ray-node start --head --port 0 --memory-threshold 0.5 3>&-' sh "$cg"
+	eval "$output"
+	export RAY_TMPDIR=$tmp
+	run_ray 0 ray-status nodes --json
+	assert_equal "$(json_get '.[0].resources_total.memory')" $(((2 << 30) - (2 << 30) * 3 / 10))
+	assert_equal "$(json_get '.[0].resources_total.object_store_memory')" $(((2 << 30) * 3 / 10))
+	# 1.2 GiB is 60% of the cgroup's 2 GiB, whatever the host has.
+	command -v python3 >/dev/null || return 0
+	run_ray 0 ray-submit --max-retries 0 -- python3 -c "$HOG" 1200 /nonexistent
+	run_ray 6 ray-get --timeout 60 "$output"
+	assert_regex "$stderr" "memory-threshold"
+}

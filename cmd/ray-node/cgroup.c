@@ -245,21 +245,91 @@ static void sweep_dead(const char *own)
 	closedir(d);
 }
 
+/* The cgroup this process was in at start (before a v2 move to a leaf),
+ * located once: its directory and version, 0 for none. */
+static char own_dir[PATH_MAX];
+static int own_ver = -1;
+
+static int locate_own(void)
+{
+	char *self, *mi;
+
+	if (own_ver >= 0)
+		return own_ver;
+	self = slurp("/proc/self/cgroup", 64 << 10);
+	mi = slurp("/proc/self/mountinfo", 4 << 20);
+	own_ver = self && mi ? cg_locate(self, mi, own_dir, sizeof(own_dir)) : 0;
+	free(self);
+	free(mi);
+	return own_ver;
+}
+
+/* A number from a "key value" memory.stat in dir, or -1. */
+static int64_t stat_value(const char *dir, const char *key)
+{
+	char p[PATH_MAX + 32], buf[8192], *s;
+	size_t kl = strlen(key);
+
+	snprintf(p, sizeof(p), "%s/memory.stat", dir);
+	if (read_small(p, buf, sizeof(buf)) <= 0)
+		return -1;
+	for (s = buf; s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
+		if (!strncmp(s, key, kl) && s[kl] == ' ')
+			return strtoll(s + kl + 1, NULL, 10);
+	return -1;
+}
+
+int64_t cg_mem_limit(void)
+{
+	char dir[PATH_MAX], p[PATH_MAX + 32], buf[64], *slash;
+	int64_t best = 0, v;
+
+	if (locate_own() == 1) {
+		/* v1 says what its ancestors' limits leave: one line. */
+		best = stat_value(own_dir, "hierarchical_memory_limit");
+	} else if (own_ver == 2) {
+		/* v2: the least memory.max from here up; the root has none. */
+		snprintf(dir, sizeof(dir), "%s", own_dir);
+		for (;;) {
+			snprintf(p, sizeof(p), "%s/memory.max", dir);
+			if (read_small(p, buf, sizeof(buf)) <= 0)
+				break;
+			v = strncmp(buf, "max", 3) ? strtoll(buf, NULL, 10) : 0;
+			if (v > 0 && (!best || v < best))
+				best = v;
+			if (!(slash = strrchr(dir, '/')) || slash == dir)
+				break;
+			*slash = '\0';
+		}
+	}
+	/* "No limit" reads as a page-rounded LLONG_MAX. */
+	return best > 0 && best < (INT64_C(1) << 60) ? best : 0;
+}
+
+int64_t cg_mem_used(void)
+{
+	char p[PATH_MAX + 32], buf[64];
+	int64_t used, inactive;
+
+	if (locate_own() <= 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/%s", own_dir, own_ver == 1 ? "memory.usage_in_bytes" : "memory.current");
+	if (read_small(p, buf, sizeof(buf)) <= 0)
+		return -1;
+	used = strtoll(buf, NULL, 10);
+	/* Page cache nobody touched lately is reclaimed before anything is
+	 * killed: not counted, as Ray's monitor does not count it. */
+	inactive = stat_value(own_dir, own_ver == 1 ? "total_inactive_file" : "inactive_file");
+	return inactive > 0 && inactive < used ? used - inactive : used;
+}
+
 int cg_init(void)
 {
-	char own[PATH_MAX], *self, *mi;
-	const char *e = getenv("RAY_MEMORY_CGROUP");
+	const char *e = getenv("RAY_MEMORY_CGROUP"), *own = own_dir;
 	int v;
 
 	ver = 0;
-	if (e && !strcmp(e, "0"))
-		return 0;
-	self = slurp("/proc/self/cgroup", 64 << 10);
-	mi = slurp("/proc/self/mountinfo", 4 << 20);
-	v = self && mi ? cg_locate(self, mi, own, sizeof(own)) : 0;
-	free(self);
-	free(mi);
-	if (!v)
+	if ((e && !strcmp(e, "0")) || !(v = locate_own()))
 		return 0;
 	sweep_dead(own);
 	if ((size_t)snprintf(base, sizeof(base), "%s/ray-%d", own, (int)getpid()) >= sizeof(base) - CG_NAME_MAX - 40)

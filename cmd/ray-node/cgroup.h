@@ -10,6 +10,12 @@
  * its /proc/self/cgroup and /proc/self/mountinfo: returns the version of
  * the hierarchy that has the memory controller (1 or 2), or 0 for none. */
 int cg_locate(const char *self, const char *mountinfo, char *dir, size_t len);
+/* The memory limit of the cgroup this process is in, with its ancestors'
+ * (a container's -m), in bytes; 0 when there is none. */
+int64_t cg_mem_limit(void);
+/* What that cgroup holds, less its inactive page cache, in bytes; -1
+ * unknown. */
+int64_t cg_mem_used(void);
 /* Makes the node's own directory when the host has a writable memory
  * cgroup (and RAY_MEMORY_CGROUP is not 0): returns the cgroup version in
  * use, 1 or 2, or 0 for none. */

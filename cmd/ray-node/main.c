@@ -40,6 +40,7 @@
 #include "launch.h"
 #include "spawn.h"
 #include "spill.h"
+#include "cgroup.h"
 #include "memmon.h"
 #include "state.h"
 #include "stream.h"
@@ -104,11 +105,22 @@ typedef struct opts {
 	int64_t mem_threshold;    /* ten-thousandths */
 } opts;
 
+/* The RAM this node may use: the host's, or less when its cgroup is
+ * held to less (a container started with a memory limit), as Ray reads
+ * it.  Looked up once. */
 static uint64_t total_ram(void)
 {
+	static uint64_t ram;
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+	int64_t lim;
 
-	return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (4ull << 30);
+	if (ram)
+		return ram;
+	ram = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (4ull << 30);
+	lim = cg_mem_limit();
+	if (lim > 0 && (uint64_t)lim < ram)
+		ram = (uint64_t)lim;
+	return ram;
 }
 
 static int detect_gpus(void)

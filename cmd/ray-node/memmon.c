@@ -38,12 +38,11 @@
 memmon_hooks memmon_on;
 
 static uv_timer_t timer;
+
+static int proc_meminfo(uint64_t *total, uint64_t *avail);
 static char victim[RAY_ID_MAX + 1];  /* the task last killed for the host */
 static int victim_pid;                /* and the process that was killed */
 
-/* One process's session and resident pages, from its /proc/PID/stat
- * text: fields after the command (which may hold spaces and parens), so
- * parsed from the last ')'.  0 on success. */
 void memmon_log_mode(void)
 {
 	if (cg_active())
@@ -52,6 +51,9 @@ void memmon_log_mode(void)
 		node_log("--memory limits are held by sampling /proc: no writable memory cgroup");
 }
 
+/* One process's session and resident pages, from its /proc/PID/stat
+ * text: fields after the command (which may hold spaces and parens), so
+ * parsed from the last ')'.  0 on success. */
 int memmon_parse_stat(const char *buf, size_t n, long *sid, uint64_t *rss_pages)
 {
 	const char *p = NULL, *end = buf + n;
@@ -90,8 +92,26 @@ int memmon_parse_stat(const char *buf, size_t n, long *sid, uint64_t *rss_pages)
 	return field == 24 ? 0 : -1;
 }
 
-/* MemTotal and MemAvailable in bytes, from /proc/meminfo; 0 on success. */
+/* MemTotal and MemAvailable in bytes, from /proc/meminfo, or the node's
+ * cgroup's limit and what it leaves when that is less (a container); 0 on
+ * success. */
 static int host_mem(uint64_t *total, uint64_t *avail)
+{
+	static int64_t lim = -1;
+	int64_t used;
+
+	*total = *avail = 0;
+	if (lim < 0)
+		lim = cg_mem_limit();   /* looked up once: it is the container's */
+	if (!proc_meminfo(total, avail) && lim > 0 && (uint64_t)lim < *total && (used = cg_mem_used()) >= 0) {
+		*total = (uint64_t)lim;
+		*avail = used < lim ? (uint64_t)(lim - used) : 0;
+		return 0;
+	}
+	return *total ? 0 : -1;
+}
+
+static int proc_meminfo(uint64_t *total, uint64_t *avail)
 {
 	char buf[4096], *p;
 	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);

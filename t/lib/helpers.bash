@@ -25,6 +25,8 @@ RAY_TEST_TMPDIRS=()
 RAY_TEST_CLEANUP=()
 # Pids a test saw that must not outlive it (killed in teardown if alive).
 RAY_TEST_PIDS=()
+# Cgroup directories a test made (removed in teardown).
+RAY_TEST_CGROUPS=()
 
 if [[ -n "${RAY_TEST_NO_SKIP:-}" ]]; then
 	skip() {
@@ -122,6 +124,11 @@ stop_all() {
 		rm -rf "$d"
 	done
 	RAY_TEST_CLEANUP=()
+	# Cgroups a test made: empty once their nodes stopped.
+	for d in "${RAY_TEST_CGROUPS[@]}"; do
+		rmdir "$d" 2>/dev/null || echo "# cannot remove cgroup $d" >&2
+	done
+	RAY_TEST_CGROUPS=()
 	return 0
 }
 
