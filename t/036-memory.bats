@@ -100,7 +100,7 @@ node_cgroup_dir() {
 	run_ray 0 ray-submit --name escapee --memory 50M --max-retries 0 -- \
 		sh -c 'setsid python3 -c "$1" 200 /nonexistent & sleep 300' sh "$HOG"
 	run_ray 6 ray-get --timeout 60 "$output"
-	assert_regex "$stderr" "limit of its memory cgroup, over its --memory 50 MiB"
+	assert_regex "$stderr" "went over its --memory 50 MiB, the limit of its memory cgroup"
 	# A task within its limit runs in a cgroup of its own while it runs.
 	local gate=$BATS_TEST_TMPDIR/gate
 	run_ray 0 ray-submit --name within --memory 100M -- python3 -c "$HOG" 10 "$gate"
@@ -113,6 +113,14 @@ node_cgroup_dir() {
 	run_ray 0 ray-get --timeout 60 "$r"
 	assert_output done
 	wait_for test ! -d "$dir/t-$id-0"
+	# Its cgroup waits, idle, for the next task, which takes it.
+	local n
+	n=$(find "$dir" -mindepth 1 -maxdepth 1 -type d -name 'idle-*' | wc -l)
+	((n >= 1))
+	run_ray 0 ray-submit --memory 30M -- echo again
+	run_ray 0 ray-get --timeout 60 "$output"
+	assert_output again
+	assert_equal "$(find "$dir" -mindepth 1 -maxdepth 1 -type d | wc -l)" "$n"
 	stop_all
 	[[ ! -d "$dir" ]]
 }

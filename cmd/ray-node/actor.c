@@ -227,14 +227,11 @@ void actor_cg_name(const actor *a, char *buf, size_t len)
 static void cg_reaped(actor *a)
 {
 	char name[CG_NAME_MAX], why[300];
-	int64_t peak;
 
 	actor_cg_name(a, name, sizeof(name));
 	if (!a->oom && cg_oom_kills(name) > 0) {
-		peak = cg_peak(name);
-		snprintf(why, sizeof(why), "was killed for memory: its processes reached %lld MiB, the limit of its "
-		         "memory cgroup, over its --memory %lld MiB",
-		         (long long)((peak > 0 ? peak : a->req.mem) >> 20), (long long)(a->req.mem >> 20));
+		snprintf(why, sizeof(why), "was killed for memory: its processes went over its --memory %lld MiB, "
+		         "the limit of its memory cgroup", (long long)(a->req.mem >> 20));
 		node_log("actor %s %s", a->id, why);
 		actor_set_cause(a, "%s", why);
 		a->oom = 1;
@@ -457,8 +454,6 @@ static void actor_spawn(actor *a)
 	if (logfd >= 0 && env && argv &&
 	    !(rc = spawn_piped(argv, env, logfd, join, on_reaped, a, &a->pid, &to, &from)))
 		e = spawn_exec_err(a->pid);
-	if (join >= 0)
-		close(join);
 	if (rc && a->in_cg) {
 		cg_release(cg);
 		a->in_cg = 0;

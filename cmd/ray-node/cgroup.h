@@ -24,21 +24,20 @@ int cg_init(void);
 int cg_active(void);
 /* The node's own directory, which holds one per process; NULL for none. */
 const char *cg_dir(void);
-/* A cgroup called name held to limit bytes (0: none); *join_fd is open on its
- * cgroup.procs for the child to write "0" to (the caller closes it).
- * 0 on success. */
+/* A cgroup called name held to limit bytes (0: none), made or taken from
+ * the idle ones; *join_fd is open on its cgroup.procs for the child to
+ * write "0" to (cgroup.c's: not to be closed).  0 on success. */
 int cg_create(const char *name, int64_t limit, int *join_fd);
 /* Its limit, in bytes; 0 for none.  0 on success: lowering it under
  * what the cgroup holds may fail (v1) or kill there (v2). */
 int cg_set_limit(const char *name, int64_t limit);
-/* How many processes the kernel killed in it for memory; -1 unknown. */
+/* How many processes the kernel killed in it for memory since it was
+ * made or taken; -1 unknown. */
 int64_t cg_oom_kills(const char *name);
-/* The most memory it held, in bytes; -1 unknown. */
-int64_t cg_peak(const char *name);
 /* SIGKILL to every process in it. */
 void cg_kill(const char *name);
-/* Its processes are reaped: the directory goes, now or on a later tick
- * (what is left in it is killed first). */
+/* Its processes are reaped: the cgroup is kept idle for another, or goes
+ * (what is left in it is killed first, and it goes on a later tick). */
 void cg_release(const char *name);
 void cg_tick(void);
 /* The node stops: every directory goes. */

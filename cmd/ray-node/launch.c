@@ -299,8 +299,8 @@ void task_oom_why(const task *t, char *buf, size_t len)
 		snprintf(buf, len, "killed for memory: its processes held %lld MiB resident, over its --memory %lld MiB",
 		         (long long)(t->oom_bytes >> 20), (long long)(t->req->mem >> 20));
 	else if (t->oom == OOM_CGROUP)
-		snprintf(buf, len, "killed for memory: its processes reached %lld MiB, the limit of its memory "
-		         "cgroup, over its --memory %lld MiB", (long long)(t->oom_bytes >> 20), (long long)(t->req->mem >> 20));
+		snprintf(buf, len, "killed for memory: its processes went over its --memory %lld MiB, the limit of "
+		         "its memory cgroup", (long long)(t->oom_bytes >> 20));
 	else
 		snprintf(buf, len, "killed for memory: the host was %lld.%02lld%% used, above --memory-threshold "
 		         "%lld.%02lld%%, and it was the most recently started task",
@@ -323,7 +323,7 @@ static int cg_reaped(task *t, int sig)
 	task_cg_name(t, name, sizeof(name));
 	if (!t->oom && cg_oom_kills(name) > 0) {
 		t->oom = OOM_CGROUP;
-		t->oom_bytes = cg_peak(name) > 0 ? cg_peak(name) : t->req->mem;
+		t->oom_bytes = t->req->mem;   /* the kernel stops it there */
 		node_log("task %s was killed by the kernel: its processes reached the limit of its memory cgroup, "
 		         "over its --memory %lld MiB", t->id, (long long)(t->req->mem >> 20));
 	}
@@ -595,8 +595,6 @@ void task_start(task *t)
 	for (i = 0; i < 3; i++)
 		if (fds[i] >= 0 && fds[i] != N->devnull)
 			close(fds[i]);
-	if (join >= 0)
-		close(join);
 	if (rc) {
 		sink_close(t);
 		if (t->in_cg)

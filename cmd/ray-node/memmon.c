@@ -208,7 +208,7 @@ static void task_cg_check(task *t)
 	if (cg_oom_kills(name) <= 0)
 		return;
 	t->oom = OOM_CGROUP;
-	t->oom_bytes = cg_peak(name) > 0 ? cg_peak(name) : t->req->mem;
+	t->oom_bytes = t->req->mem;   /* the kernel stops it there */
 	node_log("killing task %s: the kernel killed one of its processes for memory, over its --memory %llu MiB",
 	         t->id, (unsigned long long)(t->req->mem >> 20));
 	kill(-t->pid, SIGKILL);

@@ -110,7 +110,7 @@ struct task {
 	int stream_bp;            /* --stream: its backpressure, else 0 (stream.c) */
 	int oom;                  /* this attempt was killed for memory: OOM_* */
 	int64_t oom_bytes;        /* then: OOM_LIMIT its resident bytes, OOM_CGROUP
-	                           * its cgroup's peak,
+	                           * its cgroup's limit,
 	                           * OOM_HOST the host's use in ten-thousandths */
 	char *name;               /* owned, may be NULL */
 	const char *job;          /* istr (one copy for all its tasks) */

@@ -524,8 +524,6 @@ static pworker *worker_new(const task *t, char *key, char *err, size_t elen)
 	}
 	if (w && w->cmd && line && (argv || !t->workdir) && env && logfd >= 0)
 		rc = spawn_piped(argv ? argv : sh, env, logfd, join, on_reaped, w, &w->pid, &to, &from);
-	if (join >= 0)
-		close(join);
 	if (rc && w && w->in_cg)
 		cg_release(cgn);
 	if (logfd >= 0)
