@@ -125,6 +125,21 @@ node_cgroup_dir() {
 	[[ ! -d "$dir" ]]
 }
 
+@test "memory cgroups left by a node killed with SIGKILL are removed by the next node" {
+	start_node --cpus 1
+	local dir pid
+	dir=$(node_cgroup_dir) || skip "no writable memory cgroup on this host"
+	run_ray 0 ray-submit --memory 30M -- echo hi
+	run_ray 0 ray-get --timeout 60 "$output"
+	[[ -n "$(find "$dir" -mindepth 1 -maxdepth 1 -type d)" ]]
+	pid=$(node_pid)
+	kill -KILL "$pid"
+	wait_for proc_gone "$pid"
+	[[ -d "$dir" ]]
+	start_node --cpus 1
+	[[ ! -d "$dir" ]]
+}
+
 @test "RAY_MEMORY_CGROUP=0: the node samples /proc, and still kills a task past its --memory" {
 	command -v python3 >/dev/null || skip "python3 is needed for the allocator"
 	RAY_MEMORY_CGROUP=0 start_node --cpus 2

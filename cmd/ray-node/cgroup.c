@@ -220,6 +220,21 @@ static int v2_enable(const char *own)
 	return write_str(p, "+memory");
 }
 
+/* Whether pid runs: a zombie does not (a node killed with SIGKILL is one
+ * until its parent reaps it). */
+static int alive(pid_t pid)
+{
+	char p[64], buf[512], *r;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return 0;
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	if (read_small(p, buf, sizeof(buf)) <= 0)
+		return 1;   /* not ours to see: assume it runs */
+	r = strrchr(buf, ')');
+	return !(r && r[1] == ' ' && r[2] == 'Z');
+}
+
 /* Directories of nodes that died without removing theirs (SIGKILL):
  * their processes died with them (PR_SET_PDEATHSIG), so they are empty. */
 static void sweep_dead(const char *own)
@@ -236,8 +251,7 @@ static void sweep_dead(const char *own)
 		if (strncmp(e->d_name, "ray-", 4))
 			continue;
 		pid = strtol(e->d_name + 4, &end, 10);
-		if ((*end && strcmp(end, ".node")) || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 ||
-		    errno != ESRCH)
+		if ((*end && strcmp(end, ".node")) || pid <= 0 || pid == getpid() || alive((pid_t)pid))
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", own, e->d_name);
 		if ((sub = opendir(p))) {
