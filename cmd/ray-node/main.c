@@ -47,6 +47,7 @@
 #include "store.h"
 #include "task.h"
 #include "transfer.h"
+#include "workdir.h"
 
 static const char USAGE[] =
 	"usage: ray-node start --head [--port PORT] [--host ADDR] [NODE OPTIONS]\n"
@@ -324,6 +325,7 @@ static void node_teardown(void)
 	tasks_free_all();
 	pool_free_all();
 	streams_free_all();
+	workdir_free_all();
 	actors_free_all();
 	actor_route_free_all();
 	actor_exec_free_all();

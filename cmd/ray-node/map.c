@@ -2,6 +2,7 @@
  * entry keeps its key's hash, so a probe past another key compares two
  * words instead of reading that key's string (a cache miss apiece: with
  * 400,000 objects map_put was a tenth of a busy node's CPU). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,18 +10,30 @@
 
 static const char TOMB[1];
 
+/* Eight bytes at a time (keys are ids and refs, 16 to 40 characters):
+ * FNV-1a, a byte at a time, took 25 ns a ref here against 5, and a node
+ * hashes each object's ref three times (made, read, freed).  The
+ * multiply-xorshift rounds are SplitMix64's finalizer, so refs that differ
+ * only in their last digits spread over the whole table. */
 static size_t hash(const char *s)
 {
-	size_t h = 1469598103934665603ULL;
+	size_t n = strlen(s), i;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	/* FNV's low bits mix poorly, and the table takes the low bits; refs
-	 * differing only in a few digits clustered.  Fold the high bits in. */
-	h ^= h >> 32;
-	h *= 0xd6e8feb86659fd93ULL;
-	h ^= h >> 32;
-	return h;
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, s + i, n - i);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 29;
+	return (size_t)h;
 }
 
 void *map_get(const map *m, const char *key)

@@ -15,5 +15,7 @@ int workdir_check(const char *wd, ray_err *err);
 char **workdir_argv(const char *wd, char **argv, char *why, size_t wlen);
 /* o is being freed: its unpacked copy, if any, is removed. */
 void workdir_forget(obj *o);
+/* Teardown: what it remembers goes. */
+void workdir_free_all(void);
 
 #endif
