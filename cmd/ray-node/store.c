@@ -209,33 +209,53 @@ static int reapable(const obj *o)
 	       !o->ndeps && !o->io && !o->keep;
 }
 
+/* Freed objects are released a batch per turn of the loop: a job's end
+ * frees all of its objects at once, and 100,000 of them took the node
+ * tens of milliseconds in one callback.  A pass walks doomed[] from
+ * reap_at; one released is replaced by the last (so the walk looks there
+ * next).  A kick during a pass (an object unpinned behind reap_at) makes
+ * the pass start over when it ends. */
+#define REAP_BATCH 4096
+static size_t reap_at;
+static int reap_again;
+
 static void on_reap(uv_idle_t *h)
 {
-	size_t i, kept = 0;
+	size_t budget = REAP_BATCH;
 
 	(void)h;
-	for (i = 0; i < ndoomed; i++) {
-		obj *o = doomed[i];
-		if (reapable(o)) {
-			if (o->producer) {
-				int k;
-				for (k = 0; k < o->producer->num_returns; k++)
-					if (o->producer->rets[k] == o)
-						o->producer->rets[k] = NULL;
-			}
-			store_free(o);
-		} else {
-			doomed[kept++] = o;
+	while (budget-- && reap_at < ndoomed) {
+		obj *o = doomed[reap_at];
+		if (!reapable(o)) {
+			reap_at++;
+			continue;
 		}
+		doomed[reap_at] = doomed[--ndoomed];
+		if (o->producer) {
+			int k;
+			for (k = 0; k < o->producer->num_returns; k++)
+				if (o->producer->rets[k] == o)
+					o->producer->rets[k] = NULL;
+		}
+		store_free(o);
 	}
-	ndoomed = kept;
+	if (reap_at < ndoomed)
+		return;
+	reap_at = 0;
+	if (reap_again && ndoomed) {
+		reap_again = 0;
+		return;
+	}
+	reap_again = 0;
 	uv_idle_stop(&reap_idle);
 }
 
 void store_kick_reap(void)
 {
-	if (ndoomed && handles_init && !N->stopping)
+	if (ndoomed && handles_init && !N->stopping) {
+		reap_again = reap_again || reap_at > 0;
 		uv_idle_start(&reap_idle, on_reap);
+	}
 }
 
 void store_release(obj *o)
