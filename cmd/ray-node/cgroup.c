@@ -347,6 +347,8 @@ int64_t cg_mem_used(void)
 	return inactive > 0 && inactive < used ? used - inactive : used;
 }
 
+static int64_t oom_raw(const char *name);
+
 int cg_init(void)
 {
 	const char *e = getenv("RAY_MEMORY_CGROUP"), *own = own_dir;
@@ -365,6 +367,12 @@ int cg_init(void)
 		return 0;
 	}
 	ver = v;
+	/* Without the kernel's count of OOM kills (v1 before Linux 4.13) a
+	 * task it killed could not be told from one killed by a signal. */
+	if (oom_raw(".") < 0) {
+		ver = 0;
+		rmdir(base);
+	}
 	return ver;
 }
 
