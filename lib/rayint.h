@@ -204,6 +204,9 @@ int ray_job_id_check(const char *id, ray_err *err);
 int ray_write_all(int fd, const void *buf, size_t n);
 ssize_t ray_read_full(int fd, void *buf, size_t n);
 int ray_mkdir_p(const char *path, mode_t mode);
+/* At most len - 1 bytes of a small file (one read: /proc, cgroupfs and
+ * the node's own short files), NUL-terminated; bytes read or -1. */
+ssize_t ray_read_text(const char *path, char *buf, size_t len);
 int ray_write_text(const char *path, mode_t mode, const char *text);
 void ray_rm_rf(const char *path);
 int64_t ray_wall_ms(void);

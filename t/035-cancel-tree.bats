@@ -22,17 +22,23 @@ parent_with_kids() {
 	kids=$(cat "$BATS_TEST_TMPDIR/kids")
 }
 
-@test "a parent cancelled with two running children: all three refs give exit 7" {
-	local parent kids
-	parent_with_kids
-	run_ray 0 ray-cancel "$parent"
-	run_ray 7 ray-get --timeout 30 "$parent"
+# cancel_tree REF: ray-cancel REF; REF and each of $kids give exit 7
+# naming the cancel, and kid1 and kid2 are CANCELLED.
+cancel_tree() {
+	run_ray 0 ray-cancel "$1"
+	run_ray 7 ray-get --timeout 30 "$1"
 	for r in $kids; do
 		run_ray 7 ray-get --timeout 30 "$r"
 		assert_regex "$stderr" "cancel"
 	done
 	assert_equal "$(task_field "$(task_id_named kid1)" state)" CANCELLED
 	assert_equal "$(task_field "$(task_id_named kid2)" state)" CANCELLED
+}
+
+@test "a parent cancelled with two running children: all three refs give exit 7" {
+	local parent kids
+	parent_with_kids
+	cancel_tree "$parent"
 	wait_for cpus_free 4
 }
 
@@ -91,36 +97,32 @@ ACTOR='while IFS="	" read -r m f p; do
 a=$(ray-submit --name "${p}1" -- sleep 300) && b=$(ray-submit --name "${p}2" -- sleep 300) &&
 echo "$a $b" >"$f.tmp" && mv "$f.tmp" "$f" && ray-get "$a" "$b" >/dev/null; echo done; done'
 
+# actor_call_with_kids [on_node I]: a `spawn` call to $actor whose two
+# children run (looked for on node I, where the actor runs); sets call
+# and kids.
+actor_call_with_kids() {
+	run_ray 0 ray-actor call "$actor" spawn "$BATS_TEST_TMPDIR/kids" kid
+	call=$output
+	wait_for "$@" named_task_in_state kid1 RUNNING
+	wait_for "$@" named_task_in_state kid2 RUNNING
+	kids=$(cat "$BATS_TEST_TMPDIR/kids")
+}
+
 @test "an actor call cancelled with two running children: they are cancelled too" {
+	local actor call kids
 	start_node --cpus 4
 	run_ray 0 ray-actor create -- sh -c "$ACTOR"
-	local actor=$output
-	run_ray 0 ray-actor call "$actor" spawn "$BATS_TEST_TMPDIR/kids" kid
-	local call=$output
-	wait_for named_task_in_state kid1 RUNNING
-	wait_for named_task_in_state kid2 RUNNING
-	local kids
-	kids=$(cat "$BATS_TEST_TMPDIR/kids")
-	run_ray 0 ray-cancel "$call"
-	run_ray 7 ray-get --timeout 30 "$call"
-	for r in $kids; do
-		run_ray 7 ray-get --timeout 30 "$r"
-		assert_regex "$stderr" "cancel"
-	done
-	assert_equal "$(task_field "$(task_id_named kid1)" state)" CANCELLED
-	assert_equal "$(task_field "$(task_id_named kid2)" state)" CANCELLED
+	actor=$output
+	actor_call_with_kids
+	cancel_tree "$call"
 }
 
 @test "an actor on another node: a call cancelled on this node cancels its children there; --no-recursive spares them" {
+	local actor call kids
 	start_cluster 2 --cpus 0
 	run_ray 0 ray-actor create --node "$(node_id 1)" -- sh -c "$ACTOR"
-	local actor=$output
-	run_ray 0 ray-actor call "$actor" spawn "$BATS_TEST_TMPDIR/kids" kid
-	local call=$output
-	wait_for on_node 1 named_task_in_state kid1 RUNNING
-	wait_for on_node 1 named_task_in_state kid2 RUNNING
-	local kids
-	kids=$(cat "$BATS_TEST_TMPDIR/kids")
+	actor=$output
+	actor_call_with_kids on_node 1
 	run_ray 0 ray-cancel "$call"
 	run_ray 7 ray-get --timeout 30 "$call"
 	for r in $kids; do

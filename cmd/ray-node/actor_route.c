@@ -24,6 +24,7 @@
 #include "cluster.h"
 #include "launch.h"
 #include "peer.h"
+#include "sched.h"
 #include "server.h"
 #include "store.h"
 #include "task.h"
@@ -80,7 +81,6 @@ int actor_route_cancel(task *t, const char *msg, int tree)
 {
 	actor_handle *s = t->handle;
 	task *q, *prev = NULL;
-	peer *p;
 
 	if (t->state >= T_FINISHED)
 		return 0;
@@ -97,16 +97,9 @@ int actor_route_cancel(task *t, const char *msg, int tree)
 				s->qtail = prev;
 			t->qnext = NULL;
 		}
-	} else if ((p = peer_node(t->exec_node)) && t->num_returns > 0) {
+	} else if (t->num_returns > 0 && t->rets[0]) {
 		/* Sent: the host drops its answer and cancels what it submitted. */
-		cJSON *fw = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(fw, "refs");
-		char ref[RAY_REF_MAX + 1];
-		snprintf(ref, sizeof(ref), "%s%08x", t->id, 1u);
-		cJSON_AddStringToObject(fw, "op", "cancel");
-		cJSON_AddItemToArray(a, cJSON_CreateString(ref));
-		cJSON_AddBoolToObject(fw, "no_recursive", !tree);
-		peer_request(p, fw, NULL, 0, NULL, NULL);
-		cJSON_Delete(fw);
+		sched_cancel_on(t->exec_node, t->rets[0]->ref, 0, tree);
 	}
 	task_finish_error(t, T_CANCELLED, RAY_ECANCEL, msg);
 	return 1;

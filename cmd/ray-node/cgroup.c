@@ -49,22 +49,6 @@ static cg *pending;             /* still held processes when released:
 static unsigned nidle, idle_seq;
 #define IDLE_MAX 64
 
-/* The first line of a small file, NUL-terminated; bytes read or -1. */
-static ssize_t read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
-}
-
 static int write_str(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -201,7 +185,7 @@ static int v2_enable(const char *own)
 	char p[PATH_MAX + 32], leaf[PATH_MAX + 32], buf[512];
 
 	snprintf(p, sizeof(p), "%s/cgroup.subtree_control", own);
-	if (read_small(p, buf, sizeof(buf)) < 0)
+	if (ray_read_text(p, buf, sizeof(buf)) < 0)
 		return -1;
 	if (!has_token_ws(buf, "memory") && write_str(p, "+memory")) {
 		/* Busy: a cgroup that holds processes cannot give controllers
@@ -229,7 +213,7 @@ static int alive(pid_t pid)
 	if (kill(pid, 0) && errno == ESRCH)
 		return 0;
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	if (read_small(p, buf, sizeof(buf)) <= 0)
+	if (ray_read_text(p, buf, sizeof(buf)) <= 0)
 		return 1;   /* not ours to see: assume it runs */
 	r = strrchr(buf, ')');
 	return !(r && r[1] == ' ' && r[2] == 'Z');
@@ -288,14 +272,14 @@ static int locate_own(void)
 	return own_ver;
 }
 
-/* A number from a "key value" memory.stat in dir, or -1. */
-static int64_t stat_value(const char *dir, const char *key)
+/* The number after `key ` in a "key value" file (memory.stat,
+ * memory.events, memory.oom_control), or -1. */
+static int64_t keyed_at(const char *path, const char *key)
 {
-	char p[PATH_MAX + 32], buf[8192], *s;
+	char buf[8192], *s;
 	size_t kl = strlen(key);
 
-	snprintf(p, sizeof(p), "%s/memory.stat", dir);
-	if (read_small(p, buf, sizeof(buf)) <= 0)
+	if (ray_read_text(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	for (s = buf; s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
 		if (!strncmp(s, key, kl) && s[kl] == ' ')
@@ -303,11 +287,22 @@ static int64_t stat_value(const char *dir, const char *key)
 	return -1;
 }
 
+static int64_t stat_value(const char *dir, const char *key)
+{
+	char p[PATH_MAX + 32];
+
+	snprintf(p, sizeof(p), "%s/memory.stat", dir);
+	return keyed_at(p, key);
+}
+
 int64_t cg_mem_limit(void)
 {
+	static int64_t known = -1;   /* a container's limit: read once */
 	char dir[PATH_MAX], p[PATH_MAX + 32], buf[64], *slash;
 	int64_t best = 0, v;
 
+	if (known >= 0)
+		return known;
 	if (locate_own() == 1) {
 		/* v1 says what its ancestors' limits leave: one line. */
 		best = stat_value(own_dir, "hierarchical_memory_limit");
@@ -316,7 +311,7 @@ int64_t cg_mem_limit(void)
 		snprintf(dir, sizeof(dir), "%s", own_dir);
 		for (;;) {
 			snprintf(p, sizeof(p), "%s/memory.max", dir);
-			if (read_small(p, buf, sizeof(buf)) <= 0)
+			if (ray_read_text(p, buf, sizeof(buf)) <= 0)
 				break;
 			v = strncmp(buf, "max", 3) ? strtoll(buf, NULL, 10) : 0;
 			if (v > 0 && (!best || v < best))
@@ -327,7 +322,8 @@ int64_t cg_mem_limit(void)
 		}
 	}
 	/* "No limit" reads as a page-rounded LLONG_MAX. */
-	return best > 0 && best < (INT64_C(1) << 60) ? best : 0;
+	known = best > 0 && best < (INT64_C(1) << 60) ? best : 0;
+	return known;
 }
 
 int64_t cg_mem_used(void)
@@ -338,7 +334,7 @@ int64_t cg_mem_used(void)
 	if (locate_own() <= 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/%s", own_dir, own_ver == 1 ? "memory.usage_in_bytes" : "memory.current");
-	if (read_small(p, buf, sizeof(buf)) <= 0)
+	if (ray_read_text(p, buf, sizeof(buf)) <= 0)
 		return -1;
 	used = strtoll(buf, NULL, 10);
 	/* Page cache nobody touched lately is reclaimed before anything is
@@ -502,19 +498,12 @@ int cg_create(const char *name, int64_t limit, int *join_fd)
 	return 0;
 }
 
-/* The number after `key ` in a "key value" file, or -1. */
 static int64_t keyed(const char *name, const char *file, const char *key)
 {
-	char p[PATH_MAX + 64], buf[2048], *s;
-	size_t kl = strlen(key);
+	char p[PATH_MAX + 64];
 
 	path_of(p, sizeof(p), name, file);
-	if (read_small(p, buf, sizeof(buf)) < 0)
-		return -1;
-	for (s = buf; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
-		if (!strncmp(s, key, kl) && s[kl] == ' ')
-			return strtoll(s + kl + 1, NULL, 10);
-	return -1;
+	return keyed_at(p, key);
 }
 
 static int64_t oom_raw(const char *name)

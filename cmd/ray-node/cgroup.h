@@ -11,7 +11,7 @@
  * the hierarchy that has the memory controller (1 or 2), or 0 for none. */
 int cg_locate(const char *self, const char *mountinfo, char *dir, size_t len);
 /* The memory limit of the cgroup this process is in, with its ancestors'
- * (a container's -m), in bytes; 0 when there is none. */
+ * (a container's -m), in bytes, read once; 0 when there is none. */
 int64_t cg_mem_limit(void);
 /* What that cgroup holds, less its inactive page cache, in bytes; -1
  * unknown. */

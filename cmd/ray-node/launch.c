@@ -313,6 +313,20 @@ void task_cg_name(const task *t, char *buf, size_t len)
 	snprintf(buf, len, "t-%s-%d", t->id, t->attempt);
 }
 
+int task_cg_oom(task *t)
+{
+	char name[CG_NAME_MAX];
+
+	if (t->oom)
+		return 0;
+	task_cg_name(t, name, sizeof(name));
+	if (cg_oom_kills(name) <= 0)
+		return 0;
+	t->oom = OOM_CGROUP;
+	t->oom_bytes = t->req->mem;   /* the kernel stops it there */
+	return 1;
+}
+
 /* t ran in a memory cgroup: whether the kernel killed any of its processes
  * for memory (then t failed for memory, whatever became of the rest:
  * returns SIGKILL), and the cgroup goes. */
@@ -320,13 +334,10 @@ static int cg_reaped(task *t, int sig)
 {
 	char name[CG_NAME_MAX];
 
-	task_cg_name(t, name, sizeof(name));
-	if (!t->oom && cg_oom_kills(name) > 0) {
-		t->oom = OOM_CGROUP;
-		t->oom_bytes = t->req->mem;   /* the kernel stops it there */
+	if (task_cg_oom(t))
 		node_log("task %s was killed by the kernel: its processes reached the limit of its memory cgroup, "
 		         "over its --memory %lld MiB", t->id, (long long)(t->req->mem >> 20));
-	}
+	task_cg_name(t, name, sizeof(name));
 	cg_release(name);
 	t->in_cg = 0;
 	return t->oom == OOM_CGROUP && !sig ? SIGKILL : sig;
@@ -595,12 +606,6 @@ void task_start(task *t)
 	for (i = 0; i < 3; i++)
 		if (fds[i] >= 0 && fds[i] != N->devnull)
 			close(fds[i]);
-	if (rc) {
-		sink_close(t);
-		if (t->in_cg)
-			cg_release(cg);
-		t->in_cg = 0;
-	}
 	ray_strv_free(argv);
 	env_free(env);
 	if (!rc && pfd[0] >= 0 && stream_attach(t, pfd[0])) {
@@ -611,6 +616,10 @@ void task_start(task *t)
 		close(pfd[0]);
 	}
 	if (rc) {
+		sink_close(t);
+		if (t->in_cg)
+			cg_release(cg);
+		t->in_cg = 0;
 		if ((pool = task_pool(t)))
 			res_add(pool, t->req);
 		if (t->gpu_ids)

@@ -41,6 +41,9 @@ void log_last_lines(const char *path, char *out, size_t len);
 void task_oom_why(const task *t, char *buf, size_t len);
 /* The name of the memory cgroup of t's current attempt (cgroup.c). */
 void task_cg_name(const task *t, char *buf, size_t len);
+/* Whether the kernel has killed one of t's processes for memory, when t has
+ * no memory verdict yet: t's is then OOM_CGROUP. */
+int task_cg_oom(task *t);
 /* Gives t's resources (less CPUs it lent) and GPUs back to its pool. */
 void task_give_back(task *t);
 /* Takes t's resources and starts its process; fails t when it cannot. */

@@ -344,19 +344,9 @@ static void node_teardown(void)
 static int env_text(char *buf, size_t len)
 {
 	char path[PATH_MAX + 16];
-	int fd;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/node.env", N->session);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
+	return ray_read_text(path, buf, len) < 0 ? -1 : 0;
 }
 
 /* The id of a node whose session under RAY_TMPDIR is locked (it runs),
@@ -492,17 +482,11 @@ static int cmd_start(const opts *o)
 	{
 		/* The child wrote node.env; find it through latest. */
 		char session[PATH_MAX], path[PATH_MAX + 16], buf[PATH_MAX * 3];
-		int fd;
 		if (ray_latest_session(session, sizeof(session), NULL))
 			return 1;
 		snprintf(path, sizeof(path), "%s/node.env", session);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n <= 0)
+		if (ray_read_text(path, buf, sizeof(buf)) <= 0)
 			return 1;
-		buf[n] = '\0';
 		fputs(buf, stdout);
 	}
 	return fflush(stdout) ? 1 : 0;
@@ -564,7 +548,6 @@ static int cmd_stop(int force)
 	while ((e = readdir(d))) {
 		char sess[PATH_MAX], lockp[PATH_MAX + 16], pidp[PATH_MAX + 16], buf[32], store[PATH_MAX];
 		int fd, pid = 0;
-		ssize_t n;
 
 		if (strncmp(e->d_name, "node-", 5))
 			continue;
@@ -581,15 +564,8 @@ static int cmd_stop(int force)
 		}
 		if (fd >= 0)
 			close(fd);
-		fd = open(pidp, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			n = read(fd, buf, sizeof(buf) - 1);
-			if (n > 0) {
-				buf[n] = '\0';
-				pid = atoi(buf);
-			}
-			close(fd);
-		}
+		if (ray_read_text(pidp, buf, sizeof(buf)) > 0)
+			pid = atoi(buf);
 		if (pid <= 1)
 			continue;
 		kill(pid, SIGTERM);

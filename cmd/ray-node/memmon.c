@@ -38,8 +38,6 @@
 memmon_hooks memmon_on;
 
 static uv_timer_t timer;
-
-static int proc_meminfo(uint64_t *total, uint64_t *avail);
 static char victim[RAY_ID_MAX + 1];  /* the task last killed for the host */
 static int victim_pid;                /* and the process that was killed */
 
@@ -92,42 +90,32 @@ int memmon_parse_stat(const char *buf, size_t n, long *sid, uint64_t *rss_pages)
 	return field == 24 ? 0 : -1;
 }
 
+static int proc_meminfo(uint64_t *total, uint64_t *avail)
+{
+	char buf[4096], *p;
+
+	if (ray_read_text("/proc/meminfo", buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "MemTotal:");
+	*total = p ? strtoull(p + 9, NULL, 10) * 1024 : 0;
+	p = strstr(buf, "MemAvailable:");
+	*avail = p ? strtoull(p + 13, NULL, 10) * 1024 : 0;
+	return *total ? 0 : -1;
+}
+
 /* MemTotal and MemAvailable in bytes, from /proc/meminfo, or the node's
  * cgroup's limit and what it leaves when that is less (a container); 0 on
  * success. */
 static int host_mem(uint64_t *total, uint64_t *avail)
 {
-	static int64_t lim = -1;
-	int64_t used;
+	int64_t used, lim = cg_mem_limit();
 
 	*total = *avail = 0;
-	if (lim < 0)
-		lim = cg_mem_limit();   /* looked up once: it is the container's */
 	if (!proc_meminfo(total, avail) && lim > 0 && (uint64_t)lim < *total && (used = cg_mem_used()) >= 0) {
 		*total = (uint64_t)lim;
 		*avail = used < lim ? (uint64_t)(lim - used) : 0;
 		return 0;
 	}
-	return *total ? 0 : -1;
-}
-
-static int proc_meminfo(uint64_t *total, uint64_t *avail)
-{
-	char buf[4096], *p;
-	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, "MemTotal:");
-	*total = p ? strtoull(p + 9, NULL, 10) * 1024 : 0;
-	p = strstr(buf, "MemAvailable:");
-	*avail = p ? strtoull(p + 13, NULL, 10) * 1024 : 0;
 	return *total ? 0 : -1;
 }
 
@@ -204,11 +192,9 @@ static void task_cg_check(task *t)
 {
 	char name[CG_NAME_MAX];
 
-	task_cg_name(t, name, sizeof(name));
-	if (cg_oom_kills(name) <= 0)
+	if (!task_cg_oom(t))
 		return;
-	t->oom = OOM_CGROUP;
-	t->oom_bytes = t->req->mem;   /* the kernel stops it there */
+	task_cg_name(t, name, sizeof(name));
 	node_log("killing task %s: the kernel killed one of its processes for memory, over its --memory %llu MiB",
 	         t->id, (unsigned long long)(t->req->mem >> 20));
 	kill(-t->pid, SIGKILL);
@@ -347,7 +333,6 @@ int memmon_start(void)
 	int rc = uv_timer_init(N->loop, &timer);
 
 	cg_init();
-
 	if (!rc)
 		rc = uv_timer_start(&timer, on_tick, MEMMON_MS, MEMMON_MS);
 	if (!rc)

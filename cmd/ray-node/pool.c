@@ -294,7 +294,16 @@ static const char *check_answer(const pworker *w, const proto_answer *ans)
 static void answered(pworker *w, const proto_answer *ans)
 {
 	char why[1100];
-	task *t = detach(w);
+	task *t;
+
+	/* The kernel killed part of the call (a child the worker waited for):
+	 * a crash, whatever the worker answered.  The worker goes, as the
+	 * tick would have it, and its death fails or retries the call (lost). */
+	if (cg_killed(w, w->cur)) {
+		worker_kill(w, NULL);
+		return;
+	}
+	t = detach(w);
 
 	w->tasks_done++;
 	if (t->state >= T_FINISHED) {
@@ -302,23 +311,7 @@ static void answered(pworker *w, const proto_answer *ans)
 		return;
 	}
 	t->end_ms = ray_now_ms();
-	if (t->oom == OOM_CGROUP) {
-		/* The kernel killed part of the call (a child the worker waited
-		 * for): a crash, whatever the worker answered. */
-		char oom[250];
-		if (t->attempt < t->max_retries) {
-			t->attempt++;
-			queue_push(t);
-		} else {
-			task_oom_why(t, oom, sizeof(oom));
-			snprintf(why, sizeof(why), "failed: a process of the worker (pid %d) was %s, during the call on node %s, "
-			         "after %d attempt%s", w->pid, oom, N->id, t->attempt + 1, t->attempt ? "s" : "");
-			fail(t, w->cmd, T_FAILED, RAY_ECRASH, why);
-		}
-		/* And the worker goes, as the whole of a task's tree would. */
-		worker_kill(w, "was killed for memory");
-		return;
-	} else if (ans->status == 0) {
+	if (ans->status == 0) {
 		if (callret_store(t, w->protocol, ans->data, ans->len, why, sizeof(why))) {
 			fail(t, w->cmd, T_FAILED, RAY_EFAILED, why);
 		} else {

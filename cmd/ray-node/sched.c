@@ -586,6 +586,23 @@ void op_submit(conn *c, uint32_t id, cJSON *req)
 
 static int cancel_task(task *t, obj *o, int force, int tree);
 
+void sched_cancel_on(const char *node_id, const char *ref, int force, int tree)
+{
+	peer *p = peer_node(node_id);
+	cJSON *fw, *a;
+
+	if (!p)
+		return;
+	fw = cJSON_CreateObject();
+	a = cJSON_AddArrayToObject(fw, "refs");
+	cJSON_AddStringToObject(fw, "op", "cancel");
+	cJSON_AddItemToArray(a, cJSON_CreateString(ref));
+	cJSON_AddBoolToObject(fw, "force", force);
+	cJSON_AddBoolToObject(fw, "no_recursive", !tree);
+	peer_request(p, fw, NULL, 0, NULL, NULL);
+	cJSON_Delete(fw);
+}
+
 /* The unfinished tasks that t submitted, and theirs, cancelled. */
 static int cancel_children(const task *t, int force)
 {
@@ -626,15 +643,7 @@ static int cancel_task(task *t, obj *o, int force, int tree)
 	}
 	if (t->state == T_SUBMITTED && t->exec_node[0]) {
 		/* It runs elsewhere, and so do the tasks it submits. */
-		peer *p = peer_node(t->exec_node);
-		cJSON *fw = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(fw, "refs");
-		cJSON_AddStringToObject(fw, "op", "cancel");
-		cJSON_AddItemToArray(a, cJSON_CreateString(o->ref));
-		cJSON_AddBoolToObject(fw, "force", force);
-		cJSON_AddBoolToObject(fw, "no_recursive", !tree);
-		if (p)
-			peer_request(p, fw, NULL, 0, NULL, NULL);
-		cJSON_Delete(fw);
+		sched_cancel_on(t->exec_node, o->ref, force, tree);
 		return 1;
 	}
 	if ((t->state == T_RUNNING || t->state == T_SUBMITTED) && t->pid > 0) {

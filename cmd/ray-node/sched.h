@@ -29,5 +29,8 @@ int sched_shape(const cJSON *opts, task *shape, char *warning, size_t wlen, ray_
 int sched_shape_saved(const cJSON *opts, task *shape, ray_err *err);
 void op_submit(conn *c, uint32_t id, cJSON *req);
 void op_cancel(conn *c, uint32_t id, cJSON *req);
+/* Asks node node_id to cancel the task that makes ref there (a task or a
+ * call it runs for us), with the tasks it submitted when tree is set. */
+void sched_cancel_on(const char *node_id, const char *ref, int force, int tree);
 
 #endif
